@@ -1,0 +1,565 @@
+"""Derived quantities from the engine's tidy frame: finals, summaries,
+convergence, area under the learning curve, subset sizes, learning curves.
+
+Input is the tidy frame of ``alnn.run`` (docs/architecture.md): one row per
+network (dataset x strategy x trial x fold) and epoch, with the columns
+
+    dataset, strategy, trial, fold, epoch, subset_size, labels_used,
+    presentations, scored, diverged, wall_s, train_loss, val_loss,
+
+then the validation metrics (classification: accuracy, f1, precision, recall,
+mcc, mse; regression: mse, rmse, mae, r2 and per-target ``mse_<t>`` ...).
+A "run" is one network: one (dataset, strategy, trial, fold).
+
+Choices every function here makes (the paper states them):
+
+* **Diverged runs.** A run is diverged if its ``diverged`` flag is set at any
+  epoch (the engine sets it, and blanks the metrics, from the epoch of
+  divergence on). Diverged runs are excluded from every mean, standard
+  deviation and curve, and are counted (``n_diverged``) beside each summary;
+  a mean is NaN only when no run of its group survived.
+* **Spread.** Standard deviations are sample standard deviations (ddof=1)
+  over the trial x fold runs.
+* **Convergence target** (:func:`convergence_targets`): fixed from the
+  ``passive`` runs alone, before any other strategy is looked at, as a
+  relative tolerance ``1 - fraction`` (default 5 %) around passive's final
+  mean m. For a metric where higher is better the target is
+  ``m - (1 - fraction)|m|`` (= ``0.95 m`` for positive m); for an error
+  metric (lower is better) it is ``m + (1/fraction - 1)|m|`` (= ``m / 0.95``
+  for positive m, i.e. an error at most 1/0.95 = 1.053 times passive's).
+* **Epochs to convergence** (:func:`convergence`): the first epoch at which
+  the trailing moving average of the validation metric over ``window``
+  (default 5) epochs reaches the target (>= for higher-is-better metrics,
+  <= for error metrics). The average needs a full window, so the earliest
+  possible value is epoch ``window``. A run that never reaches the target
+  within the budget, or that diverges, is censored (not converged).
+* **Convergence rate**: converged runs / all runs (diverged runs included in
+  the denominator as failures).
+* **AULC** (:func:`aulc`): the mean of the validation metric over the epochs
+  of the budget, (1/E) * sum_e m_e, i.e. the rectangle-rule area under the
+  curve against epochs divided by the budget E. It is in the metric's units
+  (a flat curve at c has AULC c) and undefined (NaN) for a diverged run.
+* **Learning-curve bands** (:func:`learning_curve`): mean over runs at each
+  epoch with a Student-t 95 % interval, mean +- t_{0.975, n-1} s / sqrt(n).
+  It is descriptive: folds of one trial share data, so the band is narrower
+  than a corrected interval would be.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats as _st
+
+__all__ = [
+    "KEYS", "COST_COLUMNS", "STRATEGY_ORDER", "PRIMARY_METRIC", "HIGHER_IS_BETTER",
+    "TASK_METRICS",
+    "task_of", "tasks", "primary_metric", "higher_is_better", "metric_columns",
+    "finals", "summary", "convergence_targets", "convergence", "convergence_summary",
+    "aulc", "aulc_summary", "subset_curve", "learning_curve", "synthetic_frame",
+]
+
+#: Columns that identify one run (one network).
+KEYS = ("dataset", "strategy", "trial", "fold")
+#: Bookkeeping columns recorded per epoch (not validation metrics).
+COST_COLUMNS = ("subset_size", "labels_used", "presentations", "scored", "wall_s")
+_NOT_METRICS = set(KEYS) | {"epoch", "diverged"}
+
+#: Display and sort order of the strategies.
+STRATEGY_ORDER = ("passive", "sasla", "entropy", "ensemble", "random")
+
+#: The metric each task is judged on.
+PRIMARY_METRIC = {"classification": "accuracy", "regression": "mse"}
+
+#: Validation metrics the engine records per task (regression adds per-target
+#: ``<metric>_<target>`` columns).
+TASK_METRICS = {"classification": ("accuracy", "f1", "precision", "recall", "mcc", "mse"),
+                "regression": ("mse", "rmse", "mae", "r2")}
+
+#: Direction of every metric the engine records. Per-target columns
+#: (``mse_heating`` ...) take the direction of their prefix.
+HIGHER_IS_BETTER = {
+    "accuracy": True, "f1": True, "precision": True, "recall": True, "mcc": True,
+    "r2": True,
+    "mse": False, "rmse": False, "mae": False, "train_loss": False, "val_loss": False,
+}
+
+
+# --------------------------------------------------------------------------- helpers
+def task_of(frame: pd.DataFrame) -> str:
+    """``"classification"`` if the frame holds classification results, else ``"regression"``.
+
+    Classification when an ``accuracy`` value is present; otherwise
+    regression when any of mse, rmse, mae, r2 has a value (a frame that
+    concatenates both tasks has blank ``accuracy`` on regression rows);
+    otherwise (every run diverged) classification if there is an
+    ``accuracy`` column at all.
+    """
+    if "accuracy" not in frame.columns:
+        return "regression"
+    if frame["accuracy"].notna().any():
+        return "classification"
+    if any(c in frame.columns and frame[c].notna().any() for c in TASK_METRICS["regression"]):
+        return "regression"
+    return "classification"
+
+
+def tasks(frame: pd.DataFrame) -> dict[str, str]:
+    """Task of every dataset in the frame, ``{dataset: task}``."""
+    return {ds: task_of(sub) for ds, sub in frame.groupby("dataset", sort=False)}
+
+
+def primary_metric(frame: pd.DataFrame) -> str:
+    """The primary metric of the frame's task (:data:`PRIMARY_METRIC`)."""
+    return PRIMARY_METRIC[task_of(frame)]
+
+
+def higher_is_better(metric: str) -> bool:
+    """Whether larger values of ``metric`` are better (per-target names use their prefix)."""
+    if metric in HIGHER_IS_BETTER:
+        return HIGHER_IS_BETTER[metric]
+    prefix = metric.split("_", 1)[0]
+    if prefix in HIGHER_IS_BETTER:
+        return HIGHER_IS_BETTER[prefix]
+    raise KeyError(f"unknown metric {metric!r}: add it to HIGHER_IS_BETTER")
+
+
+def _belongs(column: str, task: str):
+    """Whether a column is a result of ``task``; None for a column alnn does not know."""
+    if column in COST_COLUMNS or column in ("train_loss", "val_loss"):
+        return True
+    per_target = "_" in column and column.split("_", 1)[0] in TASK_METRICS["regression"]
+    if not (per_target or any(column in ms for ms in TASK_METRICS.values())):
+        return None
+    return column in TASK_METRICS[task] or (task == "regression" and per_target)
+
+
+def metric_columns(frame: pd.DataFrame, *, costs: bool = False) -> list[str]:
+    """Numeric result columns of the frame: validation metrics and losses;
+    with ``costs=True`` also the bookkeeping columns (:data:`COST_COLUMNS`)."""
+    skip = _NOT_METRICS | (set() if costs else set(COST_COLUMNS))
+    return [c for c in frame.columns
+            if c not in skip and pd.api.types.is_numeric_dtype(frame[c])
+            and not pd.api.types.is_bool_dtype(frame[c])]
+
+
+def _require(frame: pd.DataFrame, columns: Iterable[str]) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise KeyError(f"frame lacks columns {missing}")
+
+
+def _strategy_key(values: pd.Series) -> pd.Series:
+    order = {s: i for i, s in enumerate(STRATEGY_ORDER)}
+    return values.map(lambda s: (order.get(s, len(order)), s))
+
+
+def _sort(frame: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
+    """Sort by ``by`` with strategies in :data:`STRATEGY_ORDER`, datasets as first seen."""
+    if frame.empty:
+        return frame.reset_index(drop=True)
+    keys = {}
+    if "dataset" in by:
+        first = {d: i for i, d in enumerate(pd.unique(frame["dataset"]))}
+        keys["dataset"] = lambda s: s.map(first)
+    if "strategy" in by:
+        keys["strategy"] = _strategy_key
+    return frame.sort_values(list(by), key=lambda s: keys[s.name](s) if s.name in keys else s,
+                             kind="stable").reset_index(drop=True)
+
+
+def _metric_for(sub: pd.DataFrame, metric: str | None) -> str:
+    m = metric or primary_metric(sub)
+    _require(sub, [m])
+    return m
+
+
+def _run_diverged(frame: pd.DataFrame) -> pd.Series:
+    """Per-row flag: the row's run diverged at some epoch."""
+    if "diverged" not in frame.columns:
+        return pd.Series(False, index=frame.index)
+    flag = frame["diverged"].fillna(False).astype(bool)
+    return flag.groupby([frame[k] for k in KEYS], sort=False).transform("any")
+
+
+def _describe(values: pd.DataFrame, by: Sequence[str], value: str) -> pd.DataFrame:
+    """mean, std (ddof=1), median and count of ``value`` over the rows of each group."""
+    g = values.groupby(list(by), sort=False)[value]
+    out = pd.DataFrame({"mean": g.mean(), "std": g.std(ddof=1), "median": g.median(),
+                        "n": g.count()})
+    return out.reset_index()
+
+
+# --------------------------------------------------------------------------- finals, summary
+def finals(frame: pd.DataFrame) -> pd.DataFrame:
+    """Last-epoch row of every run (dataset, strategy, trial, fold).
+
+    Same columns as the tidy frame; ``diverged`` is the run-level flag (True
+    if the run diverged at any epoch), so a diverged run keeps its row with
+    blank metrics. Idempotent: the finals of a finals frame are itself.
+    """
+    _require(frame, KEYS + ("epoch",))
+    f = frame.reset_index(drop=True)
+    diverged = _run_diverged(f)
+    last = f.groupby(list(KEYS), sort=False)["epoch"].idxmax()
+    out = f.loc[last.to_numpy()].copy()
+    if "diverged" in out.columns:
+        out["diverged"] = diverged.loc[out.index].to_numpy()
+    return _sort(out, KEYS)
+
+
+def summary(frame: pd.DataFrame) -> pd.DataFrame:
+    """Mean and spread of every final metric, per problem x strategy (long format).
+
+    Accepts the tidy frame or its :func:`finals`. One row per (dataset,
+    strategy, metric): ``mean``, ``std`` (ddof=1), ``median`` and ``n`` (runs
+    contributing a finite value) over the trial x fold runs that did not
+    diverge, plus ``n_runs`` (all runs) and ``n_diverged``. The metrics are the
+    validation metrics, the losses and the final bookkeeping values
+    (subset_size, labels_used, presentations, scored, wall_s). Only the
+    metrics of the dataset's task (:data:`TASK_METRICS`) are listed, so a
+    mixed frame gives iris no R^2; unknown extra columns are listed where
+    they have values.
+    Wide table: ``summary(f).pivot(index=["dataset", "strategy"], columns="metric",
+    values="mean")``.
+    """
+    fin = finals(frame)
+    if "diverged" not in fin.columns:
+        fin = fin.assign(diverged=False)
+    fin["diverged"] = fin["diverged"].astype(bool)
+    cols = metric_columns(fin, costs=True)
+    order = {m: i for i, m in enumerate(cols)}
+    out = []
+    for ds, sub in fin.groupby("dataset", sort=False):
+        task = task_of(sub)
+        present = [c for c in cols if _belongs(c, task) or
+                   (_belongs(c, task) is None and sub[c].notna().any())]
+        counts = sub.groupby("strategy", sort=False).agg(
+            n_runs=("trial", "size"), n_diverged=("diverged", "sum"))
+        long = sub[~sub["diverged"]].melt(id_vars=["strategy"], value_vars=present,
+                                          var_name="metric").dropna(subset=["value"])
+        stats = _describe(long, ["strategy", "metric"], "value")
+        grid = pd.MultiIndex.from_product([counts.index, present], names=["strategy", "metric"])
+        res = (grid.to_frame(index=False).merge(stats, on=["strategy", "metric"], how="left")
+               .merge(counts.reset_index(), on="strategy", how="left"))
+        res.insert(0, "dataset", ds)
+        out.append(res)
+    out = pd.concat(out, ignore_index=True)
+    out["n"] = out["n"].fillna(0).astype(int)
+    out["n_diverged"] = out["n_diverged"].astype(int)
+    out["_m"] = out["metric"].map(order)
+    out = _sort(out, ["dataset", "strategy", "_m"]).drop(columns="_m")
+    return out[["dataset", "strategy", "metric", "mean", "std", "median", "n", "n_runs",
+                "n_diverged"]]
+
+
+# --------------------------------------------------------------------------- convergence
+def convergence_targets(frame: pd.DataFrame, metric: str | None = None, fraction: float = 0.95,
+                        *, reference: str = "passive") -> pd.DataFrame:
+    """Convergence target per problem, fixed from the ``reference`` (passive) runs.
+
+    m = mean final ``metric`` (default: the primary metric, accuracy or MSE)
+    of the reference strategy's non-diverged runs. With tolerance
+    ``1 - fraction``:
+
+    * higher is better: target = m - (1 - fraction) |m|  (0.95 m for m > 0);
+    * lower is better:  target = m + (1/fraction - 1) |m| (m / 0.95 for m > 0),
+
+    so that an error metric's target is the same ratio away from m as an
+    accuracy's (1/0.95 on the error scale mirrors 0.95 on the accuracy
+    scale). Returns one row per dataset: ``dataset, metric, higher_is_better,
+    reference, reference_mean, n_reference, fraction, target``.
+    """
+    if not 0 < fraction <= 1:
+        raise ValueError("fraction must lie in (0, 1]")
+    fin = finals(frame)
+    rows = []
+    for ds, sub in fin.groupby("dataset", sort=False):
+        m = _metric_for(sub, metric)
+        ref = sub[(sub["strategy"] == reference)]
+        if "diverged" in ref.columns:
+            ref = ref[~ref["diverged"].astype(bool)]
+        vals = ref[m].dropna()
+        if vals.empty:
+            raise ValueError(f"{ds}: no non-diverged {reference!r} runs to fix the target")
+        mean = float(vals.mean())
+        hib = higher_is_better(m)
+        target = mean - (1 - fraction) * abs(mean) if hib else mean + (1 / fraction - 1) * abs(mean)
+        rows.append(dict(dataset=ds, metric=m, higher_is_better=hib, reference=reference,
+                         reference_mean=mean, n_reference=int(vals.size), fraction=fraction,
+                         target=target))
+    return pd.DataFrame(rows)
+
+
+def _targets_table(targets, frame: pd.DataFrame) -> pd.DataFrame:
+    if isinstance(targets, pd.DataFrame):
+        _require(targets, ["dataset", "target"])
+        t = targets.copy()
+        if "metric" not in t.columns:
+            t["metric"] = [primary_metric(frame[frame["dataset"] == d]) for d in t["dataset"]]
+        return t[["dataset", "metric", "target"]]
+    if isinstance(targets, Mapping):
+        rows = []
+        for d, v in targets.items():
+            m, v = v if isinstance(v, tuple) else (primary_metric(frame[frame["dataset"] == d]), v)
+            rows.append(dict(dataset=d, metric=m, target=float(v)))
+        return pd.DataFrame(rows, columns=["dataset", "metric", "target"])
+    raise TypeError("targets: a DataFrame from convergence_targets or {dataset: target}")
+
+
+def convergence(frame: pd.DataFrame, targets, window: int = 5) -> pd.DataFrame:
+    """Epochs (and presentations, labels, scored patterns) to reach the target, per run.
+
+    ``targets``: the frame of :func:`convergence_targets`, or a mapping
+    ``{dataset: target}`` (primary metric) or ``{dataset: (metric, target)}``.
+    For each run the trailing moving average of the validation metric over
+    ``window`` epochs (full windows only: the first value is at epoch
+    ``window``) is compared with the target (>= if higher is better, <=
+    otherwise); ``epochs_to_convergence`` is the first epoch where it reaches
+    it, and ``presentations``, ``labels_used``, ``scored`` are the frame's
+    values at that epoch. Runs that never reach it, and runs that diverge
+    (whose moving average is blank from divergence on), are censored:
+    ``converged=False``, ``censored=True``, blank epoch/cost columns.
+    ``budget`` is the run's last epoch; ``labels_used_final`` and
+    ``presentations_final`` are the values there (a lower bound on what a
+    censored run would need).
+    """
+    if window < 1:
+        raise ValueError("window must be >= 1")
+    _require(frame, KEYS + ("epoch",))
+    tt = _targets_table(targets, frame).set_index("dataset")
+    out = []
+    for ds, sub in frame.groupby("dataset", sort=False):
+        if ds not in tt.index:
+            raise KeyError(f"no convergence target for dataset {ds!r}")
+        metric, target = tt.loc[ds, "metric"], float(tt.loc[ds, "target"])
+        _require(sub, [metric])
+        sub = sub.sort_values(list(KEYS) + ["epoch"], kind="stable").reset_index(drop=True)
+        div = _run_diverged(sub).to_numpy()
+        runs = sub.groupby(list(KEYS), sort=False)
+        ma = (runs[metric].rolling(window, min_periods=window).mean()
+              .reset_index(level=list(range(len(KEYS))), drop=True).sort_index())
+        hib = higher_is_better(metric)
+        reached = (ma >= target) if hib else (ma <= target)
+        reached &= ~div
+        reached = reached.to_numpy()
+        run_id = runs.ngroup().to_numpy()
+        n_runs = run_id.max() + 1
+        first = np.full(n_runs, -1)
+        rows_hit = np.flatnonzero(reached)
+        # first reached row per run: rows are sorted by run then epoch
+        ids, pos = np.unique(run_id[rows_hit], return_index=True)
+        first[ids] = rows_hit[pos]
+        last_rows = runs["epoch"].idxmax().to_numpy()
+        res = sub.loc[last_rows, list(KEYS)].reset_index(drop=True)
+        res["metric"] = metric
+        res["target"] = target
+        conv = first >= 0
+        res["converged"] = conv
+        res["censored"] = ~conv
+        res["diverged"] = div[last_rows]
+        hit = np.where(conv, first, 0)
+        for col, name in (("epoch", "epochs_to_convergence"), ("presentations", "presentations"),
+                          ("labels_used", "labels_used"), ("scored", "scored")):
+            if col in sub.columns:
+                res[name] = np.where(conv, sub[col].to_numpy(float)[hit], np.nan)
+        res["budget"] = sub["epoch"].to_numpy()[last_rows]
+        for col in ("labels_used", "presentations"):
+            if col in sub.columns:
+                res[f"{col}_final"] = sub[col].to_numpy(float)[last_rows]
+        out.append(res)
+    return _sort(pd.concat(out, ignore_index=True), KEYS)
+
+
+def convergence_summary(conv: pd.DataFrame) -> pd.DataFrame:
+    """Per problem x strategy summary of :func:`convergence`.
+
+    ``n_runs``, ``n_converged``, ``n_censored``, ``n_diverged``; ``rate`` =
+    n_converged / n_runs (diverged runs count as not converged); over the
+    converged runs only: mean / median / std of epochs to convergence and
+    mean / median presentations, labels used and patterns scored at
+    convergence (blank when no run converged). These are conditional on
+    convergence: read them next to the rate.
+    """
+    g = conv.groupby(["dataset", "strategy"], sort=False)
+    out = g.agg(metric=("metric", "first"), target=("target", "first"),
+                n_runs=("converged", "size"), n_converged=("converged", "sum"),
+                n_diverged=("diverged", "sum")).reset_index()
+    out["n_censored"] = out["n_runs"] - out["n_converged"]
+    out["rate"] = out["n_converged"] / out["n_runs"]
+    ok = conv[conv["converged"]]
+    gc = ok.groupby(["dataset", "strategy"], sort=False)
+    stats = {"epochs_mean": gc["epochs_to_convergence"].mean(),
+             "epochs_median": gc["epochs_to_convergence"].median(),
+             "epochs_std": gc["epochs_to_convergence"].std(ddof=1)}
+    for col in ("presentations", "labels_used", "scored"):
+        if col in conv.columns:
+            stats[f"{col}_mean"] = gc[col].mean()
+            stats[f"{col}_median"] = gc[col].median()
+    st = pd.DataFrame(stats).reset_index()
+    out = out.merge(st, on=["dataset", "strategy"], how="left")
+    for c in ("n_converged", "n_diverged", "n_censored"):
+        out[c] = out[c].astype(int)
+    return _sort(out, ["dataset", "strategy"])
+
+
+# --------------------------------------------------------------------------- AULC
+def aulc(frame: pd.DataFrame, metric: str | None = None) -> pd.DataFrame:
+    """Area under the learning curve of every run, normalised by the budget.
+
+    AULC = (1/E) sum_{e=1..E} m_e: the mean validation metric over the E
+    epochs of the run (rectangle rule over unit-width epochs divided by E),
+    in the metric's units (a flat curve at c gives c; for accuracy it lies in
+    [0, 1]; for an error metric smaller is better). Blank for diverged runs
+    (and any run with a blank epoch). ``metric`` defaults to each problem's
+    primary metric. Columns: dataset, strategy, trial, fold, metric, aulc,
+    epochs, diverged.
+    """
+    _require(frame, KEYS + ("epoch",))
+    out = []
+    for ds, sub in frame.groupby("dataset", sort=False):
+        m = _metric_for(sub, metric)
+        div = _run_diverged(sub)
+        g = sub.assign(_v=sub[m], _d=div).groupby(list(KEYS), sort=False)
+        res = pd.DataFrame({"aulc": g["_v"].mean(), "_nan": g["_v"].count() < g["_v"].size(),
+                            "epochs": g["epoch"].nunique(),
+                            "diverged": g["_d"].any()}).reset_index()
+        res.loc[res["_nan"] | res["diverged"], "aulc"] = np.nan
+        res.insert(4, "metric", m)
+        out.append(res.drop(columns="_nan"))
+    return _sort(pd.concat(out, ignore_index=True), KEYS)
+
+
+def aulc_summary(per_run: pd.DataFrame) -> pd.DataFrame:
+    """Mean, std, median, n of :func:`aulc` per problem x strategy over non-diverged
+    runs, with ``n_runs`` and ``n_diverged``."""
+    ok = per_run[~per_run["diverged"]].dropna(subset=["aulc"])
+    out = _describe(ok, ["dataset", "strategy", "metric"], "aulc")
+    counts = per_run.groupby(["dataset", "strategy"], sort=False).agg(
+        n_runs=("aulc", "size"), n_diverged=("diverged", "sum")).reset_index()
+    out = counts.merge(out, on=["dataset", "strategy"], how="left")
+    out["n"] = out["n"].fillna(0).astype(int)
+    out["n_diverged"] = out["n_diverged"].astype(int)
+    return _sort(out[["dataset", "strategy", "metric", "mean", "std", "median", "n", "n_runs",
+                      "n_diverged"]], ["dataset", "strategy"])
+
+
+# --------------------------------------------------------------------------- curves
+def _per_epoch(frame: pd.DataFrame, value: str, extra: Sequence[str] = ()) -> pd.DataFrame:
+    ok = frame[~_run_diverged(frame).to_numpy()]
+    g = ok.groupby(["dataset", "strategy", "epoch"], sort=False)
+    v = g[value]
+    out = pd.DataFrame({"mean": v.mean(), "std": v.std(ddof=1), "min": v.min(), "max": v.max(),
+                        "n": v.count()})
+    for col in extra:
+        if col in ok.columns:
+            out[f"{col}_mean"] = g[col].mean()
+    return out.reset_index()
+
+
+def subset_curve(frame: pd.DataFrame) -> pd.DataFrame:
+    """Training-subset size |D_T| or |L| per epoch: mean, std (ddof=1), min, max
+    and n over the non-diverged runs of each problem x strategy."""
+    _require(frame, KEYS + ("epoch", "subset_size"))
+    return _sort(_per_epoch(frame, "subset_size"), ["dataset", "strategy", "epoch"])
+
+
+def learning_curve(frame: pd.DataFrame, metric: str | None = None,
+                   ci: float = 0.95) -> pd.DataFrame:
+    """Mean validation ``metric`` per epoch with a Student-t ``ci`` interval.
+
+    Per problem x strategy x epoch over the non-diverged runs: ``mean``,
+    ``std``, ``min``, ``max``, ``n``, ``ci_low``/``ci_high`` = mean -+
+    t_{(1+ci)/2, n-1} std / sqrt(n) (descriptive: ignores the dependence of
+    folds), and the mean ``presentations`` and ``labels_used`` at that epoch
+    (``presentations_mean``, ``labels_used_mean``: the x axis of a curve
+    against presentations). ``metric`` defaults to each problem's primary one.
+    """
+    _require(frame, KEYS + ("epoch",))
+    out = []
+    for ds, sub in frame.groupby("dataset", sort=False):
+        m = _metric_for(sub, metric)
+        res = _per_epoch(sub, m, extra=("presentations", "labels_used"))
+        res.insert(3, "metric", m)
+        out.append(res)
+    res = pd.concat(out, ignore_index=True)
+    half = _st.t.ppf((1 + ci) / 2, np.maximum(res["n"] - 1, 1)) * res["std"] / np.sqrt(res["n"])
+    half = np.where(res["n"] > 1, half, np.nan)
+    res["ci_low"] = res["mean"] - half
+    res["ci_high"] = res["mean"] + half
+    return _sort(res, ["dataset", "strategy", "epoch"])
+
+
+# --------------------------------------------------------------------------- synthetic data
+def synthetic_frame(datasets: Sequence[str] = ("iris", "sine"),
+                    strategies: Sequence[str] = STRATEGY_ORDER, *, trials: int = 2,
+                    folds: int = 3, epochs: int = 40, pool: int = 100,
+                    diverge: Iterable[tuple] = (), seed: int = 0) -> pd.DataFrame:
+    """A small fake tidy frame in the engine's schema, for tests and examples.
+
+    Not data: curves are exponential approaches with noise. ``iris``, ``wine``
+    and ``fashion-mnist`` get classification columns, other names regression
+    columns (``energy-efficiency`` with two targets). ``diverge``: tuples
+    ``(dataset, strategy, trial, fold, epoch)`` whose run diverges at that
+    epoch (flag set and metrics blank from there on).
+    """
+    rng = np.random.default_rng(seed)
+    classification = {"iris", "wine", "fashion-mnist"}
+    speed = {"passive": 6.0, "sasla": 5.0, "entropy": 9.0, "ensemble": 8.0, "random": 12.0}
+    e = np.arange(1, epochs + 1)
+    frames = []
+    for ds in datasets:
+        cls = ds in classification
+        for s in strategies:
+            if cls is False and s == "entropy":
+                continue
+            for t in range(trials):
+                for f in range(folds):
+                    tau = speed.get(s, 8.0) * (1 + 0.2 * rng.standard_normal() ** 2)
+                    prog = 1 - np.exp(-e / tau)
+                    noise = rng.normal(0, 0.01, epochs)
+                    if s == "passive":
+                        size = np.full(epochs, pool)
+                        labels = np.full(epochs, pool)
+                    elif s == "sasla":
+                        size = np.maximum(np.round(pool * (0.3 + 0.7 * np.exp(-e / 8))), 3)
+                        labels = np.full(epochs, pool)
+                    else:
+                        init = min(10, pool // 10)
+                        size = np.minimum(init + e - 1, pool)
+                        labels = size
+                    mult = 3 if s == "ensemble" else 1
+                    row = dict(dataset=ds, strategy=s, trial=t, fold=f, epoch=e,
+                               subset_size=size.astype(int), labels_used=labels.astype(int),
+                               presentations=np.cumsum(size * mult).astype(int),
+                               scored=np.where(s == "passive", 0,
+                                               np.where(s == "sasla", pool, pool - size)),
+                               diverged=np.zeros(epochs, bool),
+                               wall_s=np.cumsum(rng.uniform(0.001, 0.002, epochs)),
+                               train_loss=0.3 * (1 - prog) + 0.02 + noise / 5)
+                    if cls:
+                        acc = np.clip(0.33 + 0.62 * prog + noise, 0, 1)
+                        row.update(accuracy=acc, f1=acc - 0.01, precision=acc - 0.005,
+                                   recall=acc - 0.01, mcc=(acc - 0.33) / 0.67,
+                                   mse=0.25 * (1 - acc))
+                        row["val_loss"] = row["mse"]
+                    else:
+                        mse = 1.0 * (1 - prog) + 0.01 + np.abs(noise)
+                        row.update(mse=mse, rmse=np.sqrt(mse), mae=0.8 * np.sqrt(mse), r2=1 - mse)
+                        if ds == "energy-efficiency":
+                            for tgt, k in (("heating", 0.9), ("cooling", 1.1)):
+                                row.update({f"mse_{tgt}": k * mse, f"rmse_{tgt}": np.sqrt(k * mse),
+                                            f"mae_{tgt}": 0.8 * np.sqrt(k * mse),
+                                            f"r2_{tgt}": 1 - k * mse})
+                        row["val_loss"] = mse
+                    frames.append(pd.DataFrame(row))
+    out = pd.concat(frames, ignore_index=True)
+    metrics = metric_columns(out)
+    for ds, s, t, f, ep in diverge:
+        sel = ((out["dataset"] == ds) & (out["strategy"] == s) & (out["trial"] == t)
+               & (out["fold"] == f) & (out["epoch"] >= ep))
+        out.loc[sel, "diverged"] = True
+        out.loc[sel, metrics] = np.nan
+    return out

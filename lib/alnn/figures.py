@@ -1,0 +1,512 @@
+"""Figures of the paper. Every function takes frames and returns a
+:class:`matplotlib.figure.Figure`; :func:`save` writes it.
+
+Figures are built on ``matplotlib.figure.Figure`` directly (no pyplot, no
+global state, any backend), sized for an IEEE two-column paper
+(:data:`COLUMN_WIDTH` 3.5 in, :data:`TEXT_WIDTH` 7.16 in) with 8 pt text, and
+saved as vector PDF with TrueType fonts (IEEE PDF eXpress rejects Type 3).
+Each strategy has one fixed colour (seaborn's colour-blind palette), marker
+and line style, used by every figure, so the figures also read in grey.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import matplotlib as mpl
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.colors import LogNorm, Normalize
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Rectangle
+from matplotlib.textpath import TextPath
+
+from alnn import analysis as _an
+from alnn import stats as _stats
+
+__all__ = [
+    "STRATEGY_ORDER", "STRATEGY_COLORS", "STRATEGY_LABELS", "STRATEGY_MARKERS",
+    "STRATEGY_LINESTYLES", "METRIC_LABELS", "COLUMN_WIDTH", "TEXT_WIDTH", "PAPER_RC",
+    "paper_style", "save", "learning_curves", "subset_sizes", "labels_to_convergence",
+    "grid_heatmap", "critical_difference_diagram", "sasla_at_work",
+]
+
+STRATEGY_ORDER = _an.STRATEGY_ORDER
+_PALETTE = sns.color_palette("colorblind")
+#: One colour per strategy (seaborn "colorblind": blue, orange, green, purple, grey;
+#: red is avoided beside green).
+STRATEGY_COLORS = {"passive": _PALETTE[0], "sasla": _PALETTE[1], "entropy": _PALETTE[2],
+                   "ensemble": _PALETTE[4], "random": _PALETTE[7]}
+STRATEGY_LABELS = {"passive": "Passive", "sasla": "SASLA", "entropy": "Entropy",
+                   "ensemble": "Ensemble", "random": "Random"}
+STRATEGY_MARKERS = {"passive": "o", "sasla": "s", "entropy": "^", "ensemble": "D",
+                    "random": "v"}
+STRATEGY_LINESTYLES = {"passive": "-", "sasla": "--", "entropy": "-.", "ensemble": (0, (5, 1)),
+                       "random": ":"}
+METRIC_LABELS = {"accuracy": "Accuracy", "f1": "Macro F1", "precision": "Macro precision",
+                 "recall": "Macro recall", "mcc": "MCC", "mse": "MSE", "rmse": "RMSE",
+                 "mae": "MAE", "r2": "$R^2$", "val_loss": "Validation loss",
+                 "train_loss": "Training loss"}
+DATASET_LABELS = {"iris": "Iris", "wine": "Wine", "fashion-mnist": "Fashion-MNIST",
+                  "sine": "Sine", "california-housing": "California housing",
+                  "energy-efficiency": "Energy efficiency"}
+
+#: IEEE single-column and double-column (text) widths in inches.
+COLUMN_WIDTH = 3.5
+TEXT_WIDTH = 7.16
+
+#: rc settings applied while a figure is drawn and saved.
+PAPER_RC = {
+    "font.size": 8, "axes.titlesize": 8, "axes.labelsize": 8, "xtick.labelsize": 7,
+    "ytick.labelsize": 7, "legend.fontsize": 7, "legend.frameon": False,
+    "axes.linewidth": 0.6, "lines.linewidth": 1.0, "lines.markersize": 3,
+    "xtick.major.width": 0.6, "ytick.major.width": 0.6, "xtick.major.size": 2.5,
+    "ytick.major.size": 2.5, "axes.spines.top": False, "axes.spines.right": False,
+    "pdf.fonttype": 42, "ps.fonttype": 42, "savefig.dpi": 300,
+    "figure.constrained_layout.h_pad": 0.02, "figure.constrained_layout.w_pad": 0.02,
+}
+
+
+@contextmanager
+def paper_style():
+    """Context in which :data:`PAPER_RC` is in force."""
+    with mpl.rc_context(PAPER_RC):
+        yield
+
+
+def _color(s):
+    return STRATEGY_COLORS.get(s, "black")
+
+
+def _label(s):
+    return STRATEGY_LABELS.get(s, s)
+
+
+def _order(strategies) -> list[str]:
+    present = list(dict.fromkeys(strategies))
+    out = [s for s in STRATEGY_ORDER if s in present]
+    return out + sorted(set(present) - set(out))
+
+
+def _new(width: float, height: float, nrows: int = 1, ncols: int = 1, **kw):
+    fig = Figure(figsize=(width, height), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False, **kw)
+    return fig, axes
+
+
+def _panels(n: int, ncols: int):
+    ncols = max(1, min(ncols, n))
+    return int(np.ceil(n / ncols)), ncols
+
+
+def _log_axis(ax, which: str = "x") -> None:
+    """Log scale; over less than 1.3 decades, plain labels at 1, 2, 5 x 10^n
+    (and 1.5, 3, 7 under 0.6 decades) instead of 10^n with minor labels.
+    Call after plotting."""
+    axis = ax.xaxis if which == "x" else ax.yaxis
+    (ax.set_xscale if which == "x" else ax.set_yscale)("log")
+    ax.autoscale_view()
+    lo, hi = ax.get_xlim() if which == "x" else ax.get_ylim()
+    if lo <= 0 or hi <= 0:
+        return
+    decades = abs(np.log10(hi / lo))
+    if decades < 1.3:
+        subs = (1.0, 1.5, 2.0, 3.0, 5.0, 7.0) if decades < 0.6 else (1.0, 2.0, 5.0)
+        axis.set_major_locator(mpl.ticker.LogLocator(base=10, subs=subs))
+        axis.set_major_formatter(mpl.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        axis.set_minor_formatter(mpl.ticker.NullFormatter())
+
+
+def _legend(fig, strategies, *, ncol=None, marker=False):
+    handles = [Line2D([], [], color=_color(s), ls=STRATEGY_LINESTYLES.get(s, "-"),
+                      marker=STRATEGY_MARKERS.get(s) if marker else None, label=_label(s))
+               for s in strategies]
+    fig.legend(handles=handles, loc="outside upper center", ncol=ncol or len(handles),
+               handlelength=2.2, columnspacing=1.2)
+
+
+def save(fig: Figure, path, formats: Sequence[str] = ("pdf", "png"), *,
+         dpi: int = 300) -> list[Path]:
+    """Write ``fig`` to ``path.<fmt>`` for each format; returns the paths.
+
+    ``path`` has no extension. Each file is written to a temporary name in
+    the same folder and renamed (``os.replace``), so an interrupted run never
+    leaves a half-written figure. PDFs carry no creation date, so the same
+    figure gives the same bytes.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    written = []
+    with paper_style():
+        for fmt in formats:
+            final = path.with_name(f"{path.name}.{fmt}")
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.{fmt}")
+            meta = {"CreationDate": None} if fmt == "pdf" else {}
+            try:
+                fig.savefig(tmp, format=fmt, dpi=dpi, metadata=meta)
+                os.replace(tmp, final)
+            finally:
+                if tmp.exists():
+                    tmp.unlink()
+            written.append(final)
+    return written
+
+
+# --------------------------------------------------------------------------- learning curves
+def learning_curves(frame: pd.DataFrame, metric: str | None = None, *, x: str = "epoch",
+                    datasets: Sequence[str] | None = None, ci: float = 0.95, ncols: int = 3,
+                    width: float = TEXT_WIDTH, panel_height: float = 1.55,
+                    logx: bool | None = None, logy: bool | None = None) -> Figure:
+    """Learning curves, one panel per problem, one line per strategy.
+
+    Mean validation ``metric`` (default: each problem's primary metric) over
+    the non-diverged trial x fold runs at each epoch with a ``ci`` Student-t
+    band (:func:`alnn.analysis.learning_curve`). ``x="epoch"`` or
+    ``x="presentations"``: the latter plots each epoch's mean against the
+    mean cumulative number of pattern presentations at that epoch (log axis
+    by default). Error metrics get a log y axis by default.
+    """
+    if x not in ("epoch", "presentations"):
+        raise ValueError("x must be 'epoch' or 'presentations'")
+    lc = _an.learning_curve(frame, metric, ci=ci)
+    dss = list(datasets) if datasets is not None else list(pd.unique(lc["dataset"]))
+    nrows, ncols = _panels(len(dss), ncols)
+    logx = (x == "presentations") if logx is None else logx
+    with paper_style():
+        fig, axes = _new(width, panel_height * nrows + 0.3, nrows, ncols)
+        strategies = _order(lc["strategy"])
+        for ax, ds in zip(axes.flat, dss):
+            sub = lc[lc["dataset"] == ds]
+            m = sub["metric"].iloc[0] if len(sub) else (metric or "")
+            ly = (not _an.higher_is_better(m)) if logy is None and m else bool(logy)
+            for s in _order(sub["strategy"]):
+                d = sub[sub["strategy"] == s]
+                xv = d["epoch"] if x == "epoch" else d["presentations_mean"]
+                ax.plot(xv, d["mean"], color=_color(s), ls=STRATEGY_LINESTYLES.get(s, "-"),
+                        label=_label(s))
+                ax.fill_between(xv, d["ci_low"], d["ci_high"], color=_color(s), alpha=0.2,
+                                lw=0)
+            ax.set_title(DATASET_LABELS.get(ds, ds))
+            ax.set_ylabel(METRIC_LABELS.get(m, m))
+            ax.set_xlabel("Epoch" if x == "epoch" else "Presentations")
+            if logx:
+                _log_axis(ax, "x")
+            if ly:
+                _log_axis(ax, "y")
+        for ax in list(axes.flat)[len(dss):]:
+            ax.set_visible(False)
+        _legend(fig, strategies)
+    return fig
+
+
+def subset_sizes(frame: pd.DataFrame, *, datasets: Sequence[str] | None = None,
+                 ncols: int = 3, width: float = TEXT_WIDTH, panel_height: float = 1.45,
+                 band: str = "std", logy: bool = False) -> Figure:
+    """Training-subset size |D_T| or |L| against epochs, per problem.
+
+    Mean over non-diverged runs with a band of one standard deviation
+    (``band="std"``) or the min-max range (``band="range"``)
+    (:func:`alnn.analysis.subset_curve`): SASLA shrinks the subset from the
+    whole pool, the pool-based strategies grow it from the initial labels.
+    ``logy`` helps when the pool is much larger than the labelled set
+    (Fashion-MNIST).
+    """
+    if band not in ("std", "range"):
+        raise ValueError("band must be 'std' or 'range'")
+    sc = _an.subset_curve(frame)
+    dss = list(datasets) if datasets is not None else list(pd.unique(sc["dataset"]))
+    nrows, ncols = _panels(len(dss), ncols)
+    with paper_style():
+        fig, axes = _new(width, panel_height * nrows + 0.3, nrows, ncols)
+        for ax, ds in zip(axes.flat, dss):
+            sub = sc[sc["dataset"] == ds]
+            for s in _order(sub["strategy"]):
+                d = sub[sub["strategy"] == s]
+                if band == "range":
+                    lo, hi = d["min"], d["max"]
+                else:
+                    sd = d["std"].fillna(0)
+                    lo, hi = d["mean"] - sd, d["mean"] + sd
+                ax.plot(d["epoch"], d["mean"], color=_color(s),
+                        ls=STRATEGY_LINESTYLES.get(s, "-"))
+                ax.fill_between(d["epoch"], lo, hi, color=_color(s), alpha=0.2, lw=0)
+            ax.set_title(DATASET_LABELS.get(ds, ds))
+            ax.set_xlabel("Epoch")
+            ax.set_ylabel("Subset size")
+            if logy:
+                _log_axis(ax, "y")
+            else:
+                ax.set_ylim(bottom=0)
+        for ax in list(axes.flat)[len(dss):]:
+            ax.set_visible(False)
+        _legend(fig, _order(sc["strategy"]))
+    return fig
+
+
+def labels_to_convergence(conv: pd.DataFrame, *, datasets: Sequence[str] | None = None,
+                          value: str = "labels_used", ncols: int = 3,
+                          width: float = TEXT_WIDTH, panel_height: float = 1.35,
+                          logx: bool = True, seed: int = 0) -> Figure:
+    """Labels (or ``value="presentations"``) used to reach the convergence target.
+
+    Input: :func:`alnn.analysis.convergence`. One panel per problem, one row
+    per strategy: every converged run as a dot (vertical jitter from
+    ``seed``), the median as a black bar and the interquartile range as a
+    line; censored runs (never reached the target, or diverged) as open
+    triangles at the value of their last epoch (a lower bound, hence the
+    right-pointing marker). The right margin gives converged/total runs.
+    """
+    rng = np.random.default_rng(seed)
+    dss = list(datasets) if datasets is not None else list(pd.unique(conv["dataset"]))
+    nrows, ncols = _panels(len(dss), ncols)
+    with paper_style():
+        fig, axes = _new(width, panel_height * nrows + 0.25, nrows, ncols)
+        for ax, ds in zip(axes.flat, dss):
+            sub = conv[conv["dataset"] == ds]
+            strategies = _order(sub["strategy"])
+            for i, s in enumerate(strategies):
+                d = sub[sub["strategy"] == s]
+                ok = d[d["converged"]]
+                cen = d[~d["converged"]]
+                y = len(strategies) - 1 - i
+                if len(ok):
+                    v = ok[value].to_numpy(float)
+                    ax.scatter(v, y + rng.uniform(-0.22, 0.22, v.size), s=4, color=_color(s),
+                               alpha=0.5, lw=0, marker=STRATEGY_MARKERS.get(s, "o"))
+                    q1, med, q3 = np.percentile(v, [25, 50, 75])
+                    ax.plot([q1, q3], [y, y], color="black", lw=1.0)
+                    ax.plot([med, med], [y - 0.3, y + 0.3], color="black", lw=1.5)
+                if len(cen):
+                    v = cen[f"{value}_final"].to_numpy(float)
+                    ax.scatter(v, y + rng.uniform(-0.22, 0.22, v.size), s=9, marker=">",
+                               facecolors="none", edgecolors=_color(s), lw=0.5)
+                ax.annotate(f"{len(ok)}/{len(d)}", xy=(1.0, y), xycoords=("axes fraction", "data"),
+                            xytext=(2, 0), textcoords="offset points", va="center", fontsize=6)
+            ax.set_yticks(range(len(strategies)),
+                          [_label(s) for s in strategies[::-1]])
+            ax.set_ylim(-0.6, len(strategies) - 0.4)
+            if logx:
+                _log_axis(ax, "x")
+            ax.set_xlabel("Labels used" if value == "labels_used" else "Presentations")
+            ax.set_title(DATASET_LABELS.get(ds, ds))
+        for ax in list(axes.flat)[len(dss):]:
+            ax.set_visible(False)
+        fig.legend(handles=[
+            Line2D([], [], ls="", marker="o", color="0.4", ms=2.5, label="converged run"),
+            Line2D([], [], ls="", marker=">", mfc="none", mec="0.4", ms=3.5,
+                   label="censored (value at last epoch)"),
+            Line2D([], [], color="black", lw=1.5, label="median, IQR")],
+            loc="outside upper center", ncol=3)
+    return fig
+
+
+# --------------------------------------------------------------------------- grid search
+def grid_heatmap(grid: pd.DataFrame, *, value: str = "val_loss", title: str | None = None,
+                 width: float = TEXT_WIDTH, log: bool = True) -> Figure:
+    """Grid-search heat map: mean ``value`` over folds of every configuration.
+
+    Panels: rows weight decay, columns hidden units; cells: learning rate
+    (rows) x momentum (columns). Colour: mean validation loss over the folds
+    (log scale by default, one scale for all panels). A configuration with a
+    diverged fold is drawn grey with a cross (it ranks last); the winner
+    (lowest mean among the non-diverged) is outlined.
+    """
+    need = ["hidden", "lr", "weight_decay", "momentum", value]
+    missing = [c for c in need if c not in grid.columns]
+    if missing:
+        raise KeyError(f"grid lacks columns {missing}")
+    keys = ["hidden", "lr", "weight_decay", "momentum"]
+    g = grid.assign(_div=grid["diverged"].astype(bool) if "diverged" in grid.columns else False)
+    agg = g.groupby(keys).agg(v=(value, "mean"), div=("_div", "any")).reset_index()
+    agg.loc[~np.isfinite(agg["v"]), "div"] = True
+    hs, wds = sorted(agg["hidden"].unique()), sorted(agg["weight_decay"].unique())
+    lrs, mos = sorted(agg["lr"].unique()), sorted(agg["momentum"].unique())
+    good = agg.loc[~agg["div"], "v"]
+    if len(good):
+        lo, hi = float(good.min()), float(good.max())
+        if hi <= lo:
+            hi = lo * 1.01 + 1e-12
+        norm = LogNorm(lo, hi) if log and lo > 0 else Normalize(lo, hi)
+    else:
+        norm = Normalize(0, 1)
+    best = agg.loc[good.idxmin()] if len(good) else None
+    cmap = mpl.colormaps["viridis"]
+    height = 0.2 * len(wds) * len(lrs) + 0.32 * len(wds) + 0.6
+    with paper_style():
+        fig, axes = _new(width, height, len(wds), len(hs), sharex=True, sharey=True)
+        im = None
+        for r, wd in enumerate(wds):
+            for c, h in enumerate(hs):
+                ax = axes[r, c]
+                sub = agg[(agg["hidden"] == h) & (agg["weight_decay"] == wd)]
+                mat = np.full((len(lrs), len(mos)), np.nan)
+                div = np.zeros_like(mat, bool)
+                for _, row in sub.iterrows():
+                    i, j = lrs.index(row["lr"]), mos.index(row["momentum"])
+                    mat[i, j] = np.nan if row["div"] else row["v"]
+                    div[i, j] = bool(row["div"])
+                masked = np.ma.masked_invalid(mat)
+                im = ax.imshow(masked, cmap=cmap, norm=norm, aspect="auto", origin="lower")
+                for i, j in zip(*np.nonzero(div)):
+                    ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, color="0.8", lw=0))
+                    ax.text(j, i, "x", ha="center", va="center", fontsize=6, color="0.3")
+                if best is not None and best["hidden"] == h and best["weight_decay"] == wd:
+                    i, j = lrs.index(best["lr"]), mos.index(best["momentum"])
+                    ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, ec="red",
+                                           lw=1.2))
+                ax.set_xticks(range(len(mos)), [f"{m:g}" for m in mos])
+                ax.set_yticks(range(len(lrs)), [f"{v:g}" for v in lrs])
+                ax.tick_params(length=0)
+                for sp in ax.spines.values():
+                    sp.set_visible(False)
+                if r == 0:
+                    ax.set_title(f"{h} hidden")
+                if c == 0:
+                    ax.set_ylabel(f"$\\lambda$={wd:g}\nlearning rate")
+                if r == len(wds) - 1:
+                    ax.set_xlabel("momentum")
+        if im is not None:
+            cb = fig.colorbar(im, ax=axes, shrink=0.8, pad=0.01, aspect=30)
+            cb.set_label(f"mean {METRIC_LABELS.get(value, value).lower()} over folds")
+        if title:
+            fig.suptitle(title)
+    return fig
+
+
+# --------------------------------------------------------------------------- CD diagram
+def critical_difference_diagram(avg_ranks, cd: float | None = None, *, n: int | None = None,
+                                alpha: float = 0.05, title: str | None = None,
+                                width: float = COLUMN_WIDTH) -> Figure:
+    """Demsar-style critical-difference diagram.
+
+    A rank axis (1 = best, on the left), each strategy joined to its average
+    rank, the better half labelled on the left and the rest on the right;
+    thick bars join strategies whose average ranks differ by less than the
+    critical difference (:func:`alnn.stats.cd_groups`: not significantly
+    different by the Nemenyi test), and a bar of length CD sits above the
+    axis. ``cd`` is given, or computed from ``n`` problems
+    (:func:`alnn.stats.critical_difference`).
+    """
+    r = pd.Series(avg_ranks, dtype=float).sort_values(kind="stable")
+    k = r.size
+    if cd is None:
+        if n is None:
+            raise ValueError("give cd or n")
+        cd = _stats.critical_difference(k, n, alpha)
+    groups = _stats.cd_groups(r, cd)
+    left = list(r.index[: (k + 1) // 2])
+    right = list(r.index[(k + 1) // 2:])
+    texts = {s: f"{_label(s)} ({r[s]:.2f})" for s in r.index}
+    # layout in inches, measured from the top
+    step, gstep = 0.15, 0.07
+    y_axis = (0.2 if title else 0.0) + 0.42
+    y_lab0 = y_axis + 0.12 + gstep * len(groups) + 0.04
+    height = y_lab0 + step * (max(len(left), len(right)) - 1) + 0.1
+    with paper_style():  # widest label at 7 pt, in inches
+        margin = 0.2 + max(TextPath((0, 0), t, size=7).get_extents().width
+                           for t in texts.values()) / 72
+    x0, x1 = margin, width - margin
+    lo, hi = 1, max(k, 2)
+    if x1 - x0 < 0.8:
+        raise ValueError("labels too long for the width")
+
+    def xr(rank):
+        return x0 + (rank - lo) / (hi - lo) * (x1 - x0)
+
+    with paper_style():
+        fig = Figure(figsize=(width, height))
+        ax = fig.add_axes((0.0, 0.0, 1.0, 1.0))
+        ax.set_axis_off()
+        ax.set_xlim(0, width)
+        ax.set_ylim(height, 0)  # y grows downwards, in inches
+        line = dict(color="black", lw=0.8, solid_capstyle="butt")
+        ax.plot([x0, x1], [y_axis, y_axis], **line)
+        for t in range(lo, hi + 1):
+            ax.plot([xr(t), xr(t)], [y_axis, y_axis - 0.05], **line)
+            ax.text(xr(t), y_axis - 0.07, str(t), ha="center", va="bottom", fontsize=7)
+        y_cd = y_axis - 0.27
+        ax.plot([xr(lo), xr(lo + cd)], [y_cd, y_cd], **line)
+        for xx in (xr(lo), xr(lo + cd)):
+            ax.plot([xx, xx], [y_cd - 0.03, y_cd + 0.03], **line)
+        ax.text((xr(lo) + xr(lo + cd)) / 2, y_cd - 0.04, f"CD = {cd:.2f}", ha="center",
+                va="bottom", fontsize=7)
+        for i, grp in enumerate(groups):
+            y = y_axis + 0.1 + gstep * i
+            ax.plot([xr(r[grp[0]]) - 0.03, xr(r[grp[-1]]) + 0.03], [y, y], color="black",
+                    lw=2.0, solid_capstyle="butt")
+        for i, s in enumerate(left):
+            y = y_lab0 + i * step
+            ax.plot([xr(r[s])] * 2 + [x0 - 0.08], [y_axis, y, y], color=_color(s), lw=0.8)
+            ax.text(x0 - 0.1, y, texts[s], ha="right", va="center", fontsize=7)
+        for i, s in enumerate(right[::-1]):
+            y = y_lab0 + i * step
+            ax.plot([xr(r[s])] * 2 + [x1 + 0.08], [y_axis, y, y], color=_color(s), lw=0.8)
+            ax.text(x1 + 0.1, y, texts[s], ha="left", va="center", fontsize=7)
+        if title:
+            ax.text(width / 2, 0.05, title, ha="center", va="top", fontsize=8)
+    return fig
+
+
+# --------------------------------------------------------------------------- SASLA at work
+def sasla_at_work(mask, coords, *, epochs: Sequence[int] | None = None, classes=None,
+                  n_panels: int = 4, axis_labels: tuple[str, str] = ("$x_1$", "$x_2$"),
+                  width: float = TEXT_WIDTH, panel_height: float = 1.6) -> Figure:
+    """SASLA's training subset of one network at a few epochs.
+
+    ``mask``: bool array, epochs x pool; row e-1 is the subset D_T the
+    network trained on in epoch e (True = kept); or one entry of the masks
+    that ``alnn.run(..., return_masks=True)`` returns, ``{"pool": dataset
+    indices (P,), "mask": (epochs, P)}``, in which case ``coords`` and
+    ``classes`` may cover the whole dataset and are indexed by ``pool``.
+    ``coords``: pool x 2 array of the patterns' 2-D positions (iris: two
+    chosen features; sine: x and y). ``classes``: optional labels giving kept
+    patterns their marker. Kept patterns are drawn in SASLA's colour, dropped
+    ones as open grey circles. ``epochs`` (1-based) default to ``n_panels``
+    epochs spread evenly from the first to the last.
+    """
+    pool = None
+    if isinstance(mask, Mapping):
+        pool = np.asarray(mask["pool"])
+        mask = mask["mask"]
+    mask = np.asarray(mask, bool)
+    coords = np.asarray(coords, float)
+    if pool is not None and mask.ndim == 2 and coords.shape[0] != mask.shape[1]:
+        coords = coords[pool]
+        if classes is not None:
+            classes = np.asarray(classes)[pool]
+    if mask.ndim != 2 or coords.shape != (mask.shape[1], 2):
+        raise ValueError("mask must be epochs x pool and coords pool x 2")
+    E = mask.shape[0]
+    if epochs is None:
+        epochs = np.unique(np.linspace(1, E, min(n_panels, E)).round().astype(int))
+    epochs = [int(e) for e in epochs]
+    if any(e < 1 or e > E for e in epochs):
+        raise ValueError(f"epochs must lie in 1..{E}")
+    markers = ["o", "s", "^", "D", "v", "P", "X", "*", "h", "<"]
+    cls = None if classes is None else np.asarray(classes)
+    with paper_style():
+        fig, axes = _new(width, panel_height + 0.3, 1, len(epochs), sharex=True, sharey=True)
+        for ax, e in zip(axes.flat, epochs):
+            keep = mask[e - 1]
+            ax.scatter(coords[~keep, 0], coords[~keep, 1], s=7, facecolors="none",
+                       edgecolors="0.7", lw=0.4)
+            if cls is None:
+                ax.scatter(coords[keep, 0], coords[keep, 1], s=7, color=_color("sasla"), lw=0)
+            else:
+                for i, c in enumerate(pd.unique(cls)):
+                    sel = keep & (cls == c)
+                    ax.scatter(coords[sel, 0], coords[sel, 1], s=7, color=_color("sasla"),
+                               marker=markers[i % len(markers)], lw=0)
+            ax.set_title(f"epoch {e}: $|D_T|$ = {int(keep.sum())}")
+            ax.set_xlabel(axis_labels[0])
+        axes[0, 0].set_ylabel(axis_labels[1])
+        fig.legend(handles=[
+            Line2D([], [], ls="", marker="o", color=_color("sasla"), ms=3, label="kept ($D_T$)"),
+            Line2D([], [], ls="", marker="o", mfc="none", mec="0.7", ms=3, label="dropped")],
+            loc="outside upper center", ncol=2)
+    return fig

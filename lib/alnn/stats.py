@@ -1,0 +1,482 @@
+"""Statistical comparison of strategies (SPEC section 6).
+
+Within a problem (primary analysis): paired differences over the trial x
+fold runs, Nadeau-Bengio corrected resampled t-test, Holm correction over the
+comparisons of that problem, mean difference with corrected 95 % CI,
+probability of superiority, optional Bayesian correlated t-test.
+
+Across problems (secondary; classification and regression separately):
+Friedman test with the Iman-Davenport F, Holm post-hoc against a control
+(passive), Nemenyi critical difference (Demsar 2006).
+
+References
+----------
+C. Nadeau and Y. Bengio, "Inference for the generalization error", Machine
+Learning 52 (2003) 239-281. R. R. Bouckaert and E. Frank, "Evaluating the
+replicability of significance tests for comparing learning algorithms",
+PAKDD 2004 (the corrected repeated k-fold form used here). J. Demsar,
+"Statistical comparisons of classifiers over multiple data sets", JMLR 7
+(2006) 1-30. A. Benavoli, G. Corani, J. Demsar, M. Zaffalon, "Time for a
+change: a tutorial for comparing multiple classifiers through Bayesian
+analysis", JMLR 18 (2017) 1-36. S. Holm, "A simple sequentially rejective
+multiple test procedure", Scand. J. Statist. 6 (1979) 65-70. K. O. McGraw
+and S. P. Wong, "A common language effect size statistic", Psychol. Bull.
+111 (1992) 361-365.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+from scipy import stats as _st
+from statsmodels.stats.multitest import multipletests
+
+from alnn import analysis as _an
+
+__all__ = [
+    "TTestResult", "BayesResult", "FriedmanResult", "DEFAULT_BASELINES", "LOW_POWER_PROBLEMS",
+    "corrected_resampled_ttest", "holm", "probability_of_superiority",
+    "bayesian_correlated_ttest", "compare_within_problem", "score_matrix", "average_ranks",
+    "friedman_iman_davenport", "friedman_from_ranks", "holm_vs_control", "nemenyi_q",
+    "critical_difference", "cd_groups", "low_power", "power_limits",
+]
+
+#: Comparisons made within a problem: baseline -> strategies compared with it
+#: (None: every other strategy present). Entropy and ensemble must also beat
+#: random sampling, the baseline any uncertainty strategy has to beat.
+DEFAULT_BASELINES: dict[str, Sequence[str] | None] = {
+    "passive": None, "random": ("entropy", "ensemble")}
+
+#: With this many problems or fewer the across-problem tests have little power.
+LOW_POWER_PROBLEMS = 6
+
+
+# --------------------------------------------------------------------------- paired tests
+@dataclass(frozen=True)
+class TTestResult:
+    """Corrected resampled t-test: statistic, two-sided p, degrees of freedom,
+    number of paired differences, mean difference (a - b), its corrected
+    standard error and the ``1 - alpha`` confidence interval."""
+    t: float
+    p: float
+    df: int
+    n: int
+    mean_diff: float
+    se: float
+    ci_low: float
+    ci_high: float
+
+
+def corrected_resampled_ttest(a, b, n_train: float, n_test: float, *,
+                              alpha: float = 0.05) -> TTestResult:
+    """Nadeau-Bengio corrected resampled t-test of paired scores ``a`` and ``b``.
+
+    d = a - b over the J paired runs (trial x fold, same split and initial
+    weights for both strategies). The variance of the mean is corrected for
+    the overlap of training sets between resamples:
+
+        se^2 = s_d^2 (1/J + n_test/n_train),   t = mean(d) / se,   df = J - 1,
+
+    with s_d^2 the sample variance (ddof=1). p is two-sided from Student's t;
+    the CI is mean(d) -+ t_{1-alpha/2, J-1} se. With ``n_test=0`` this is the
+    ordinary paired t-test. For K-fold cross-validation n_test/n_train =
+    1/(K-1). If all differences are equal, se = 0: t = 0 and p = 1 when the
+    mean is 0, t = +-inf and p = 0 otherwise.
+    """
+    a = np.asarray(a, float)
+    b = np.asarray(b, float)
+    if a.shape != b.shape or a.ndim != 1:
+        raise ValueError("a and b must be 1-D arrays of equal length (paired runs)")
+    d = a - b
+    if not np.all(np.isfinite(d)):
+        raise ValueError("non-finite scores: drop diverged pairs first")
+    J = d.size
+    if J < 2:
+        raise ValueError("need at least two paired differences")
+    if n_train <= 0 or n_test < 0:
+        raise ValueError("n_train must be > 0 and n_test >= 0")
+    mean = float(d.mean())
+    var = float(d.var(ddof=1))
+    se = float(np.sqrt(var * (1.0 / J + n_test / n_train)))
+    df = J - 1
+    if se == 0.0:
+        t = 0.0 if mean == 0.0 else float(np.copysign(np.inf, mean))
+        p = 1.0 if mean == 0.0 else 0.0
+    else:
+        t = mean / se
+        p = float(2 * _st.t.sf(abs(t), df))
+    half = float(_st.t.ppf(1 - alpha / 2, df)) * se
+    return TTestResult(t=float(t), p=p, df=df, n=J, mean_diff=mean, se=se,
+                       ci_low=mean - half, ci_high=mean + half)
+
+
+def holm(pvalues, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+    """Holm step-down correction (statsmodels ``multipletests(method="holm")``).
+
+    Returns (reject, adjusted p). NaN p-values are left out of the family and
+    come back as NaN / False.
+    """
+    p = np.asarray(pvalues, float)
+    reject = np.zeros(p.shape, bool)
+    adj = np.full(p.shape, np.nan)
+    ok = np.isfinite(p)
+    if ok.any():
+        r, pa, _, _ = multipletests(p[ok], alpha=alpha, method="holm")
+        reject[ok] = r
+        adj[ok] = pa
+    return reject, adj
+
+
+def probability_of_superiority(a, b) -> float:
+    """P(A > B) + P(A = B)/2 for a random draw from ``a`` and one from ``b``.
+
+    The common-language effect size (McGraw & Wong 1992) computed over all
+    n x m pairs (not the paired runs), ties counting one half; equals the
+    Mann-Whitney U of ``a`` divided by n m. 0.5 means no tendency. NaNs are
+    dropped. To read it as "A better than B" for an error metric pass the
+    arguments swapped (or negated).
+    """
+    a = np.asarray(a, float)
+    b = np.sort(np.asarray(b, float))
+    a = a[np.isfinite(a)]
+    b = b[np.isfinite(b)]
+    if a.size == 0 or b.size == 0:
+        return float("nan")
+    below = np.searchsorted(b, a, side="left")
+    not_above = np.searchsorted(b, a, side="right")
+    return float((below.sum() + 0.5 * (not_above - below).sum()) / (a.size * b.size))
+
+
+@dataclass(frozen=True)
+class BayesResult:
+    """Posterior of the mean difference mu (Student t with ``df``, ``loc``,
+    ``scale``) and its mass left of -rope, inside [-rope, rope], right of rope."""
+    p_left: float
+    p_rope: float
+    p_right: float
+    loc: float
+    scale: float
+    df: int
+
+
+def bayesian_correlated_ttest(diffs, rho: float, rope: float = 0.0) -> BayesResult:
+    """Bayesian correlated t-test (Corani & Benavoli 2015; Benavoli et al. 2017).
+
+    With the non-informative prior, the posterior of the mean difference of
+    correlated resamples is Student t with n - 1 degrees of freedom,
+    location mean(d) and scale sqrt((1/n + rho/(1 - rho)) s_d^2); for K-fold
+    cross-validation rho = n_test/(n_test + n_train) = 1/K, so rho/(1-rho)
+    = n_test/n_train and the scale is the corrected t-test's se. Returns the
+    posterior probabilities that mu < -rope (``p_left``: the second
+    strategy better when d = a - b and higher is better), |mu| <= rope
+    (practically equivalent) and mu > rope (``p_right``).
+    """
+    d = np.asarray(diffs, float)
+    d = d[np.isfinite(d)]
+    n = d.size
+    if n < 2:
+        raise ValueError("need at least two differences")
+    if not 0 <= rho < 1:
+        raise ValueError("rho must lie in [0, 1)")
+    if rope < 0:
+        raise ValueError("rope must be >= 0")
+    loc = float(d.mean())
+    scale = float(np.sqrt((1 / n + rho / (1 - rho)) * d.var(ddof=1)))
+    df = n - 1
+    if scale == 0.0:
+        left = float(loc < -rope)
+        right = float(loc > rope)
+        return BayesResult(left, 1.0 - left - right, right, loc, scale, df)
+    post = _st.t(df, loc=loc, scale=scale)
+    left = float(post.cdf(-rope))
+    right = float(post.sf(rope))
+    return BayesResult(left, max(0.0, 1.0 - left - right), right, loc, scale, df)
+
+
+def _per_dataset(value, ds, name):
+    if value is None or np.isscalar(value):
+        return value
+    if isinstance(value, Mapping):
+        return value[ds]
+    raise TypeError(f"{name}: a number or a mapping {{dataset: number}}")
+
+
+def compare_within_problem(finals: pd.DataFrame, metric: str | None = None, *,
+                           n_train=None, n_test=None,
+                           baselines: Mapping[str, Sequence[str] | None] | None = None,
+                           alpha: float = 0.05, rope=None) -> pd.DataFrame:
+    """Pairwise comparisons against baselines within each problem.
+
+    ``finals``: :func:`alnn.analysis.finals` (or the tidy frame). For every
+    problem and every (strategy, baseline) pair of ``baselines`` (default
+    :data:`DEFAULT_BASELINES`: every strategy against passive; entropy and
+    ensemble against random; pairs whose strategies are absent are skipped),
+    the runs are paired by (trial, fold): same split, same initial weights.
+    Pairs where either run diverged (blank metric) are dropped and counted
+    (``n_excluded``). On the paired differences d = strategy - baseline (in
+    the metric's units):
+
+    * :func:`corrected_resampled_ttest` with n_test/n_train given, or by
+      default 1/(K-1) for the problem's K folds: ``t, df, p``, ``mean_diff``
+      and its corrected ``ci_low``, ``ci_high`` (1 - alpha);
+    * ``p_holm``: Holm over the family of all comparisons of that problem
+      and metric; ``significant``: Holm rejects at ``alpha`` (p_holm <= alpha);
+    * ``direction``: ``better`` / ``worse`` / ``equal`` from the sign of the
+      mean difference and the metric's direction (not a test);
+    * ``prob_superiority``: P(strategy's run better than baseline's run),
+      ties 1/2 (unpaired, over all run pairs);
+    * with ``rope`` (a number in metric units, or ``{dataset: number}``):
+      the Bayesian correlated t-test's ``p_better``, ``p_rope``, ``p_worse``.
+
+    ``metric`` defaults to each problem's primary metric.
+    """
+    fin = _an.finals(finals)
+    baselines = DEFAULT_BASELINES if baselines is None else baselines
+    rows = []
+    for ds, sub in fin.groupby("dataset", sort=False):
+        m = metric or _an.primary_metric(sub)
+        hib = _an.higher_is_better(m)
+        present = [s for s in _an.STRATEGY_ORDER if s in set(sub["strategy"])]
+        present += sorted(set(sub["strategy"]) - set(present))
+        vals = sub.assign(_v=sub[m].where(~sub["diverged"].astype(bool))
+                          if "diverged" in sub.columns else sub[m])
+        wide = vals.set_index(["trial", "fold", "strategy"])["_v"].unstack("strategy")
+        ntr, nte = _per_dataset(n_train, ds, "n_train"), _per_dataset(n_test, ds, "n_test")
+        if ntr is None and nte is None:
+            k = sub["fold"].nunique()
+            if k < 2:
+                raise ValueError(f"{ds}: one fold; pass n_train and n_test")
+            ntr, nte = k - 1, 1
+        elif ntr is None or nte is None:
+            raise ValueError("pass both n_train and n_test, or neither")
+        rope_ds = _per_dataset(rope, ds, "rope")
+        fam = []
+        for base, others in baselines.items():
+            if base not in present:
+                continue
+            cand = [s for s in present if s != base] if others is None else \
+                [s for s in others if s in present and s != base]
+            for s in cand:
+                if (s, base) in [(r["strategy"], r["baseline"]) for r in fam]:
+                    continue
+                pair = wide[[s, base]]
+                ok = pair.notna().all(axis=1)
+                a, b = pair.loc[ok, s].to_numpy(float), pair.loc[ok, base].to_numpy(float)
+                row = dict(dataset=ds, metric=m, higher_is_better=hib, strategy=s,
+                           baseline=base, n_pairs=int(ok.sum()), n_excluded=int((~ok).sum()),
+                           mean_strategy=float(a.mean()) if a.size else np.nan,
+                           mean_baseline=float(b.mean()) if b.size else np.nan)
+                if a.size >= 2:
+                    r = corrected_resampled_ttest(a, b, ntr, nte, alpha=alpha)
+                    row.update(mean_diff=r.mean_diff, ci_low=r.ci_low, ci_high=r.ci_high,
+                               t=r.t, df=r.df, p=r.p)
+                else:
+                    row.update(mean_diff=np.nan, ci_low=np.nan, ci_high=np.nan, t=np.nan,
+                               df=np.nan, p=np.nan)
+                all_s = vals.loc[vals["strategy"] == s, "_v"].to_numpy(float)
+                all_b = vals.loc[vals["strategy"] == base, "_v"].to_numpy(float)
+                row["prob_superiority"] = (probability_of_superiority(all_s, all_b) if hib
+                                           else probability_of_superiority(all_b, all_s))
+                md = row["mean_diff"]
+                if not np.isfinite(md):
+                    row["direction"] = "n/a"
+                elif md == 0:
+                    row["direction"] = "equal"
+                else:
+                    row["direction"] = "better" if (md > 0) == hib else "worse"
+                if rope_ds is not None and a.size >= 2:
+                    bz = bayesian_correlated_ttest(a - b, rho=nte / (nte + ntr), rope=rope_ds)
+                    better, worse = (bz.p_right, bz.p_left) if hib else (bz.p_left, bz.p_right)
+                    row.update(p_better=better, p_rope=bz.p_rope, p_worse=worse)
+                elif rope_ds is not None:
+                    row.update(p_better=np.nan, p_rope=np.nan, p_worse=np.nan)
+                fam.append(row)
+        if fam:
+            reject, adj = holm([r["p"] for r in fam], alpha=alpha)
+            for r, rej, pa in zip(fam, reject, adj):
+                r["p_holm"] = pa
+                r["significant"] = bool(rej)
+            rows.extend(fam)
+    cols = ["dataset", "metric", "higher_is_better", "strategy", "baseline", "n_pairs",
+            "n_excluded", "mean_strategy", "mean_baseline", "mean_diff", "ci_low", "ci_high",
+            "t", "df", "p", "p_holm", "significant", "direction", "prob_superiority"]
+    if rope is not None:
+        cols += ["p_better", "p_rope", "p_worse"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+# --------------------------------------------------------------------------- across problems
+def score_matrix(finals: pd.DataFrame, metric: str | None = None, *,
+                 strategies: Sequence[str] | None = None) -> pd.DataFrame:
+    """Problems x strategies matrix of mean final ``metric`` over non-diverged runs.
+
+    The input of :func:`friedman_iman_davenport`. Strategies that are missing
+    (or have no surviving run) on some problem are dropped (entropy on
+    regression), so pass one task's problems at a time. ``metric`` defaults
+    to the primary metric, which must then be the same for all problems.
+    """
+    s = _an.summary(finals)
+    if metric is None:
+        ms = {_an.primary_metric(sub) for _, sub in _an.finals(finals).groupby("dataset")}
+        if len(ms) != 1:
+            raise ValueError(f"problems of different tasks ({sorted(ms)}): analyse them apart")
+        metric = ms.pop()
+    s = s[s["metric"] == metric]
+    wide = s.pivot(index="dataset", columns="strategy", values="mean")
+    wide = wide.reindex(index=pd.unique(s["dataset"]))
+    order = [c for c in _an.STRATEGY_ORDER if c in wide.columns]
+    order += sorted(set(wide.columns) - set(order))
+    if strategies is not None:
+        order = [c for c in strategies if c in wide.columns]
+    wide = wide[order].dropna(axis=1, how="any")
+    wide.columns.name = None
+    wide.attrs["metric"] = metric
+    return wide
+
+
+def average_ranks(scores, *, higher_is_better: bool = True) -> pd.Series:
+    """Average rank of every column of a problems x strategies matrix.
+
+    Within each problem (row) the best score gets rank 1; tied scores share
+    the average of their ranks (``scipy.stats.rankdata``, method "average").
+    """
+    sc = pd.DataFrame(scores)
+    if sc.isna().any().any():
+        raise ValueError("scores contain NaN: every strategy needs a score on every problem")
+    x = sc.to_numpy(float)
+    ranks = _st.rankdata(-x if higher_is_better else x, axis=1)
+    return pd.Series(ranks.mean(axis=0), index=sc.columns, name="avg_rank")
+
+
+@dataclass(frozen=True)
+class FriedmanResult:
+    """Friedman chi^2_F (df k-1) and Iman-Davenport F_F (df k-1, (k-1)(N-1))
+    from the average ranks of k strategies over N problems."""
+    avg_ranks: pd.Series
+    n: int
+    k: int
+    chi2: float
+    p_chi2: float
+    f: float
+    df1: int
+    df2: int
+    p_f: float
+    low_power: bool
+
+
+def friedman_from_ranks(avg_ranks, n: int) -> FriedmanResult:
+    """Friedman and Iman-Davenport statistics from average ranks (Demsar 2006, 3.2.2).
+
+    chi^2_F = 12N/(k(k+1)) [sum_j R_j^2 - k(k+1)^2/4]  (no tie correction),
+    F_F = (N-1) chi^2_F / (N(k-1) - chi^2_F) with (k-1, (k-1)(N-1)) degrees
+    of freedom (F_F = inf, p = 0 when the rankings agree perfectly).
+    """
+    r = pd.Series(avg_ranks, dtype=float)
+    k = r.size
+    if k < 2 or n < 2:
+        raise ValueError("need at least two strategies and two problems")
+    chi2 = 12 * n / (k * (k + 1)) * (float((r ** 2).sum()) - k * (k + 1) ** 2 / 4)
+    chi2 = max(chi2, 0.0)
+    df1, df2 = k - 1, (k - 1) * (n - 1)
+    denom = n * (k - 1) - chi2
+    f = np.inf if denom <= 1e-12 else (n - 1) * chi2 / denom
+    p_f = 0.0 if np.isinf(f) else float(_st.f.sf(f, df1, df2))
+    return FriedmanResult(avg_ranks=r, n=int(n), k=k, chi2=float(chi2),
+                          p_chi2=float(_st.chi2.sf(chi2, df1)), f=float(f), df1=df1, df2=df2,
+                          p_f=p_f, low_power=low_power(n))
+
+
+def friedman_iman_davenport(scores, *, higher_is_better: bool = True) -> FriedmanResult:
+    """Friedman test with Iman-Davenport correction on a problems x strategies matrix.
+
+    Ranks within each problem (best = 1, ties averaged, :func:`average_ranks`),
+    then :func:`friedman_from_ranks`. Without ties chi^2_F equals
+    ``scipy.stats.friedmanchisquare``; with ties scipy divides by a tie
+    correction and this function, like Demsar (2006), does not.
+    """
+    sc = pd.DataFrame(scores)
+    return friedman_from_ranks(average_ranks(sc, higher_is_better=higher_is_better), len(sc))
+
+
+def holm_vs_control(avg_ranks, n: int, control: str = "passive", *,
+                    alpha: float = 0.05) -> pd.DataFrame:
+    """Post-hoc comparison of every strategy with a control (Demsar 2006, 3.2.2).
+
+    z = (R_i - R_c) / sqrt(k(k+1)/(6N)) from the average ranks, two-sided
+    normal p, Holm-adjusted over the k - 1 comparisons. Positive z: the
+    strategy ranks worse than the control. Columns: strategy, avg_rank,
+    rank_diff, z, p, p_holm, significant, direction.
+    """
+    r = pd.Series(avg_ranks, dtype=float)
+    if control not in r.index:
+        raise KeyError(f"control {control!r} not among {list(r.index)}")
+    k = r.size
+    se = np.sqrt(k * (k + 1) / (6 * n))
+    others = r.drop(control)
+    diff = others - r[control]
+    z = diff / se
+    p = 2 * _st.norm.sf(np.abs(z))
+    reject, adj = holm(p, alpha=alpha)
+    return pd.DataFrame({"strategy": others.index, "avg_rank": others.to_numpy(),
+                         "rank_diff": diff.to_numpy(), "z": z.to_numpy(), "p": p,
+                         "p_holm": adj, "significant": reject,
+                         "direction": np.where(diff < 0, "better",
+                                               np.where(diff > 0, "worse", "equal"))})
+
+
+@lru_cache(maxsize=64)
+def nemenyi_q(k: int, alpha: float = 0.05) -> float:
+    """Critical value q_alpha of the Nemenyi test: the studentized range
+    quantile with k groups and infinite df divided by sqrt(2)."""
+    if k < 2:
+        raise ValueError("k must be >= 2")
+    return float(_st.studentized_range.ppf(1 - alpha, k, np.inf) / np.sqrt(2))
+
+
+def critical_difference(k: int, n: int, alpha: float = 0.05) -> float:
+    """Nemenyi critical difference CD = q_alpha sqrt(k(k+1)/(6N)) of average ranks."""
+    return nemenyi_q(k, alpha) * float(np.sqrt(k * (k + 1) / (6 * n)))
+
+
+def cd_groups(avg_ranks, cd: float) -> list[tuple[str, ...]]:
+    """Maximal groups of strategies whose average ranks differ by less than ``cd``.
+
+    Strategies sorted by rank; each group is a run of consecutive strategies
+    with max - min rank < cd (not significantly different by Nemenyi), groups
+    contained in another are dropped. These are the bars of a CD diagram.
+    """
+    r = pd.Series(avg_ranks, dtype=float).sort_values(kind="stable")
+    names, vals = list(r.index), r.to_numpy()
+    groups, last_end = [], -1
+    for i in range(len(vals)):
+        j = i
+        while j + 1 < len(vals) and vals[j + 1] - vals[i] < cd:
+            j += 1
+        if j > i and j > last_end:
+            groups.append(tuple(names[i:j + 1]))
+            last_end = j
+    return groups
+
+
+def low_power(n_problems: int, threshold: int = LOW_POWER_PROBLEMS) -> bool:
+    """True when an across-problem test rests on ``threshold`` (6) problems or fewer."""
+    return n_problems <= threshold
+
+
+def power_limits(k: int, n: int, alpha: float = 0.05) -> dict:
+    """What N problems and k strategies can show at best, for the report.
+
+    ``min_p_friedman``: the Friedman p when all N rankings agree (chi^2_F =
+    N(k-1)); ``min_p_vs_control``: the unadjusted two-sided p of the largest
+    possible rank difference (k - 1) against the control; ``cd``: Nemenyi
+    critical difference; ``low_power``: :func:`low_power`.
+    """
+    se = np.sqrt(k * (k + 1) / (6 * n))
+    return dict(k=k, n=n, low_power=low_power(n),
+                min_p_friedman=float(_st.chi2.sf(n * (k - 1), k - 1)),
+                min_p_vs_control=float(2 * _st.norm.sf((k - 1) / se)),
+                cd=critical_difference(k, n, alpha))

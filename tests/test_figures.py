@@ -1,0 +1,121 @@
+"""Every figure builds from a synthetic frame and saves a non-empty PDF and PNG."""
+
+import itertools
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.colors import to_hex  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from alnn import analysis as an  # noqa: E402
+from alnn import figures as fg  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def tidy():
+    return an.synthetic_frame(("iris", "sine"), trials=2, folds=2, epochs=20,
+                              diverge=[("iris", "sasla", 0, 1, 8)], seed=1)
+
+
+def saved(fig, tmp_path, name):
+    assert isinstance(fig, Figure)
+    w, h = fig.get_size_inches()
+    assert w <= fg.TEXT_WIDTH + 1e-9 and h <= 9.5
+    paths = fg.save(fig, tmp_path / "sub" / name, dpi=80)
+    assert [p.name for p in paths] == [f"{name}.pdf", f"{name}.png"]
+    pdf, png = (p.read_bytes() for p in paths)
+    assert pdf.startswith(b"%PDF") and len(pdf) > 1000
+    assert png.startswith(b"\x89PNG") and len(png) > 1000
+    assert not [p for p in (tmp_path / "sub").iterdir() if ".tmp." in p.name]  # atomic
+    return paths
+
+
+def test_palette_is_fixed_and_distinct():
+    assert fg.STRATEGY_ORDER == ("passive", "sasla", "entropy", "ensemble", "random")
+    assert set(fg.STRATEGY_COLORS) == set(fg.STRATEGY_ORDER) == set(fg.STRATEGY_LABELS)
+    assert len({to_hex(c) for c in fg.STRATEGY_COLORS.values()}) == 5
+    assert fg.STRATEGY_LABELS["sasla"] == "SASLA"
+
+
+def test_learning_curves(tidy, tmp_path):
+    saved(fg.learning_curves(tidy), tmp_path, "lc_epoch")
+    fig = fg.learning_curves(tidy, x="presentations", datasets=["sine"], width=fg.COLUMN_WIDTH)
+    assert fig.get_size_inches()[0] == fg.COLUMN_WIDTH
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log" and ax.get_yscale() == "log"  # mse: log y by default
+    assert len(ax.get_lines()) == 4  # no entropy on regression
+    saved(fig, tmp_path, "lc_presentations")
+    with pytest.raises(ValueError):
+        fg.learning_curves(tidy, x="labels")
+
+
+def test_line_colours_follow_the_palette(tidy):
+    fig = fg.learning_curves(tidy, datasets=["iris"])
+    colours = [to_hex(line.get_color()) for line in fig.axes[0].get_lines()]
+    assert colours == [to_hex(fg.STRATEGY_COLORS[s]) for s in fg.STRATEGY_ORDER]
+
+
+def test_subset_sizes(tidy, tmp_path):
+    saved(fg.subset_sizes(tidy), tmp_path, "subset")
+    saved(fg.subset_sizes(tidy, band="range", logy=True), tmp_path, "subset_log")
+
+
+def test_labels_to_convergence_with_censored_runs(tidy, tmp_path):
+    conv = an.convergence(tidy, an.convergence_targets(tidy, fraction=0.999))
+    assert conv["censored"].any() and conv["converged"].any()
+    saved(fg.labels_to_convergence(conv), tmp_path, "labels")
+    saved(fg.labels_to_convergence(conv, value="presentations", logx=False), tmp_path, "pres")
+
+
+def test_grid_heatmap_marks_diverged_cells(tmp_path):
+    rng = np.random.default_rng(0)
+    rows = [dict(hidden=h, lr=lr, weight_decay=wd, momentum=m, fold=k,
+                 val_loss=float(rng.uniform(0.1, 1.0)), diverged=lr == 0.5 and m == 0.95)
+            for h, lr, wd, m, k in itertools.product([64, 512], [0.01, 0.5], [0.0, 0.1],
+                                                     [0.0, 0.95], range(2))]
+    grid = pd.DataFrame(rows)
+    grid.loc[grid["diverged"], "val_loss"] = np.nan
+    fig = fg.grid_heatmap(grid, title="iris")
+    crosses = [t for ax in fig.axes for t in ax.texts if t.get_text() == "x"]
+    assert len(crosses) == 2 * 2  # one diverged config per (hidden, weight decay) panel
+    saved(fig, tmp_path, "grid")
+    with pytest.raises(KeyError):
+        fg.grid_heatmap(grid.drop(columns="momentum"))
+
+
+def test_critical_difference_diagram(tmp_path):
+    ranks = pd.Series({"passive": 1.4, "sasla": 2.2, "entropy": 3.6, "ensemble": 3.0,
+                       "random": 4.8})
+    saved(fg.critical_difference_diagram(ranks, n=6, title="Classification"), tmp_path, "cd")
+    saved(fg.critical_difference_diagram(ranks, cd=0.5), tmp_path, "cd_small")
+    with pytest.raises(ValueError):
+        fg.critical_difference_diagram(ranks)
+
+
+def test_sasla_at_work(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-np.pi, np.pi, 60)
+    coords = np.c_[x, np.sin(x)]
+    mask = rng.uniform(size=(15, 60)) < np.linspace(1.0, 0.3, 15)[:, None]
+    fig = fg.sasla_at_work(mask, coords, axis_labels=("x", "y"))
+    assert len(fig.axes) == 4
+    assert fig.axes[0].get_title().startswith("epoch 1:")
+    saved(fig, tmp_path, "sasla")
+    classes = rng.integers(0, 3, 60)
+    saved(fg.sasla_at_work(mask, coords, epochs=[1, 15], classes=classes), tmp_path, "sasla_c")
+    # an entry of alnn.run(..., return_masks=True) with whole-dataset coordinates
+    pool = np.arange(0, 120, 2)
+    full = np.repeat(coords, 2, axis=0)
+    entry = {"pool": pool, "mask": mask}
+    fig = fg.sasla_at_work(entry, full, classes=np.repeat(classes, 2))
+    offs = np.concatenate([c.get_offsets() for c in fig.axes[0].collections])
+    assert sorted(map(tuple, offs)) == sorted(map(tuple, coords))
+    with pytest.raises(ValueError):
+        fg.sasla_at_work(mask, coords[:10])
+    with pytest.raises(ValueError):
+        fg.sasla_at_work(mask, coords, epochs=[0])
