@@ -1,0 +1,257 @@
+"""Speed of the batched engine against a torch.nn loop and scikit-learn, side by side.
+
+    python bench/bench.py            # the full benchmark (a few minutes on 2 cores)
+    python bench/bench.py --quick    # smaller samples, for a smoke test
+
+Everything runs in one process with one thread (torch, MKL, OpenMP), on
+synthetic data of the sizes of the real problems, so the numbers need no data
+files.  Rates are model-epochs per second (one network, one pass over its
+training pool).  Writes the table to stdout and to bench/results/bench.csv.
+
+Cases
+  iris-sized     150 patterns (pool 120) x 4 inputs, 3 classes, 64 hidden, batch 32, 256 networks
+  fashion-sized  56,000-pattern pool x 784 inputs, 10 classes, 256 hidden, batch 32 and 128
+                 (timed on a sample of the pool and scaled to a full epoch)
+  sasla          selection (informativeness of 56,000 patterns) vs one training epoch, same network
+"""
+
+from __future__ import annotations
+
+import os
+
+for _name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ.setdefault(_name, "1")
+
+import argparse  # noqa: E402
+import csv  # noqa: E402
+import platform  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from alnn.model import BatchedMLP, seed_words  # noqa: E402
+from alnn.sasla import pool_informativeness  # noqa: E402
+
+torch.set_num_threads(1)
+ROOT = Path(__file__).resolve().parent
+
+
+def _timed(fn, repeat: int = 1) -> float:
+    """Best wall time of ``repeat`` calls (after one warm-up call)."""
+    fn()
+    best = np.inf
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def _data(n: int, I: int, K: int, seed: int = 0, pixels: bool = False):
+    g = torch.Generator().manual_seed(seed)
+    if pixels:
+        X = torch.randint(0, 256, (n, I), generator=g).float() / 255
+    else:
+        X = torch.randn(n, I, generator=g)
+    labels = torch.randint(0, K, (n,), generator=g)
+    T = torch.nn.functional.one_hot(labels, K).float()
+    return X, T, labels
+
+
+# --------------------------------------------------------------------------- the three trainers
+
+
+def engine_rate(X, T, M: int, J: int, B: int, epochs: int, repeat: int = 3) -> float:
+    n, I = X.shape
+    K = T.shape[1]
+    net = BatchedMLP.initialise([(0, m) for m in range(M)], I, J, K, lr=0.1, momentum=0.9, weight_decay=1e-3)
+    rows = torch.arange(n).repeat(M, 1)
+    mask = torch.ones(M, n, dtype=torch.bool)
+    stream = torch.tensor([seed_words(0, m) for m in range(M)])
+    state = {"epoch": 0}
+
+    def go():
+        for _ in range(epochs):
+            state["epoch"] += 1
+            net.train_epoch(X, T, rows, rows, mask, stream, state["epoch"], B)
+
+    return M * epochs / _timed(go, repeat)
+
+
+def torch_loop_rate(X, T, M: int, J: int, B: int, epochs: int, repeat: int = 3) -> float:
+    n, I = X.shape
+    K = T.shape[1]
+    torch.manual_seed(0)
+    nets = [torch.nn.Sequential(torch.nn.Linear(I, J), torch.nn.Sigmoid(), torch.nn.Linear(J, K),
+                                torch.nn.Sigmoid()) for _ in range(M)]
+    opts = [torch.optim.SGD(m.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-3) for m in nets]
+    g = torch.Generator().manual_seed(0)
+
+    def go():
+        for _ in range(epochs):
+            for net, opt in zip(nets, opts):
+                perm = torch.randperm(n, generator=g)
+                for s in range(0, n, B):
+                    idx = perm[s:s + B]
+                    opt.zero_grad()
+                    loss = ((net(X[idx]) - T[idx]) ** 2).sum(dim=1).mean()
+                    loss.backward()
+                    opt.step()
+
+    return M * epochs / _timed(go, repeat)
+
+
+def sklearn_rate(X, labels, M: int, J: int, B: int, epochs: int, repeat: int = 3) -> float:
+    """``MLPClassifier.fit`` for exactly ``epochs`` epochs (no early stopping), M times."""
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+
+    Xn, yn = X.numpy(), labels.numpy()
+    models = [MLPClassifier(hidden_layer_sizes=(J,), activation="logistic", solver="sgd", batch_size=B,
+                            learning_rate_init=0.1, momentum=0.9, nesterovs_momentum=False, alpha=1e-3,
+                            max_iter=epochs, tol=0.0, n_iter_no_change=epochs + 1, random_state=m)
+              for m in range(M)]
+
+    def go():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            for m in models:
+                m.fit(Xn, yn)
+
+    return M * epochs / _timed(go, repeat)
+
+
+def run_rate(J: int, B: int, epochs: int) -> float:
+    """The whole `alnn.run` loop (shuffles, training, validation metrics every epoch) on an Iris-sized problem."""
+    from alnn.datasets import Dataset
+    from alnn.model import TrainConfig
+    from alnn.run import run
+
+    rng = np.random.default_rng(0)
+    y = np.arange(150) % 3
+    ds = Dataset(name="iris-sized", task="classification", X=(rng.normal(size=(150, 4)) + y[:, None]).astype(np.float32),
+                 y=y.astype(np.int64), feature_names=("a", "b", "c", "d"), class_names=("0", "1", "2"))
+    cfg = TrainConfig(hidden=J, lr=0.1, weight_decay=1e-3, momentum=0.9, batch_size=B)
+    t0 = time.perf_counter()
+    run(ds, "passive", config=cfg, trials=51, folds=5, epochs=epochs, seed=0, progress=False)
+    return 255 * epochs / (time.perf_counter() - t0)
+
+
+def gemm_rate(size: int = 1024, repeat: int = 10) -> float:
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    out = torch.empty(size, size)
+    return 2 * size ** 3 / _timed(lambda: torch.mm(a, b, out=out), repeat) / 1e9
+
+
+def flops_per_pattern(I: int, J: int, K: int) -> int:
+    """Useful arithmetic of one training pattern: forward 2(IJ + JK), backward 2JK + 2JK + 2IJ."""
+    return 4 * I * J + 6 * J * K
+
+
+# --------------------------------------------------------------------------- cases
+
+
+def iris_case(quick: bool) -> list[dict]:
+    M, J, B = 256, 64, 32
+    X, T, labels = _data(120, 4, 3)
+    ref_nets = 8 if quick else 32
+    epochs = 5 if quick else 20
+    eng = engine_rate(X, T, M, J, B, epochs)
+    loop = torch_loop_rate(X, T, ref_nets, J, B, 2 if quick else 5)
+    skl = sklearn_rate(X, labels, ref_nets, J, B, 2 if quick else 5)
+    full = run_rate(J, B, 10 if quick else 50)
+    return [
+        {"case": "iris-sized", "method": "alnn engine (256 networks)", "model_epochs_per_s": eng},
+        {"case": "iris-sized", "method": "alnn.run, 51 trials x 5 folds, metrics", "model_epochs_per_s": full},
+        {"case": "iris-sized", "method": "torch.nn loop + optim.SGD", "model_epochs_per_s": loop},
+        {"case": "iris-sized", "method": "sklearn MLPClassifier sgd", "model_epochs_per_s": skl},
+        {"case": "iris-sized", "method": "engine / torch loop", "ratio": eng / loop},
+        {"case": "iris-sized", "method": "engine / sklearn", "ratio": eng / skl},
+    ]
+
+
+def fashion_case(quick: bool, batches=(32, 128)) -> list[dict]:
+    pool, I, K, J = 56_000, 784, 10, 256
+    sample = 2048 if quick else 8192
+    X, T, labels = _data(sample, I, K, pixels=True)
+    M = 4
+    scale = sample / pool  # a sample epoch is this fraction of a full one
+    rep = 2 if quick else 3
+    rows, results = [], {}
+    for B in batches:  # engine, loop, sklearn interleaved: the machine may be shared
+        results[B] = {"eng": engine_rate(X, T, M, J, B, 1, repeat=rep) * scale,
+                      "loop": torch_loop_rate(X, T, 2, J, B, 1, repeat=rep) * scale,
+                      "skl": sklearn_rate(X, labels, 1, J, B, 1, repeat=rep) * scale}
+    peak = max(gemm_rate(), gemm_rate())
+    rows.append({"case": "fashion-sized", "method": "float32 matmul 1024^3 (GFLOP/s)", "value": peak})
+    for B in batches:
+        case = f"fashion b={B}"
+        eng, loop, skl = results[B]["eng"], results[B]["loop"], results[B]["skl"]
+        eff = eng * pool * flops_per_pattern(I, J, K) / 1e9 / peak
+        rows += [
+            {"case": case, "method": f"alnn engine ({M} networks)", "model_epochs_per_s": eng},
+            {"case": case, "method": "torch.nn loop + optim.SGD", "model_epochs_per_s": loop},
+            {"case": case, "method": "sklearn MLPClassifier sgd", "model_epochs_per_s": skl},
+            {"case": case, "method": "engine / torch loop", "ratio": eng / loop},
+            {"case": case, "method": "engine / sklearn", "ratio": eng / skl},
+            {"case": case, "method": "engine useful GFLOP/s / matmul rate", "ratio": eff},
+        ]
+    return rows
+
+
+def sasla_case(quick: bool, batches=(32, 128)) -> list[dict]:
+    pool, I, K, J = 56_000, 784, 10, 256
+    n = 14_000 if quick else pool
+    X, T, _ = _data(n, I, K, pixels=True)
+    net = BatchedMLP.initialise([(0, 0)], I, J, K, lr=0.1, momentum=0.9, weight_decay=1e-3)
+    rows = torch.arange(n).unsqueeze(0)
+    mask = torch.ones(1, n, dtype=torch.bool)
+    stream = torch.tensor([seed_words(0, 0)])
+    rep = 1 if quick else 2
+    t_sel = _timed(lambda: pool_informativeness(net, X, rows, norm="sum"), rep)
+    t_euc = _timed(lambda: pool_informativeness(net, X, rows, norm="euclidean"), rep)
+    out = [{"case": "sasla", "method": f"selection, {n} patterns, sum-norm (s)", "value": t_sel},
+           {"case": "sasla", "method": f"selection, {n} patterns, euclidean (s)", "value": t_euc}]
+    for B in batches:
+        t_epoch = _timed(lambda: net.train_epoch(X, T, rows, rows, mask, stream, 1, B), rep)
+        out += [{"case": "sasla", "method": f"training epoch, {n} patterns, b={B} (s)", "value": t_epoch},
+                {"case": "sasla", "method": f"selection (sum) / training epoch b={B}", "ratio": t_sel / t_epoch}]
+    return out
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="smaller samples (a smoke test)")
+    parser.add_argument("--cases", default="iris,fashion,sasla", help="comma-separated subset of the cases")
+    parser.add_argument("--out", default=str(ROOT / "results" / "bench.csv"))
+    args = parser.parse_args(argv)
+    print(f"# torch {torch.__version__}, {torch.get_num_threads()} thread, {platform.machine()}, "
+          f"{os.cpu_count()} cpus, load average {os.getloadavg()[0]:.2f}, "
+          f"MALLOC_MMAP_THRESHOLD_={os.environ.get('MALLOC_MMAP_THRESHOLD_', 'unset')}", flush=True)
+    cases = {"iris": iris_case, "fashion": fashion_case, "sasla": sasla_case}
+    rows = []
+    for name in args.cases.split(","):
+        t0 = time.perf_counter()
+        for row in cases[name](args.quick):
+            rows.append(row)
+            value = next(row[k] for k in ("model_epochs_per_s", "ratio", "value") if k in row)
+            unit = "model-epochs/s" if "model_epochs_per_s" in row else ("x" if "ratio" in row else "")
+            print(f"{row['case']:<14} {row['method']:<46} {value:12.3f} {unit}", flush=True)
+        print(f"# {name}: {time.perf_counter() - t0:.0f} s", flush=True)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    with tmp.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=["case", "method", "model_epochs_per_s", "ratio", "value"])
+        writer.writeheader()
+        writer.writerows(rows)
+    tmp.replace(out)
+    print(f"# load average at the end {os.getloadavg()[0]:.2f}; wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

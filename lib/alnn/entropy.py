@@ -1,0 +1,208 @@
+"""Entropy uncertainty sampling (pool-based active learning; SPEC section 3, the draft's Algorithm 1).
+
+Class distribution
+    P(c | x) = softmax over the K sigmoid output *activations* o_1 .. o_K of the
+    network (the draft's "softmax of the output units"), not over their
+    pre-activations.  Because each o_k lies in (0, 1), these probabilities never
+    differ by more than a factor e; the ranking of patterns is what matters.
+
+Utility
+    normalised predictive entropy H(x) / log C, in [0, 1].
+
+Schedule (shared with `ensemble` and `random`)
+    - initial labelled set L: ``initial`` patterns of the pool, by default
+      min(floor(10% of the pool), 10) and at least 1; for classification
+      stratified by class (each class present gets one pattern first when the
+      set has room for all classes, the rest is shared out in proportion to the
+      class sizes by largest remainder: `allocate`), chosen uniformly within
+      each class;
+      uniformly for regression.  The draw comes from the (seed, trial, fold)
+      stream that `entropy`, `ensemble` and `random` share, so all three start
+      from the same L;
+    - epochs 1 .. tau train on L; at the start of epochs tau + 1, 2 tau + 1, ...
+      every pattern of U = pool minus L is scored and the ``query_size`` best
+      (ties: lowest pool position) move from U to L; training continues from the
+      current weights (warm start) on the larger L;
+    - once U is empty, L stays the whole pool.
+
+``scored`` counts |U| at every query.  Classification only.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from alnn.model import hash_uniform
+
+__all__ = ["Entropy", "utility", "query_top", "initial_labelled", "initial_sizes", "allocate",
+           "check_params", "PoolSchedule", "NAME", "MEMBERS", "DEFAULTS"]
+
+NAME = "entropy"
+MEMBERS = 1
+DEFAULTS = {"tau": 1, "query_size": 1, "initial": None}
+
+
+def utility(outputs) -> torch.Tensor:
+    """Normalised entropy of softmax(outputs) over the last axis (K >= 2 classes)."""
+    o = torch.as_tensor(outputs)
+    logp = torch.log_softmax(o, dim=-1)
+    return -(logp.exp() * logp).sum(dim=-1) / math.log(o.shape[-1])
+
+
+def query_top(score: torch.Tensor, labelled: torch.Tensor, valid: torch.Tensor, q: int) -> torch.Tensor:
+    """Move the ``q`` highest-scoring unlabelled positions of every row into ``labelled``.
+
+    Ties go to the lowest position; rows with fewer than ``q`` unlabelled
+    patterns take them all.
+    """
+    avail = valid & ~labelled
+    key = torch.where(avail, score, torch.full_like(score, -np.inf))
+    order = torch.sort(key, dim=1, descending=True, stable=True).indices[:, :q]
+    return _take(labelled, avail, order)
+
+
+def _take(labelled, avail, order):
+    take = avail.gather(1, order)
+    rows = torch.arange(labelled.shape[0], device=labelled.device).unsqueeze(1).expand_as(order)
+    new = labelled.clone()
+    new[rows[take], order[take]] = True
+    return new
+
+
+def allocate(counts, size: int) -> np.ndarray:
+    """Stratified allocation of ``size`` draws to classes of sizes ``counts``.
+
+    One per present class first when ``size`` allows it; the rest goes to the
+    classes in proportion to how far each is below its share ``size * n_c / n``,
+    by largest remainder (ties: lower class), never more than a class holds.
+    """
+    counts = np.asarray(counts, dtype=np.int64)
+    size = int(min(size, counts.sum()))
+    present = counts > 0
+    alloc = np.where(present, 1, 0) if size >= present.sum() else np.zeros_like(counts)
+    rest = size - int(alloc.sum())
+    if rest > 0:
+        share = size * counts / counts.sum()
+        need = np.clip(share - alloc, 0, None)
+        quota = rest * need / need.sum() if need.sum() > 0 else rest * counts / counts.sum()
+        add = np.minimum(np.floor(quota).astype(np.int64), counts - alloc)
+        alloc = alloc + add
+        left = rest - int(add.sum())
+        frac = quota - add
+        while left > 0:
+            frac = np.where(counts - alloc > 0, frac, -np.inf)
+            k = int(np.argmax(frac))
+            alloc[k] += 1
+            frac[k] -= 1.0
+            left -= 1
+    return alloc
+
+
+def initial_sizes(length: np.ndarray, initial) -> np.ndarray:
+    """Size of the initial labelled set for pools of the given lengths."""
+    length = np.asarray(length, dtype=np.int64)
+    if initial is None:
+        size = np.minimum(np.floor(0.1 * length).astype(np.int64), 10)
+    elif isinstance(initial, float):
+        size = np.floor(initial * length).astype(np.int64)
+    else:
+        size = np.full_like(length, int(initial))
+    return np.clip(size, 1, length)
+
+
+def initial_labelled(pool, initial, stratified: bool) -> torch.Tensor:
+    """The initial labelled set L (L, P) bool of every model (see the module docstring)."""
+    valid = pool.valid
+    L, P = valid.shape
+    length = pool.length.cpu().numpy()
+    sizes = initial_sizes(length, initial)
+    keys = hash_uniform(pool.init_stream, 0, P)
+    if not stratified or pool.labels is None:
+        keys = torch.where(valid, keys, torch.full_like(keys, 1 << 40))
+        rank = torch.argsort(torch.sort(keys, dim=1, stable=True).indices, dim=1)
+        return valid & (rank < torch.as_tensor(sizes, device=valid.device).unsqueeze(1))
+    C = int(pool.n_classes)
+    lab = torch.where(valid, pool.labels, torch.full_like(pool.labels, C))
+    counts = torch.zeros((L, C + 1), dtype=torch.int64, device=valid.device)
+    counts.scatter_add_(1, lab, torch.ones_like(lab))
+    counts_np = counts[:, :C].cpu().numpy()
+    alloc = np.zeros((L, C + 1), dtype=np.int64)
+    for l in range(L):
+        alloc[l, :C] = allocate(counts_np[l], sizes[l])
+    order = torch.sort(lab * (1 << 33) + keys, dim=1, stable=True).indices
+    lab_sorted = lab.gather(1, order)
+    start = torch.cumsum(counts, dim=1) - counts  # first sorted position of each class
+    rank_sorted = torch.arange(P, device=valid.device).unsqueeze(0) - start.gather(1, lab_sorted)
+    alloc_t = torch.as_tensor(alloc, device=valid.device)
+    take_sorted = rank_sorted < alloc_t.gather(1, lab_sorted)
+    mask = torch.zeros_like(valid)
+    mask.scatter_(1, order, take_sorted)
+    return mask & valid
+
+
+def check_params(params: dict, task: str, pool_min: int, name: str = NAME) -> dict:
+    tau, q, initial = params["tau"], params["query_size"], params["initial"]
+    for key, value in (("tau", tau), ("query_size", q)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name}: {key} must be a positive integer, got {value!r}")
+    if q > pool_min:
+        raise ValueError(f"{name}: query_size={q} is larger than the smallest training pool ({pool_min} patterns)")
+    if initial is not None:
+        if isinstance(initial, bool) or not isinstance(initial, (int, float, np.integer, np.floating)):
+            raise ValueError(f"{name}: initial must be None, a count >= 1 or a fraction in (0, 1), got {initial!r}")
+        if isinstance(initial, (float, np.floating)):
+            if not 0 < initial < 1:
+                raise ValueError(f"{name}: initial as a fraction must be in (0, 1), got {initial!r}")
+            initial = float(initial)
+        else:
+            if not 1 <= initial <= pool_min:
+                raise ValueError(f"{name}: initial must be between 1 and the smallest pool ({pool_min}), "
+                                 f"got {initial!r}")
+            initial = int(initial)
+    return {"tau": int(tau), "query_size": int(q), "initial": initial}
+
+
+class PoolSchedule:
+    """Initial labelled set and query schedule shared by entropy, ensemble and random."""
+
+    name = "pool"
+    members = 1
+
+    def __init__(self, params: dict, task: str):
+        self.tau, self.query_size, self.initial_size = params["tau"], params["query_size"], params["initial"]
+        self.task = task
+
+    def initial(self, pool) -> torch.Tensor:
+        return initial_labelled(pool, self.initial_size, stratified=self.task == "classification")
+
+    def due(self, epoch: int) -> bool:
+        return epoch > 1 and (epoch - 1) % self.tau == 0
+
+    def scores(self, pool, view, epoch: int) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    counts_scored = True
+
+    def select(self, pool, view, mask: torch.Tensor, epoch: int = 0):
+        avail = pool.valid & ~mask
+        n_avail = avail.sum(dim=1)
+        alive = view.alive
+        if not bool((n_avail[alive] > 0).any()):
+            return mask, torch.zeros_like(pool.length)
+        new = query_top(self.scores(pool, view, epoch), mask, pool.valid, self.query_size)
+        scored = n_avail if self.counts_scored else torch.zeros_like(n_avail)
+        scored = torch.where(alive, scored, torch.zeros_like(scored))
+        return torch.where(alive.unsqueeze(1), new, mask), scored
+
+
+class Entropy(PoolSchedule):
+    """Query the patterns of highest normalised predictive entropy."""
+
+    name = NAME
+    members = MEMBERS
+
+    def scores(self, pool, view, epoch: int) -> torch.Tensor:
+        return utility(view.outputs()[:, 0])

@@ -1,0 +1,54 @@
+"""Passive learning: every network trains on its whole pool, every epoch (SPEC section 3).
+
+This is the baseline and the strategy of the grid search.  It never selects
+and scores nothing.
+
+The strategy protocol shared by every strategy module (used by `alnn.run`):
+
+``members``
+    networks per trained model (3 for `ensemble`, else 1);
+``initial(pool) -> mask``
+    the (L, P) bool subset of epoch 1 for each of the L models;
+``due(epoch) -> bool``
+    whether a selection takes place at the start of ``epoch``;
+``select(pool, view, mask, epoch) -> (mask, scored)``
+    the new subsets and the number of patterns each model's selection scored.
+
+``pool`` describes the training pools (``valid``, ``length``, ``labels``,
+``n_classes``, ``init_stream``, ``query_stream``); ``view`` gives the current
+networks' ``outputs()`` (L, members, P, K), ``informativeness(norm)`` (L, P)
+and ``alive`` (L,).  Strategies never touch a diverged model's subset.
+"""
+
+from __future__ import annotations
+
+import torch
+
+__all__ = ["Passive", "NAME", "MEMBERS", "DEFAULTS", "check_params"]
+
+NAME = "passive"
+MEMBERS = 1
+DEFAULTS: dict = {}
+
+
+def check_params(params: dict, task: str, pool_min: int) -> dict:
+    return {}
+
+
+class Passive:
+    """The whole pool, every epoch."""
+
+    name = NAME
+    members = MEMBERS
+
+    def __init__(self, params: dict, task: str):
+        self.task = task
+
+    def initial(self, pool) -> torch.Tensor:
+        return pool.valid.clone()
+
+    def due(self, epoch: int) -> bool:
+        return False
+
+    def select(self, pool, view, mask, epoch: int = 0):
+        return mask, torch.zeros_like(pool.length)

@@ -1,0 +1,559 @@
+"""Train every network of an experiment at once: `run` (strategies) and `grid_search`.
+
+All trials x folds networks of one call (times 3 members for ``ensemble``)
+are one `alnn.model.BatchedMLP`; each network trains on its own fold's pool.
+Preprocessed inputs are stored once per distinct preprocessing (Fashion-MNIST,
+scaled by 255, is stored once for every fold; a standardised problem once per
+fold) and every network indexes into them.
+
+Seeds (``numpy.random.SeedSequence`` entropy tuples, a purpose tag second):
+
+=====================================  ===========================================
+split of trial t                       (seed, 0, t)  -> an int seed for `alnn.preprocess.splits`
+initial weights of (t, fold, member)   (seed, 1, t, fold, member); identical for every strategy
+shuffles of (t, fold, member)          (seed, 2, t, fold, member); identical for every strategy
+initial labelled set of (t, fold)      (seed, 3, t, fold); shared by entropy, ensemble, random
+random queries of (t, fold)            (seed, 4, t, fold)
+grid search                            the same with t = 0 and tag + 10 (splits of their own)
+=====================================  ===========================================
+
+Every stream depends on its own tuple only, so trials 5..9 computed alone give
+exactly the rows that a run of trials 0..9 gives for them; ``passive`` and
+``sasla`` see the same mini-batches in epoch 1, and member 0 of ``ensemble``
+starts from the weights of the other strategies' network (common random numbers).
+
+The tidy frame has one row per network (trial x fold) and epoch:
+
+- ``subset_size``: patterns trained on in that epoch (|D_T| or |L|);
+- ``labels_used``: distinct pool patterns trained on so far (the labels the
+  strategy has needed; the whole pool for passive and sasla, |L| for the others);
+- ``presentations``: cumulative patterns presented (x3 for ``ensemble``);
+- ``scored``: cumulative patterns evaluated by the selection step;
+- ``diverged``: the network's loss or weights became non-finite in this epoch
+  or earlier; its losses and metrics are NaN from that epoch on and its counts stay;
+- ``wall_s``: cumulative wall-clock seconds of the whole batched call spent
+  selecting and training (evaluation excluded), the same for all its networks;
+- ``train_loss``: mean over the epoch's presented patterns of sum_k (t - o)^2,
+  each measured during the epoch before its update (weight decay excluded);
+- ``val_loss``: the same quantity on the validation part after the epoch, in
+  the units the network is trained on (standardised targets for regression);
+- metrics of `alnn.metrics` on the validation part: classification
+  ``accuracy, f1, precision, recall, mcc, mse`` (``mse`` = mean over patterns and
+  outputs of (one-hot - o)^2, sklearn's ``mean_squared_error``); regression
+  ``mse, rmse, mae, r2`` in original units averaged over targets, plus
+  ``mse_<target>`` ... when there are several targets.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+import time
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from alnn import ensemble as _ensemble
+from alnn import entropy as _entropy
+from alnn import metrics as _metrics
+from alnn import passive as _passive
+from alnn import random as _random
+from alnn import sasla as _sasla
+from alnn.model import BatchedMLP, TrainConfig, resolve_device, seed_words
+
+__all__ = ["run", "grid_search", "STRATEGIES", "check_strategy", "strategy_params"]
+
+STRATEGIES = ("passive", "sasla", "entropy", "ensemble", "random")
+_MODULES = {"passive": (_passive, _passive.Passive), "sasla": (_sasla, _sasla.Sasla),
+            "entropy": (_entropy, _entropy.Entropy), "ensemble": (_ensemble, _ensemble.Ensemble),
+            "random": (_random, _random.Random)}
+_SPLIT, _INIT, _SHUFFLE, _LABELLED, _QUERY = 0, 1, 2, 3, 4
+_GRID = 10
+
+KEYS = ("dataset", "strategy", "trial", "fold", "epoch")
+COUNTS = ("subset_size", "labels_used", "presentations", "scored")
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _pool_min(dataset, folds: int) -> int:
+    n = int(dataset.X.shape[0])
+    return n - math.ceil(n / folds)
+
+
+def check_strategy(strategy: str, params: dict | None, task: str, pool_min: int) -> dict:
+    """Validated parameters of ``strategy`` with defaults filled in; ValueError otherwise."""
+    if strategy not in _MODULES:
+        raise ValueError(f"unknown strategy {strategy!r}; valid: {', '.join(STRATEGIES)}")
+    module = _MODULES[strategy][0]
+    params = dict(params or {})
+    unknown = sorted(set(params) - set(module.DEFAULTS))
+    if unknown:
+        valid = ", ".join(module.DEFAULTS) or "none"
+        raise ValueError(f"unknown parameter {unknown[0]!r} for strategy {strategy!r}; valid: {valid}")
+    if strategy == "entropy" and task != "classification":
+        raise ValueError(f"strategy 'entropy' is classification-only, got a {task} problem; "
+                         f"valid for {task}: passive, sasla, ensemble, random")
+    return module.check_params({**module.DEFAULTS, **params}, task, pool_min)
+
+
+def strategy_params(strategy: str) -> dict:
+    """The default parameters of a strategy."""
+    if strategy not in _MODULES:
+        raise ValueError(f"unknown strategy {strategy!r}; valid: {', '.join(STRATEGIES)}")
+    return dict(_MODULES[strategy][0].DEFAULTS)
+
+
+def _check_int(name: str, value, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _split_seed(seed: int, tag: int, t: int) -> int:
+    return int(np.random.SeedSequence([seed, tag, t]).generate_state(1, dtype=np.uint32)[0])
+
+
+# --------------------------------------------------------------------------- data
+
+
+@dataclass
+class _Pool:
+    """Training pools of the L models (what strategies see)."""
+
+    valid: torch.Tensor  # (L, P) bool
+    length: torch.Tensor  # (L,) int64
+    labels: torch.Tensor | None  # (L, P) int64
+    n_classes: int | None
+    init_stream: torch.Tensor  # (L, 2) int64
+    query_stream: torch.Tensor  # (L, 2) int64
+
+
+@dataclass
+class _Data:
+    X: torch.Tensor  # (views * n, I) preprocessed inputs
+    T: torch.Tensor  # (tviews * n, K) training targets
+    pool_x: torch.Tensor  # (L, P) rows of X
+    pool_t: torch.Tensor  # (L, P) rows of T
+    val_x: torch.Tensor  # (L, Q)
+    val_t: torch.Tensor  # (L, Q)
+    val_valid: torch.Tensor  # (L, Q) bool
+    val_len: torch.Tensor  # (L,)
+    pool: _Pool
+    val_labels: torch.Tensor | None  # (L, Q)
+    y_val: torch.Tensor | None  # (L, Q, T) original units
+    target_mean: torch.Tensor | None  # (L, T)
+    target_std: torch.Tensor | None  # (L, T)
+    pool_idx: list  # dataset indices of each pool
+
+
+class _Views:
+    """Distinct full-size preprocessed matrices, each stored once."""
+
+    def __init__(self):
+        self.arrays: list[np.ndarray] = []
+        self._index: dict[bytes, list[int]] = {}
+
+    def add(self, a: np.ndarray) -> int:
+        step = max(1, a.shape[0] // 64)
+        key = hashlib.blake2b(np.ascontiguousarray(a[::step]).tobytes(), digest_size=16).digest()
+        for i in self._index.get(key, []):
+            if np.array_equal(self.arrays[i], a):
+                return i
+        self.arrays.append(a)
+        self._index.setdefault(key, []).append(len(self.arrays) - 1)
+        return len(self.arrays) - 1
+
+
+def _pad(rows: list[np.ndarray], width: int, fill: int | None = None) -> np.ndarray:
+    out = np.zeros((len(rows), width), dtype=np.int64)
+    for i, r in enumerate(rows):
+        out[i, : len(r)] = r
+        out[i, len(r):] = r[0] if (fill is None and len(r)) else (fill or 0)
+    return out
+
+
+def _build(dataset, folds, streams: list[tuple], device, dtype) -> _Data:
+    """Stack the L models' data from an iterable of `alnn.preprocess.Fold` (consumed one at a time).
+
+    ``streams`` holds each model's (init_stream, query_stream) words.  Only the
+    distinct full-size preprocessed matrices are kept, never a Fold.
+    """
+    n, d = dataset.X.shape
+    K = dataset.n_outputs
+    classification = dataset.task == "classification"
+    y_all = np.asarray(dataset.y)
+    xviews, tviews = _Views(), _Views()
+    xv, tv, train, val, y_val, mean, std = [], [], [], [], [], [], []
+    for f in folds:
+        Z = np.zeros((n, d), dtype=np.float32)
+        Z[f.train_idx] = f.X_train
+        Z[f.val_idx] = f.X_val
+        xv.append(xviews.add(Z))
+        Tz = np.zeros((n, K), dtype=np.float32)
+        Tz[f.train_idx] = f.T_train
+        Tz[f.val_idx] = f.T_val
+        tv.append(tviews.add(Tz))
+        train.append(np.asarray(f.train_idx, dtype=np.int64))
+        val.append(np.asarray(f.val_idx, dtype=np.int64))
+        if not classification:
+            y_val.append(np.asarray(f.y_val, dtype=np.float64).reshape(len(f.val_idx), K))
+            mean.append(np.asarray(f.target_mean, dtype=np.float64).reshape(K))
+            std.append(np.asarray(f.target_std, dtype=np.float64).reshape(K))
+        del f, Z, Tz
+    X = torch.as_tensor(np.concatenate(xviews.arrays), dtype=dtype).to(device)
+    T = torch.as_tensor(np.concatenate(tviews.arrays), dtype=dtype).to(device)
+    del xviews, tviews
+
+    L = len(train)
+    P = max(len(r) for r in train)
+    Q = max(len(r) for r in val)
+    tr, va = _pad(train, P), _pad(val, Q)
+    xo = (np.asarray(xv) * n)[:, None]
+    to = (np.asarray(tv) * n)[:, None]
+    plen = np.array([len(r) for r in train])
+    qlen = np.array([len(r) for r in val])
+    as_long = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.int64, device=device)  # noqa: E731
+    valid = torch.as_tensor(np.arange(P)[None, :] < plen[:, None], device=device)
+    val_valid = torch.as_tensor(np.arange(Q)[None, :] < qlen[:, None], device=device)
+    labels = val_labels = yv = mu = sd = None
+    if classification:
+        labels = as_long(np.where(valid.cpu().numpy(), y_all[tr], 0))
+        val_labels = as_long(np.where(val_valid.cpu().numpy(), y_all[va], 0))
+    else:
+        yv_np = np.zeros((L, Q, K))
+        for i, y in enumerate(y_val):
+            yv_np[i, : len(y)] = y
+        yv = torch.as_tensor(yv_np, device=device)
+        mu = torch.as_tensor(np.stack(mean), device=device)
+        sd = torch.as_tensor(np.stack(std), device=device)
+    pool = _Pool(valid=valid, length=as_long(plen), labels=labels, n_classes=K if classification else None,
+                 init_stream=as_long([s[0] for s in streams]), query_stream=as_long([s[1] for s in streams]))
+    return _Data(X=X, T=T, pool_x=as_long(tr + xo), pool_t=as_long(tr + to), val_x=as_long(va + xo),
+                 val_t=as_long(va + to), val_valid=val_valid, val_len=as_long(qlen), pool=pool,
+                 val_labels=val_labels, y_val=yv, target_mean=mu, target_std=sd, pool_idx=train)
+
+
+def _take(data: _Data, index: list[int], streams: list[tuple]) -> _Data:
+    """The models ``index`` of ``data`` (sharing its inputs), with new random streams."""
+    idx = torch.as_tensor(index, dtype=torch.int64, device=data.pool_x.device)
+    pick = lambda t: None if t is None else t.index_select(0, idx)  # noqa: E731
+    as_long = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.int64, device=idx.device)  # noqa: E731
+    pool = _Pool(valid=pick(data.pool.valid), length=pick(data.pool.length), labels=pick(data.pool.labels),
+                 n_classes=data.pool.n_classes, init_stream=as_long([s[0] for s in streams]),
+                 query_stream=as_long([s[1] for s in streams]))
+    return _Data(X=data.X, T=data.T, pool_x=pick(data.pool_x), pool_t=pick(data.pool_t), val_x=pick(data.val_x),
+                 val_t=pick(data.val_t), val_valid=pick(data.val_valid), val_len=pick(data.val_len), pool=pool,
+                 val_labels=pick(data.val_labels), y_val=pick(data.y_val), target_mean=pick(data.target_mean),
+                 target_std=pick(data.target_std), pool_idx=[data.pool_idx[i] for i in index])
+
+
+class _View:
+    """What a strategy may ask of the current networks (see `alnn.passive`)."""
+
+    def __init__(self, model: BatchedMLP, data: _Data, members: int):
+        self.model, self.data, self.E = model, data, members
+        self.L = data.pool_x.shape[0]
+        self._rows = data.pool_x.repeat_interleave(members, dim=0) if members > 1 else data.pool_x
+
+    @property
+    def alive(self) -> torch.Tensor:
+        return self.model.alive.view(self.L, self.E).all(dim=1)
+
+    def outputs(self) -> torch.Tensor:
+        with torch.no_grad():
+            out = self.model.predict(self.data.X, self._rows)
+        return out.view(self.L, self.E, *out.shape[1:])
+
+    def informativeness(self, norm: str) -> torch.Tensor:
+        phi = _sasla.pool_informativeness(self.model, self.data.X, self._rows, norm=norm)
+        return phi.view(self.L, self.E, -1)[:, 0]
+
+
+# --------------------------------------------------------------------------- the engine
+
+
+def _column_name(name: str) -> str:
+    return re.sub(r"[^0-9a-zA-Z]+", "_", str(name)).strip("_").lower()
+
+
+def _evaluate(model: BatchedMLP, data: _Data, members: int, task: str, val_rows, val_T) -> dict:
+    """Validation loss and metrics of the L models, numpy arrays of length L."""
+    L, Q = data.val_x.shape
+    with torch.no_grad():
+        O = model.predict(data.X, val_rows)  # (M, Q, K)
+    K = O.shape[2]
+    w = data.val_valid.repeat_interleave(members, dim=0).unsqueeze(2).to(O.dtype) if members > 1 \
+        else data.val_valid.unsqueeze(2).to(O.dtype)
+    n = data.val_len.to(torch.float64)
+    se = torch.where(w > 0, (O - val_T).square(), torch.zeros_like(O))
+    val_loss = (se.sum(dim=(1, 2)).to(torch.float64).view(L, members) / n.unsqueeze(1)).mean(dim=1)
+    O4 = O.view(L, members, Q, K)
+    mean_out = O4.mean(dim=1).to(torch.float64)
+    out = {"val_loss": val_loss.cpu().numpy()}
+    if task == "classification":
+        pred = O4[:, 0].argmax(dim=2) if members == 1 else _ensemble.vote(O4)
+        out.update(_metrics.classification_metrics(data.val_labels, pred, K, data.val_valid))
+        onehot = torch.nn.functional.one_hot(data.val_labels, K).to(torch.float64)
+        sq = torch.where(data.val_valid.unsqueeze(2), (mean_out - onehot).square(), torch.zeros_like(mean_out))
+        out["mse"] = (sq.sum(dim=(1, 2)) / (n * K)).cpu().numpy()
+    else:
+        pred = mean_out * data.target_std.unsqueeze(1) + data.target_mean.unsqueeze(1)
+        reg = _metrics.regression_metrics(data.y_val, pred, data.val_valid)
+        out.update({k: reg[k] for k in _metrics.REGRESSION})
+        out["_targets"] = {k: reg[f"{k}_targets"] for k in _metrics.REGRESSION}
+    return out
+
+
+def _engine(data: _Data, strategy, *, task: str, hidden: int, lr, momentum, weight_decay, batch_size: int,
+            epochs: int, init_seeds: list, shuffle_streams: list, device, dtype, progress: bool, desc: str,
+            final_only: bool = False, return_masks: bool = False, target_names=None):
+    L, P = data.pool_x.shape
+    E = strategy.members
+    M = L * E
+    I, K = data.X.shape[1], data.T.shape[1]
+    model = BatchedMLP.initialise(init_seeds, I, hidden, K, output="sigmoid" if task == "classification" else
+                                  "linear", lr=lr, momentum=momentum, weight_decay=weight_decay, device=device,
+                                  dtype=dtype)
+    rep = (lambda t: t.repeat_interleave(E, dim=0)) if E > 1 else (lambda t: t)
+    rows_x, rows_t = rep(data.pool_x), rep(data.pool_t)
+    val_rows = rep(data.val_x)
+    val_T = data.T.index_select(0, rep(data.val_t).reshape(-1)).view(M, -1, K)
+    stream = torch.as_tensor(shuffle_streams, dtype=torch.int64, device=device)
+    view = _View(model, data, E)
+    pool = data.pool
+
+    mask = strategy.initial(pool)
+    labelled_ever = torch.zeros_like(mask)
+    cols: dict[str, np.ndarray] = {}
+    n_rec = 1 if final_only else epochs
+    for key in COUNTS:
+        cols[key] = np.zeros((n_rec, L), dtype=np.int64)
+    for key in ("diverged",):
+        cols[key] = np.zeros((n_rec, L), dtype=bool)
+    for key in ("wall_s", "train_loss"):
+        cols[key] = np.zeros((n_rec, L))
+    targets_cols: dict[str, np.ndarray] = {}
+    masks = np.zeros((epochs, L, P), dtype=bool) if return_masks else None
+    presentations = np.zeros(L, dtype=np.int64)
+    scored = np.zeros(L, dtype=np.int64)
+    diverged = np.zeros(L, dtype=bool)
+    wall = 0.0
+
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=epochs, desc=desc, unit="epoch", disable=not progress, leave=False)
+    bar.set_postfix(networks=M, diverged=0, refresh=False)
+    try:
+        for epoch in range(1, epochs + 1):
+            t0 = time.perf_counter()
+            if strategy.due(epoch):
+                mask, sc = strategy.select(pool, view, mask, epoch)
+                scored += sc.cpu().numpy()
+            sse, shown = model.train_epoch(data.X, data.T, rows_x, rows_t, rep(mask), stream, epoch, batch_size)
+            ok = torch.isfinite(sse) & model.finite()
+            bad = (model.alive & ~ok).view(L, E).any(dim=1)
+            if bool(bad.any()):
+                model.disable(rep(bad))
+            wall += time.perf_counter() - t0
+            diverged |= bad.cpu().numpy()
+            shown = shown.reshape(L, E)
+            presentations += shown.sum(axis=1)
+            labelled_ever |= mask
+            if masks is not None:
+                masks[epoch - 1] = mask.cpu().numpy()
+            r = 0 if final_only else epoch - 1
+            if final_only and epoch < epochs:
+                bar.update()
+                continue
+            cols["subset_size"][r] = mask.sum(dim=1).cpu().numpy()
+            cols["labels_used"][r] = labelled_ever.sum(dim=1).cpu().numpy()
+            cols["presentations"][r] = presentations
+            cols["scored"][r] = scored
+            cols["diverged"][r] = diverged
+            cols["wall_s"][r] = wall
+            with np.errstate(invalid="ignore", divide="ignore"):
+                tl = (sse.to(torch.float64).cpu().numpy().reshape(L, E) / shown).mean(axis=1)
+            cols["train_loss"][r] = np.where(diverged, np.nan, tl)
+            ev = _evaluate(model, data, E, task, val_rows, val_T)
+            per_target = ev.pop("_targets", None)
+            for key, value in ev.items():
+                cols.setdefault(key, np.full((n_rec, L), np.nan))[r] = np.where(diverged, np.nan, value)
+            if per_target is not None and target_names is not None and len(target_names) > 1:
+                for key, value in per_target.items():
+                    for j, name in enumerate(target_names):
+                        c = f"{key}_{_column_name(name)}"
+                        targets_cols.setdefault(c, np.full((n_rec, L), np.nan))[r] = np.where(
+                            diverged, np.nan, value[:, j])
+            bar.update()
+            if bad.any():
+                bar.set_postfix(networks=M, diverged=int(diverged.sum()), refresh=False)
+    finally:
+        bar.close()
+    cols.update(targets_cols)
+    return cols, masks
+
+
+def _frame(cols: dict, ident: dict, epochs_recorded: np.ndarray) -> pd.DataFrame:
+    """Rows ordered by model then epoch; ``ident`` holds per-model columns (length L)."""
+    n_rec, L = cols["diverged"].shape
+    data = {}
+    for key, values in ident.items():
+        data[key] = np.repeat(np.asarray(values), n_rec)
+    data["epoch"] = np.tile(epochs_recorded, L)
+    for key, values in cols.items():
+        data[key] = values.T.reshape(-1)
+    return pd.DataFrame(data)
+
+
+def _metric_order(task: str, cols: dict) -> list[str]:
+    head = ["subset_size", "labels_used", "presentations", "scored", "diverged", "wall_s", "train_loss",
+            "val_loss"]
+    if task == "classification":
+        metrics = list(_metrics.CLASSIFICATION) + ["mse"]
+    else:
+        metrics = list(_metrics.REGRESSION)
+    rest = [c for c in cols if c not in head and c not in metrics]
+    return head + metrics + rest
+
+
+# --------------------------------------------------------------------------- public entry points
+
+
+def run(dataset, strategy: str, *, config: TrainConfig, trials: int, folds: int, epochs: int, seed: int,
+        trial_start: int = 0, params: dict | None = None, device: str = "cpu", progress: bool = True,
+        return_masks: bool = False):
+    """Train ``trials`` x ``folds`` networks with one strategy; the tidy frame (see the module docstring).
+
+    Trials are ``trial_start .. trial_start + trials - 1``.  ``params`` are the
+    strategy's (sasla: beta, tau, norm; entropy / ensemble / random: tau,
+    query_size, initial).  With ``return_masks`` returns ``(frame, masks)``:
+    ``masks[(trial, fold)] = {"pool": dataset indices of the pool (P,),
+    "mask": bool (epochs, P), the subset trained on in each epoch}``.
+    """
+    from alnn.preprocess import prepare, splits
+
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"config must be an alnn.TrainConfig, got {type(config).__name__}")
+    trials = _check_int("trials", trials, 1)
+    folds = _check_int("folds", folds, 2)
+    epochs = _check_int("epochs", epochs, 1)
+    seed = _check_int("seed", seed, 0)
+    trial_start = _check_int("trial_start", trial_start, 0)
+    task = dataset.task
+    params = check_strategy(strategy, params, task, _pool_min(dataset, folds))
+    dev = resolve_device(device)
+    module, cls = _MODULES[strategy]
+    strat = cls(params, task)
+    E = strat.members
+
+    ident = {"trial": [], "fold": []}
+    init_seeds, shuffles, streams = [], [], []
+    for t in range(trial_start, trial_start + trials):
+        for f in range(folds):
+            ident["trial"].append(t)
+            ident["fold"].append(f)
+            streams.append((seed_words(seed, _LABELLED, t, f), seed_words(seed, _QUERY, t, f)))
+            for e in range(E):
+                init_seeds.append((seed, _INIT, t, f, e))
+                shuffles.append(seed_words(seed, _SHUFFLE, t, f, e))
+
+    def prepared():
+        for t in range(trial_start, trial_start + trials):
+            for tr, va in splits(dataset, folds, _split_seed(seed, _SPLIT, t)):
+                yield prepare(dataset, tr, va)
+
+    data = _build(dataset, prepared(), streams, dev, torch.float32)
+    cols, masks = _engine(
+        data, strat, task=task, hidden=config.hidden, lr=config.lr, momentum=config.momentum,
+        weight_decay=config.weight_decay, batch_size=config.batch_size, epochs=epochs, init_seeds=init_seeds,
+        shuffle_streams=shuffles, device=dev, dtype=torch.float32, progress=progress,
+        desc=f"{dataset.name} {strategy}", return_masks=return_masks,
+        target_names=getattr(dataset, "target_names", None))
+    L = len(ident["trial"])
+    frame = _frame({k: cols[k] for k in _metric_order(task, cols)},
+                   {"dataset": [dataset.name] * L, "strategy": [strategy] * L, **ident},
+                   np.arange(1, epochs + 1))
+    frame["diverged"] = frame["diverged"].astype(bool)
+    if not return_masks:
+        return frame
+    out = {(t, f): {"pool": data.pool_idx[l], "mask": masks[:, l, : len(data.pool_idx[l])]}
+           for l, (t, f) in enumerate(zip(ident["trial"], ident["fold"]))}
+    return frame, out
+
+
+def grid_search(dataset, configs: Sequence[TrainConfig], *, folds: int, epochs: int, seed: int,
+                device: str = "cpu", progress: bool = True) -> pd.DataFrame:
+    """Passive training of every configuration on every fold; one row per (config, fold).
+
+    Columns: hidden, lr, weight_decay, momentum, batch_size, fold, val_loss (final
+    epoch, training units: the grid's score), diverged, train_loss, then the final
+    validation metrics.  Configurations sharing (hidden, batch_size) train as one
+    batched model with per-network lr, momentum and decay; within a fold they
+    start from the same weights and see the same mini-batches.  The splits come
+    from the grid's own seed stream, (seed, 10, 0).
+    """
+    from alnn.preprocess import prepare, splits
+
+    configs = list(configs)
+    if not configs:
+        raise ValueError("configs is empty: give at least one TrainConfig")
+    for c in configs:
+        if not isinstance(c, TrainConfig):
+            raise TypeError(f"configs must hold alnn.TrainConfig objects, got {type(c).__name__}")
+    folds = _check_int("folds", folds, 2)
+    epochs = _check_int("epochs", epochs, 1)
+    seed = _check_int("seed", seed, 0)
+    dev = resolve_device(device)
+    task = dataset.task
+    base = _build(dataset, (prepare(dataset, tr, va)
+                            for tr, va in splits(dataset, folds, _split_seed(seed, _GRID + _SPLIT, 0))),
+                  [((0, 0), (0, 0))] * folds, dev, torch.float32)
+    groups: dict[tuple[int, int], list[int]] = {}
+    for i, c in enumerate(configs):
+        groups.setdefault((c.hidden, c.batch_size), []).append(i)
+    frames = []
+    strat = _passive.Passive({}, task)
+    for (hidden, batch), members in groups.items():
+        order = [(i, f) for i in members for f in range(folds)]
+        data = _take(base, [f for _, f in order],
+                     [(seed_words(seed, _GRID + _LABELLED, 0, f), seed_words(seed, _GRID + _QUERY, 0, f))
+                      for _, f in order])
+        cols, _ = _engine(
+            data, strat, task=task, hidden=hidden, lr=[configs[i].lr for i, _ in order],
+            momentum=[configs[i].momentum for i, _ in order],
+            weight_decay=[configs[i].weight_decay for i, _ in order], batch_size=batch, epochs=epochs,
+            init_seeds=[(seed, _GRID + _INIT, 0, f, 0) for _, f in order],
+            shuffle_streams=[seed_words(seed, _GRID + _SHUFFLE, 0, f, 0) for _, f in order],
+            device=dev, dtype=torch.float32, progress=progress,
+            desc=f"{dataset.name} grid h={hidden} ({len(members)} configs)", final_only=True,
+            target_names=getattr(dataset, "target_names", None))
+        ident = {k: [getattr(configs[i], k) for i, _ in order]
+                 for k in ("hidden", "lr", "weight_decay", "momentum", "batch_size")}
+        ident["fold"] = [f for _, f in order]
+        ident["_order"] = [i for i, _ in order]
+        keep = [k for k in _metric_order(task, cols) if k not in COUNTS and k != "wall_s"]
+        frames.append(_frame({k: cols[k] for k in keep}, ident, np.array([epochs])))
+    frame = pd.concat(frames, ignore_index=True).sort_values(["_order", "fold"], kind="stable")
+    frame = frame.drop(columns=["_order", "epoch"]).reset_index(drop=True)
+    frame["diverged"] = frame["diverged"].astype(bool)
+    lead = ["hidden", "lr", "weight_decay", "momentum", "batch_size", "fold", "val_loss", "diverged"]
+    return frame[lead + [c for c in frame.columns if c not in lead]]
+
+
+# ``import alnn.run`` binds the package attribute ``alnn.run`` to this module,
+# shadowing the lazily exported function of the same name; making the module
+# callable keeps ``alnn.run(dataset, strategy, ...)`` working either way.
+class _CallableModule(type(math)):
+    def __call__(self, *args, **kwargs):
+        return run(*args, **kwargs)
+
+
+import sys as _sys  # noqa: E402
+
+_sys.modules[__name__].__class__ = _CallableModule
