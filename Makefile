@@ -1,8 +1,18 @@
 # alnn: from raw data to paper/main.pdf.  `make help` lists the targets.
+#
+# The graph (one profile at a time, every path profile-specific):
+#   setup -> config -> data -> grid -> trials -> reports (notebooks) -> analysis -> paper
+# Each result file depends on exactly the files that determine it. The
+# settings a stage depends on are written to results/<profile>/config/*.json
+# only when they change (`alnn config` runs on every make), so editing one
+# problem's settings in lib/alnn/profiles.toml, or any engine source file,
+# reruns exactly the stages it affects; inside a stage the shard store
+# (results/<profile>/shards/) recomputes only shards whose key changed.
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DELETE_ON_ERROR:
 .DEFAULT_GOAL := help
+.SUFFIXES:
 MAKEFLAGS += --no-builtin-rules
 
 PYTHON_BOOT ?= $(shell command -v python3.11 || command -v python3)
@@ -14,10 +24,182 @@ STAMP := $(VENV)/.alnn-installed
 ALNN_DATA_MIRROR ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data),)
 export ALNN_DATA_MIRROR
 
+# ---------------------------------------------------------------------------
+# Settings: make paper PROFILE=smoke|quick|full EXECUTOR=local|dask SCHEDULER=... DEVICE=cpu|cuda WORKERS=N
+PROFILE ?= quick
+EXECUTOR ?= local
+SCHEDULER ?=
+DEVICE ?= cpu
+WORKERS ?=
+
+PROFILES := smoke quick full
+EXECUTORS := local dask
+DEVICES := cpu cuda
+# one word, and one of the valid ones: checked before any work
+check_setting = $(if $(and $(filter 1,$(words $($1))),$(filter $($1),$2)),,$(error $1=$($1) is not valid; valid: $2))
+$(call check_setting,PROFILE,$(PROFILES))
+$(call check_setting,EXECUTOR,$(EXECUTORS))
+$(call check_setting,DEVICE,$(DEVICES))
+ifneq ($(strip $(WORKERS)),)
+ifneq ($(shell [[ '$(WORKERS)' =~ ^[1-9][0-9]*$$ ]] && echo ok),ok)
+$(error WORKERS=$(WORKERS) is not valid; valid: a positive integer, or empty for all cores)
+endif
+endif
+
+# The study (alnn.config checks that these lists match the package: tests/test_notebooks.py).
+PROBLEMS := iris wine fashion-mnist sine california-housing energy-efficiency
+CLASSIFICATION := iris wine fashion-mnist
+STRATEGIES := passive sasla entropy ensemble random
+# entropy is classification only
+strategies_of = $(if $(filter $1,$(CLASSIFICATION)),$(STRATEGIES),$(filter-out entropy,$(STRATEGIES)))
+problems_of = $(if $(filter entropy,$1),$(CLASSIFICATION),$(PROBLEMS))
+
+R := results/$(PROFILE)
+RP := reports/$(PROFILE)
+GEN := paper/generated/$(PROFILE)
+FIG := figures/$(PROFILE)
+BUILD := paper/build/$(PROFILE)
+
+CLI := $(PY) -m alnn
+RUN := --executor '$(EXECUTOR)' --scheduler '$(SCHEDULER)' --device '$(DEVICE)' --workers '$(WORKERS)'
+PAPERMILL := $(PY) -m papermill --cwd $(CURDIR) --no-progress-bar --log-level WARNING
+
+CONFIGS := $(foreach p,$(PROBLEMS),$(R)/config/data-$p.json $(R)/config/grid-$p.json \
+             $(foreach s,$(call strategies_of,$p),$(R)/config/trials-$p-$s.json))
+DATA := $(PROBLEMS:%=$(R)/data/%.json)
+GRID := $(foreach p,$(PROBLEMS),$(R)/grid/$p.parquet $(R)/grid/$p.json)
+trials_of = $(foreach s,$(call strategies_of,$1),$(R)/trials/$1/$s.parquet)
+diagnostics_of = $(foreach s,$(call strategies_of,$1),$(R)/diagnostics/$1/$s.parquet)
+TRIALS := $(foreach p,$(PROBLEMS),$(call trials_of,$p))
+DIAGNOSTICS := $(foreach p,$(PROBLEMS),$(call diagnostics_of,$p))
+PROBLEM_REPORTS := $(PROBLEMS:%=$(RP)/problem-%.ipynb)
+STRATEGY_REPORTS := $(STRATEGIES:%=$(RP)/strategy-%.ipynb)
+ANALYSIS := $(RP)/analysis.ipynb
+NOTEBOOKS := $(PROBLEM_REPORTS) $(STRATEGY_REPORTS) $(ANALYSIS)
+INDEX := $(RP)/index.html
+PDF := $(BUILD)/main.pdf
+
+# Library code the notebooks draw with (the engine is covered by the config files).
+NB_LIB := lib/alnn/config.py lib/alnn/store.py lib/alnn/figures.py lib/alnn/analysis.py
+ANALYSIS_LIB := $(NB_LIB) lib/alnn/stats.py lib/alnn/report.py lib/alnn/references.toml
+PAPER_SRC := paper/main.tex paper/references.bib $(wildcard paper/sections/*.tex) paper/architecture.tex
+
 ##@ Main jobs
 .PHONY: help
 help: ## List the targets people use
-	@awk 'BEGIN {FS = ":.*## "} /^##@/ {printf "\n%s\n", substr($$0, 5)} /^[a-zA-Z0-9_.%-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^##@/ {printf "\n%s\n", substr($$0, 5)} /^[a-zA-Z0-9_. %-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@printf '\nSettings: PROFILE=%s (smoke|quick|full)  EXECUTOR=%s (local|dask)  SCHEDULER=%s  DEVICE=%s (cpu|cuda)  WORKERS=%s\n' \
+	  '$(PROFILE)' '$(EXECUTOR)' '$(SCHEDULER)' '$(DEVICE)' '$(WORKERS)'
+
+.PHONY: paper
+paper: $(STAMP) tex $(PDF) $(INDEX) ## Everything: results, reports and paper/main.pdf (PROFILE=quick by default)
+	@cmp -s $(PDF) paper/main.pdf || { cp $(PDF) paper/.main.pdf.tmp && mv -f paper/.main.pdf.tmp paper/main.pdf; }
+	@echo "paper/main.pdf: profile $(PROFILE) ($(PDF)); reports: $(INDEX)"
+
+##@ Stages (each also runs the ones it needs)
+.PHONY: config data grid trials notebooks reports analysis
+config: $(CONFIGS) ## Validate the profile; write the settings each stage depends on
+data: $(DATA) ## Data descriptions: results/<profile>/data/
+grid: $(GRID) ## Grid search of every problem: results/<profile>/grid/
+trials: $(TRIALS) ## Trials of every problem x strategy: results/<profile>/trials/
+notebooks reports: $(INDEX) ## Execute every notebook (papermill) into reports/<profile>/, with HTML and index.html
+analysis: $(ANALYSIS) ## Tables, statistics and figures of the paper (paper/generated/<profile>/, figures/<profile>/)
+
+# Always asks alnn whether a profile changed; touches only the files that did.
+$(CONFIGS) &: FORCE | $(STAMP)
+	@$(CLI) config --profile $(PROFILE)
+
+$(R)/data/%.json: $(R)/config/data-%.json
+	$(CLI) data --profile $(PROFILE) --problem $*
+
+define GRID_RULE
+$(R)/grid/$1.parquet $(R)/grid/$1.json &: $(R)/config/grid-$1.json $(R)/data/$1.json
+	$$(CLI) grid --profile $(PROFILE) --problem $1 $$(RUN)
+endef
+$(foreach p,$(PROBLEMS),$(eval $(call GRID_RULE,$p)))
+
+# One call per problem: the shards of all its strategies share one worker pool.
+define TRIALS_RULE
+$(call trials_of,$1) $(call diagnostics_of,$1) &: $(R)/grid/$1.json $(R)/data/$1.json \
+    $(foreach s,$(call strategies_of,$1),$(R)/config/trials-$1-$s.json)
+	$$(CLI) trials --profile $(PROFILE) --problem $1 $$(RUN)
+endef
+$(foreach p,$(PROBLEMS),$(eval $(call TRIALS_RULE,$p)))
+
+# $(call notebook,SOURCE,OUTPUT,PARAMETERS): papermill into OUTPUT's .part.ipynb, renamed when it
+# succeeds; a failed notebook keeps its partial output as OUTPUT's .failed.ipynb and stops make.
+# (The kernel's warning about unencrypted local TCP is filtered out.)
+define notebook
+	@mkdir -p $(RP)/figures
+	@rm -f $2 $(2:.ipynb=.failed.ipynb)
+	@echo "papermill $1 -> $2"
+	@$(PAPERMILL) $1 $(2:.ipynb=.part.ipynb) $3 2> >(grep -v 'Kernel is running over TCP' >&2) \
+	  || { mv -f $(2:.ipynb=.part.ipynb) $(2:.ipynb=.failed.ipynb) 2>/dev/null || true; \
+	       echo "make: *** notebook $(notdir $2) failed; partial output in $(2:.ipynb=.failed.ipynb)" >&2; exit 1; }
+	@mv -f $(2:.ipynb=.part.ipynb) $2
+endef
+
+$(RP)/problem-%.ipynb $(RP)/figures/grid-%.png: notebooks/problem.ipynb $(R)/data/%.json $(R)/grid/%.parquet \
+    $(R)/grid/%.json $(NB_LIB)
+	$(call notebook,notebooks/problem.ipynb,$(RP)/problem-$*.ipynb,-r profile $(PROFILE) -r problem $* \
+	  -r data $(R)/data/$*.json -r grid_table $(R)/grid/$*.parquet -r grid_winner $(R)/grid/$*.json \
+	  -r heatmap $(RP)/figures/grid-$*.png)
+
+define STRATEGY_RULE
+$(RP)/strategy-$1.ipynb $(RP)/figures/curves-$1.png $(RP)/figures/subset-$1.png &: notebooks/strategy.ipynb \
+    $(foreach p,$(call problems_of,$1),$(R)/trials/$p/passive.parquet $(R)/trials/$p/$1.parquet \
+      $(R)/diagnostics/$p/$1.parquet $(R)/data/$p.json) $(NB_LIB)
+	$$(call notebook,notebooks/strategy.ipynb,$(RP)/strategy-$1.ipynb,-r profile $(PROFILE) -r strategy $1 \
+	  -r results $(R) -r curves $(RP)/figures/curves-$1.png -r subset $(RP)/figures/subset-$1.png)
+endef
+$(foreach s,$(STRATEGIES),$(eval $(call STRATEGY_RULE,$s)))
+
+$(ANALYSIS): notebooks/analysis.ipynb $(DATA) $(GRID) $(TRIALS) $(R)/diagnostics/iris/sasla.parquet $(ANALYSIS_LIB)
+	$(call notebook,notebooks/analysis.ipynb,$@,-r profile $(PROFILE) -r results $(R) \
+	  -r generated $(GEN) -r figures $(FIG))
+
+$(NOTEBOOKS:.ipynb=.html) $(INDEX) &: $(NOTEBOOKS) lib/alnn/cli.py
+	$(CLI) reports --profile $(PROFILE) --index $(INDEX) $(NOTEBOOKS)
+
+# LaTeX: generated files and figures of this profile come first on TEXINPUTS; errors show the log's lines.
+$(PDF): $(PAPER_SRC) $(ANALYSIS) | tex
+	@mkdir -p $(BUILD)
+	@echo "latexmk paper/main.tex -> $@"
+	@cd paper && TEXINPUTS=$(CURDIR)/$(GEN)//:$(CURDIR)/$(FIG)//: latexmk -pdf -interaction=nonstopmode \
+	    -halt-on-error -file-line-error -outdir=$(CURDIR)/$(BUILD) main.tex > $(CURDIR)/$(BUILD)/latexmk.out 2>&1 \
+	  || { echo "make: *** LaTeX failed on paper/main.tex (profile $(PROFILE)); from $(BUILD)/main.log:" >&2; \
+	       grep -E -A4 '^(!|[^ ]+:[0-9]+: )' $(BUILD)/main.log | head -40 >&2 || tail -20 $(BUILD)/latexmk.out >&2; \
+	       exit 1; }
+
+.PHONY: tex
+tex: ## Check for LaTeX (latexmk, IEEEtran); installs it with apt-get on Debian as root
+	@if command -v latexmk >/dev/null && kpsewhich IEEEtran.cls >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing TeX Live for the paper (apt-get)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq latexmk texlive-latex-base \
+	    texlive-latex-recommended texlive-latex-extra texlive-publishers texlive-fonts-recommended poppler-utils; \
+	else \
+	  echo "make: *** the paper needs latexmk and IEEEtran.cls: install TeX Live (Debian/Ubuntu: latexmk texlive-latex-base texlive-latex-recommended texlive-latex-extra texlive-publishers texlive-fonts-recommended)" >&2; \
+	  exit 1; \
+	fi
+
+.PHONY: FORCE
+FORCE:
+
+# make print-PROBLEMS: the value of a variable (tests read the Makefile's lists this way)
+print-%:
+	@echo '$($*)'
+
+##@ Working on it
+.PHONY: lab bench clean
+lab: $(STAMP) ## JupyterLab on notebooks/ (their default parameters use the smoke profile)
+	$(VENV)/bin/jupyter lab notebooks/
+
+bench: $(STAMP) ## Engine benchmark (bench/bench.py)
+	$(PY) bench/bench.py
+
+clean: ## Delete the generated files of one profile (PROFILE=...); the raw-data cache stays
+	rm -rf $(R) $(RP) $(FIG) $(GEN) $(BUILD)
 
 ##@ Set-up
 .PHONY: setup

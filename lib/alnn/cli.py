@@ -1,0 +1,187 @@
+"""Command line of the pipeline: ``alnn <command>`` or ``python -m alnn <command>``.
+
+    alnn config  --profile quick [--show]                 # write results/quick/config/*.json (if changed)
+    alnn data    --profile quick --problem iris           # results/quick/data/iris.json
+    alnn grid    --profile quick --problem iris           # results/quick/grid/iris.{parquet,json}
+    alnn trials  --profile quick --problem iris [--strategy sasla ...]
+    alnn all     --profile quick [--problem ...]          # data, grid and trials of every problem
+    alnn reports --profile quick --index reports/quick/index.html reports/quick/problem-iris.ipynb ...
+
+Execution options (grid, trials, all): ``--executor local|dask``,
+``--scheduler ADDRESS|FILE`` (dask; none starts a LocalCluster), ``--device
+cpu|cuda``, ``--workers N`` (local pool size; default: the machine's cores).
+A bad value stops the command before any work with one line on stderr and
+exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import os
+import sys
+from pathlib import Path
+
+from alnn import config as C
+
+
+def _add_common(p: argparse.ArgumentParser, problems: bool = True, strategies: bool = False) -> None:
+    p.add_argument("--profile", default="quick", help=f"one of {', '.join(C.PROFILES)} (default quick)")
+    p.add_argument("--results", default="results", help="results folder (default results/)")
+    if problems:
+        p.add_argument("--problem", nargs="+", default=["all"], metavar="PROBLEM",
+                       help=f"problems ({', '.join(C.PROBLEMS)}) or all")
+    if strategies:
+        p.add_argument("--strategy", nargs="+", default=["all"], metavar="STRATEGY",
+                       help=f"strategies ({', '.join(C.STRATEGIES)}) or all applicable ones")
+
+
+def _add_execution(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--executor", default="local", help=f"{' or '.join(C.EXECUTORS)} (default local)")
+    p.add_argument("--scheduler", default="", help="dask scheduler address or scheduler file "
+                   "(empty: a LocalCluster on this machine)")
+    p.add_argument("--device", default="cpu", help=f"{' or '.join(C.DEVICES)} (default cpu)")
+    p.add_argument("--workers", default="", help="local pool size (default: the machine's cores; 1 on cuda)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="alnn", description="Experiment pipeline of alnn (see docs/architecture.md).")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    p = sub.add_parser("config", help="validate a profile; write the stage config files that changed")
+    _add_common(p, problems=False)
+    p.add_argument("--show", action="store_true", help="print the resolved profile as JSON instead")
+    p = sub.add_parser("data", help="describe the data of problems (data stage)")
+    _add_common(p)
+    p = sub.add_parser("grid", help="grid search of problems (grid stage)")
+    _add_common(p)
+    _add_execution(p)
+    p = sub.add_parser("trials", help="trials of problems x strategies (trial stage)")
+    _add_common(p, strategies=True)
+    _add_execution(p)
+    p = sub.add_parser("all", help="data, grid and trial stages of problems")
+    _add_common(p)
+    _add_execution(p)
+    p = sub.add_parser("reports", help="render executed notebooks to HTML and write their index page")
+    p.add_argument("--profile", default="quick")
+    p.add_argument("--index", required=True, help="index.html to write")
+    p.add_argument("notebooks", nargs="+", help="executed notebooks (.ipynb); each gets a .html beside it")
+    return ap
+
+
+def _problems(names: list[str]) -> list[str]:
+    if names == ["all"]:
+        return list(C.PROBLEMS)
+    return [C.check_problem(n) for n in names]
+
+
+def _strategies(names: list[str], problem: str) -> list[str]:
+    if names == ["all"]:
+        return list(C.strategies_for(problem))
+    return [n for n in map(C.check_strategy, names) if C.applicable(problem, n)]
+
+
+def _execution(args) -> C.Execution:
+    execution = C.execution(args.executor, args.scheduler, args.device, args.workers,
+                            progress=not args.no_progress and sys.stderr.isatty())
+    execution.check_device()
+    return execution
+
+
+def render_html(notebook: str | Path) -> Path:
+    """Render an executed notebook to HTML beside it (atomically)."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    notebook = Path(notebook)
+    body, _ = HTMLExporter().from_notebook_node(nbformat.read(notebook, as_version=4))
+    out = notebook.with_suffix(".html")
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    tmp.write_text(body, encoding="utf-8")
+    os.replace(tmp, out)
+    return out
+
+
+def write_index(profile: str, out: Path, pages: list[str | Path]) -> Path:
+    """A plain index page linking every rendered notebook (links relative to the index)."""
+    out = Path(out)
+    rows = []
+    for page in pages:
+        rel = Path(os.path.relpath(page, out.parent))
+        rows.append(f'<li><a href="{html.escape(rel.as_posix())}">{html.escape(rel.stem)}</a>'
+                    f' (<a href="{html.escape(rel.with_suffix(".ipynb").as_posix())}">notebook</a>)</li>')
+    body = (f"<!doctype html>\n<html><head><meta charset='utf-8'><title>alnn reports: {html.escape(profile)}"
+            f"</title></head>\n<body><h1>alnn: executed notebooks, profile {html.escape(profile)}</h1>\n"
+            f"<p>Made by <code>make reports PROFILE={html.escape(profile)}</code>; each page is an executed "
+            f"notebook rendered to HTML.</p>\n<ul>\n" + "\n".join(rows) + "\n</ul>\n</body></html>\n")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    tmp.write_text(body, encoding="utf-8")
+    os.replace(tmp, out)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return _main(args)
+    except C.ConfigError as exc:
+        print(f"alnn {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"alnn {args.command}: interrupted; finished shards are kept, rerun to resume", file=sys.stderr)
+        return 130
+
+
+def _main(args) -> int:
+    if args.command == "reports":
+        C.check_profile(args.profile)
+        pages = [render_html(nb) for nb in args.notebooks]
+        write_index(args.profile, Path(args.index), pages)
+        print(f"reports [{args.profile}]: {len(pages)} notebook(s) rendered, index {args.index}", file=sys.stderr)
+        return 0
+    C.check_profile(args.profile)
+    profile = C.load_profile(args.profile)
+    from alnn import pipeline, store as S
+
+    st = S.Store.of(profile.name, args.results)
+    if args.command == "config":
+        if args.show:
+            json.dump(profile.to_dict(), sys.stdout, indent=2)
+            print()
+            return 0
+        for path in pipeline.write_stage_configs(profile, st):
+            print(f"config: {path} changed", file=sys.stderr)
+        return 0
+    problems = _problems(args.problem)
+    if args.command == "data":
+        for problem in problems:
+            pipeline.data(profile, problem, store=st)
+        return 0
+    execution = _execution(args)
+    if args.command == "grid":
+        for problem in problems:
+            pipeline.grid(profile, problem, store=st, execution=execution)
+        return 0
+    if args.command == "trials":
+        work = {p: _strategies(args.strategy, p) for p in problems}
+        if args.strategy != ["all"] and len(problems) == 1:
+            for s in args.strategy:  # name the pair that does not apply
+                C.check_pair(problems[0], s)
+        for problem, strategies in work.items():
+            if strategies:
+                pipeline.trials(profile, problem, strategies, store=st, execution=execution)
+        return 0
+    if args.command == "all":
+        with pipeline.make_executor(execution) as executor:
+            for problem in problems:
+                pipeline.data(profile, problem, store=st)
+                pipeline.grid(profile, problem, store=st, execution=execution, executor=executor)
+                pipeline.trials(profile, problem, store=st, execution=execution, executor=executor)
+        return 0
+    raise AssertionError(args.command)  # pragma: no cover
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,635 @@
+"""Validated settings: the three profiles of ``profiles.toml`` and every entrance's options.
+
+Everything a stage, the command line or a notebook receives passes through
+here first, so a bad value fails before any work, with one line that names the
+bad value and the valid ones (:class:`ConfigError`).
+
+``profiles.toml`` holds a ``[defaults]`` table and one table per profile
+(``full``, ``quick``, ``smoke``). A profile is its table merged over the
+defaults (nested tables key by key, lists replaced whole). Inside a profile,
+``[<profile>.problems.<problem>]`` may override any profile-level setting for
+that problem (``trials``, ``folds``, ``epochs``, ``chunk``, ``grid_folds``,
+``grid_epochs``, single ``grid`` axes, single strategy parameters) and sets the
+problem's own ``batch_size`` and ``subsample``. :meth:`Profile.problem` returns
+the fully resolved :class:`ProblemSettings` of one problem: that object, and
+nothing else, determines the problem's grid search and trials.
+
+This module imports neither torch nor pandas, so reading a profile is fast
+(the Makefile calls it on every run).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import importlib.util
+import json
+import math
+import os
+import tomllib
+import types
+import typing
+from dataclasses import dataclass
+from itertools import product
+from pathlib import Path
+from typing import Any, Mapping
+
+from alnn.datasets import NAMES as PROBLEMS
+from alnn.datasets import TASKS
+
+PROFILES_PATH = Path(__file__).with_name("profiles.toml")
+
+PROFILES: tuple[str, ...] = ("smoke", "quick", "full")
+STRATEGIES: tuple[str, ...] = ("passive", "sasla", "entropy", "ensemble", "random")
+#: Strategies that exist for classification only (SPEC section 3).
+CLASSIFICATION_ONLY: frozenset[str] = frozenset({"entropy"})
+EXECUTORS: tuple[str, ...] = ("local", "dask")
+DEVICES: tuple[str, ...] = ("cpu", "cuda")
+NORMS: tuple[str, ...] = ("sum", "euclidean")
+GRID_AXES: tuple[str, ...] = ("hidden", "lr", "weight_decay", "momentum")
+
+#: Source files whose code determines a result (the engine and the data layer).
+#: Their hash, :func:`engine_version`, is part of every shard key.
+ENGINE_MODULES: tuple[str, ...] = (
+    "alnn.datasets", "alnn.preprocess", "alnn.model", "alnn.metrics", "alnn.sasla",
+    "alnn.passive", "alnn.entropy", "alnn.ensemble", "alnn.random", "alnn.strategies",
+    "alnn.run",
+)
+
+
+class ConfigError(ValueError):
+    """A bad setting. The message is one line naming the bad value and the valid ones."""
+
+
+# ---------------------------------------------------------------------------
+# Applicability of strategies to problems
+
+
+def check_choice(what: str, value: object, valid: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value not in valid:
+        raise ConfigError(f"unknown {what} {value!r}; valid: {', '.join(valid)}")
+    return value
+
+
+def check_problem(name: object) -> str:
+    return check_choice("problem", name, PROBLEMS)
+
+
+def check_strategy(name: object) -> str:
+    return check_choice("strategy", name, STRATEGIES)
+
+
+def check_profile(name: object) -> str:
+    return check_choice("profile", name, PROFILES)
+
+
+def applicable(problem: str, strategy: str) -> bool:
+    """Whether ``strategy`` runs on ``problem`` (entropy is classification only)."""
+    return strategy not in CLASSIFICATION_ONLY or TASKS[problem] == "classification"
+
+
+def strategies_for(problem: str) -> tuple[str, ...]:
+    check_problem(problem)
+    return tuple(s for s in STRATEGIES if applicable(problem, s))
+
+
+def problems_for(strategy: str) -> tuple[str, ...]:
+    check_strategy(strategy)
+    return tuple(p for p in PROBLEMS if applicable(p, strategy))
+
+
+def check_pair(problem: object, strategy: object) -> tuple[str, str]:
+    problem, strategy = check_problem(problem), check_strategy(strategy)
+    if not applicable(problem, strategy):
+        raise ConfigError(
+            f"strategy {strategy!r} does not apply to {TASKS[problem]} problem {problem!r}; "
+            f"valid strategies for {problem}: {', '.join(strategies_for(problem))}"
+        )
+    return problem, strategy
+
+
+# ---------------------------------------------------------------------------
+# Typed construction of frozen dataclasses from plain mappings
+
+
+_TYPE_NAMES = {int: ("an integer", "integers"), float: ("a number", "numbers"), str: ("a string", "strings"),
+               bool: ("true or false", "booleans"), type(None): ("unset", "unset")}
+
+
+def _type_name(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in typing.get_args(tp))
+    if origin is tuple:
+        return f"a non-empty list of {_TYPE_NAMES[typing.get_args(tp)[0]][1]}"
+    return _TYPE_NAMES[tp][0]
+
+
+def _coerce(value: Any, tp: Any, where: str) -> Any:
+    """``value`` converted to ``tp`` (int -> float allowed), else a one-line error."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        for arg in typing.get_args(tp):
+            try:
+                return _coerce(value, arg, where)
+            except ConfigError:
+                pass
+    elif origin is tuple:
+        if isinstance(value, (list, tuple)) and value:
+            return tuple(_coerce(v, typing.get_args(tp)[0], f"{where}[{i}]") for i, v in enumerate(value))
+    elif tp is type(None):
+        if value is None:
+            return None
+    elif tp is bool:
+        if isinstance(value, bool):
+            return value
+    elif tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+            return float(value)
+    elif tp is str:
+        if isinstance(value, str):
+            return value
+    else:  # pragma: no cover - a programming error in this module
+        raise TypeError(f"unsupported field type {tp!r}")
+    raise ConfigError(f"{where} = {value!r} is not {_type_name(tp)}")
+
+
+def build(cls: type, data: Mapping[str, Any], where: str, **extra: Any) -> Any:
+    """An instance of the frozen dataclass ``cls`` from ``data``: unknown keys and wrong types fail."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{where} must be a table of settings, got {data!r}")
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init and f.name not in extra}
+    unknown = [k for k in data if k not in fields]
+    if unknown:
+        raise ConfigError(f"{where}: unknown setting {unknown[0]!r}; valid: {', '.join(fields)}")
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for name, f in fields.items():
+        if name in data:
+            values[name] = _coerce(data[name], hints[name], f"{where}.{name}")
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise ConfigError(f"{where}: missing setting {name!r}")
+    return cls(**values, **extra)
+
+
+def _positive(where: str, value: int, minimum: int = 1) -> None:
+    if value < minimum:
+        raise ConfigError(f"{where} = {value!r} must be an integer >= {minimum}")
+
+
+def _as_plain(obj: Any) -> Any:
+    """Dataclasses, tuples and mappings as JSON-ready dicts and lists."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: _as_plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, Mapping):
+        return {str(k): _as_plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_as_plain(v) for v in obj]
+    return obj
+
+
+# ---------------------------------------------------------------------------
+# Strategy parameters
+
+
+@dataclass(frozen=True)
+class PassiveParams:
+    """``passive`` has no parameters."""
+
+
+@dataclass(frozen=True)
+class SaslaParams:
+    beta: float = 0.9  # selection constant: keep Phi > (1 - beta) * mean(Phi)
+    tau: int = 1  # epochs between selections
+    norm: str = "sum"  # norm over inputs: sum or euclidean
+
+    def check(self, where: str) -> None:
+        if not 0.0 < self.beta < 1.0:
+            raise ConfigError(f"{where}.beta = {self.beta!r} is outside the open interval (0, 1)")
+        _positive(f"{where}.tau", self.tau)
+        if self.norm not in NORMS:
+            raise ConfigError(f"{where}.norm = {self.norm!r} is not a valid norm; valid: {', '.join(NORMS)}")
+
+
+@dataclass(frozen=True)
+class QueryParams:
+    """Pool-based schedule shared by ``entropy``, ``ensemble`` and ``random``."""
+
+    tau: int = 1  # epochs between queries
+    query_size: int = 1  # patterns moved from U to L per query
+    initial: int | None = None  # size of the initial labelled set; None: min(10% of the pool, 10)
+
+    def check(self, where: str) -> None:
+        _positive(f"{where}.tau", self.tau)
+        _positive(f"{where}.query_size", self.query_size)
+        if self.initial is not None:
+            _positive(f"{where}.initial", self.initial)
+
+
+PARAMS: dict[str, type] = {
+    "passive": PassiveParams,
+    "sasla": SaslaParams,
+    "entropy": QueryParams,
+    "ensemble": QueryParams,
+    "random": QueryParams,
+}
+
+
+def strategy_params(strategy: str, data: Mapping[str, Any] | None = None, where: str = "params") -> Any:
+    """Validated parameters of one strategy (defaults where ``data`` is silent)."""
+    check_strategy(strategy)
+    params = build(PARAMS[strategy], data or {}, where)
+    if hasattr(params, "check"):
+        params.check(where)
+    return params
+
+
+def params_dict(params: Any) -> dict[str, Any]:
+    """Parameters as the keyword dict the engine's ``params=`` takes (unset ones left out)."""
+    return {k: v for k, v in _as_plain(params).items() if v is not None}
+
+
+# ---------------------------------------------------------------------------
+# Profiles
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Axes of the grid search: the configurations are their Cartesian product."""
+
+    hidden: tuple[int, ...]
+    lr: tuple[float, ...]
+    weight_decay: tuple[float, ...]
+    momentum: tuple[float, ...]
+
+    def check(self, where: str) -> None:
+        for axis in GRID_AXES:
+            values = getattr(self, axis)
+            if len(set(values)) != len(values):
+                raise ConfigError(f"{where}.{axis} = {list(values)!r} repeats a value")
+        for h in self.hidden:
+            _positive(f"{where}.hidden", h)
+        for axis in ("lr",):
+            if any(v <= 0 for v in getattr(self, axis)):
+                raise ConfigError(f"{where}.{axis} = {list(getattr(self, axis))!r} must be > 0")
+        if any(v < 0 for v in self.weight_decay):
+            raise ConfigError(f"{where}.weight_decay = {list(self.weight_decay)!r} must be >= 0")
+        if any(not 0 <= v < 1 for v in self.momentum):
+            raise ConfigError(f"{where}.momentum = {list(self.momentum)!r} must lie in [0, 1)")
+
+    @property
+    def size(self) -> int:
+        return math.prod(len(getattr(self, a)) for a in GRID_AXES)
+
+    def points(self) -> list[dict[str, Any]]:
+        """Every configuration as a dict of the four axes, in a fixed order."""
+        return [dict(zip(GRID_AXES, values)) for values in product(*(getattr(self, a) for a in GRID_AXES))]
+
+
+@dataclass(frozen=True)
+class Seeds:
+    grid: int  # splits and initial weights of the grid search
+    trials: int  # splits and initial weights of the trials
+    subsample: int = 0  # the stratified subsample of a large problem
+
+
+@dataclass(frozen=True)
+class ProblemSettings:
+    """Everything that determines one problem's grid search and trials in one profile."""
+
+    profile: str
+    problem: str
+    task: str
+    batch_size: int
+    subsample: int | None
+    trials: int
+    folds: int
+    epochs: int
+    chunk: int
+    grid_folds: int
+    grid_epochs: int
+    grid: Grid
+    seeds: Seeds
+    strategies: dict[str, Any]  # strategy -> params dataclass, applicable strategies only
+
+    def params(self, strategy: str) -> Any:
+        check_pair(self.problem, strategy)
+        return self.strategies[strategy]
+
+    def trial_chunks(self) -> list[tuple[int, int]]:
+        """(trial_start, trials) of every shard, covering trials 0 .. trials - 1."""
+        return [(s, min(self.chunk, self.trials - s)) for s in range(0, self.trials, self.chunk)]
+
+    def to_dict(self) -> dict[str, Any]:
+        return _as_plain(self)
+
+    def stage_config(self, stage: str, strategy: str | None = None) -> dict[str, Any]:
+        """The settings one stage of this problem depends on (written by ``alnn config``)."""
+        data = {
+            "profile": self.profile, "problem": self.problem, "subsample": self.subsample,
+            "subsample_seed": self.seeds.subsample, "engine": engine_version(),
+        }
+        if stage == "data":
+            return data
+        data["batch_size"] = self.batch_size
+        if stage == "grid":
+            return {**data, "grid": _as_plain(self.grid), "folds": self.grid_folds,
+                    "epochs": self.grid_epochs, "seed": self.seeds.grid}
+        if stage == "trials":
+            check_pair(self.problem, strategy)
+            return {**data, "strategy": strategy, "params": params_dict(self.strategies[strategy]),
+                    "trials": self.trials, "folds": self.folds, "epochs": self.epochs,
+                    "chunk": self.chunk, "seed": self.seeds.trials}
+        raise ConfigError(f"unknown stage {stage!r}; valid: data, grid, trials")
+
+
+# Settings a problem table may override, and the ones only a problem table has.
+_SHARED_KEYS = ("trials", "folds", "epochs", "chunk", "grid_folds", "grid_epochs", "grid", "strategies")
+_PROBLEM_KEYS = ("batch_size", "subsample") + _SHARED_KEYS
+_PROFILE_KEYS = ("description", "seeds", "problems") + _SHARED_KEYS
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    description: str
+    settings: dict[str, ProblemSettings]  # problem -> resolved settings, every problem of the study
+
+    def problem(self, name: str) -> ProblemSettings:
+        return self.settings[check_problem(name)]
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        return tuple(self.settings)
+
+    def pairs(self) -> list[tuple[str, str]]:
+        """Every (problem, strategy) the trial stage runs."""
+        return [(p, s) for p in self.problems for s in strategies_for(p)]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The resolved profile as plain data (what the paper prints)."""
+        return {"name": self.name, "description": self.description,
+                "problems": {p: s.to_dict() for p, s in self.settings.items()}}
+
+
+def _merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _check_keys(where: str, data: Any, valid: tuple[str, ...]) -> None:
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{where} must be a table of settings, got {data!r}")
+    for key in data:
+        if key not in valid:
+            raise ConfigError(f"{where}: unknown setting {key!r}; valid: {', '.join(valid)}")
+
+
+def _resolve_problem(profile: str, problem: str, table: Mapping[str, Any], seeds: Seeds) -> ProblemSettings:
+    where = f"{profile}.problems.{problem}"
+    _check_keys(where, table, _PROBLEM_KEYS)
+    ints = {}
+    for key in ("batch_size", "trials", "folds", "epochs", "chunk", "grid_folds", "grid_epochs"):
+        if key not in table:
+            raise ConfigError(f"{where}: missing setting {key!r} (set it for the profile or the problem)")
+        ints[key] = _coerce(table[key], int, f"{where}.{key}")
+        _positive(f"{where}.{key}", ints[key], 2 if key.endswith("folds") else 1)
+    subsample = _coerce(table.get("subsample"), int | None, f"{where}.subsample")
+    if subsample is not None:
+        _positive(f"{where}.subsample", subsample, 2)
+    grid = build(Grid, table.get("grid", {}), f"{where}.grid")
+    grid.check(f"{where}.grid")
+    strat_table = table.get("strategies", {})
+    _check_keys(f"{where}.strategies", strat_table, STRATEGIES)
+    strategies = {
+        s: strategy_params(s, strat_table.get(s, {}), f"{where}.strategies.{s}")
+        for s in STRATEGIES if applicable(problem, s)
+    }
+    return ProblemSettings(profile=profile, problem=problem, task=TASKS[problem], subsample=subsample,
+                           grid=grid, seeds=seeds, strategies=strategies, **ints)
+
+
+def _resolve_profile(name: str, raw: Mapping[str, Any], defaults: Mapping[str, Any]) -> Profile:
+    _check_keys(name, raw, _PROFILE_KEYS)
+    table = _merge(defaults, raw)
+    description = _coerce(table.get("description", ""), str, f"{name}.description")
+    seeds = build(Seeds, table.get("seeds", {}), f"{name}.seeds")
+    problems = table.get("problems", {})
+    _check_keys(f"{name}.problems", problems, PROBLEMS)
+    shared = {k: table[k] for k in _SHARED_KEYS if k in table}
+    settings = {}
+    for problem in PROBLEMS:
+        settings[problem] = _resolve_problem(name, problem, _merge(shared, problems.get(problem, {})), seeds)
+    return Profile(name=name, description=description, settings=settings)
+
+
+def load_profiles(path: str | Path | None = None) -> dict[str, Profile]:
+    """Every profile of ``profiles.toml`` (or of ``path``), validated."""
+    path = Path(path) if path is not None else PROFILES_PATH
+    try:
+        raw = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    return parse_profiles(raw, path.name)
+
+
+def parse_profiles(raw: Mapping[str, Any], source: str = "profiles.toml") -> dict[str, Profile]:
+    """Every profile of an already parsed profiles table (see :func:`load_profiles`)."""
+    try:
+        _check_keys(source, raw, ("defaults",) + PROFILES)
+        missing = [p for p in PROFILES if p not in raw]
+        if missing:
+            raise ConfigError(f"profile {missing[0]!r} is missing; every one of {', '.join(PROFILES)} must be defined")
+        defaults = raw.get("defaults", {})
+        _check_keys("defaults", defaults, _PROFILE_KEYS)
+        return {p: _resolve_profile(p, raw[p], defaults) for p in PROFILES}
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+
+
+def load_profile(name: str, path: str | Path | None = None) -> Profile:
+    """One validated profile by name."""
+    check_profile(name)
+    return load_profiles(path)[name]
+
+
+# ---------------------------------------------------------------------------
+# The code version of the engine
+
+
+def _module_files(module: str) -> list[Path]:
+    spec = importlib.util.find_spec(module)
+    if spec is None or spec.origin is None:
+        return []
+    origin = Path(spec.origin)
+    if spec.submodule_search_locations:  # a package: every .py file under it
+        return sorted(origin.parent.rglob("*.py"))
+    return [origin]
+
+
+@functools.lru_cache(maxsize=None)
+def engine_version(modules: tuple[str, ...] = ENGINE_MODULES) -> str:
+    """A hash of the source of the modules that determine a result (first 16 hex digits)."""
+    digest = hashlib.sha256()
+    for module in modules:
+        for path in _module_files(module):
+            digest.update(f"{module}:{path.name}\n".encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+# ---------------------------------------------------------------------------
+# Execution settings (CLI, Makefile, Python API)
+
+
+@dataclass(frozen=True)
+class Execution:
+    """Where shards run: ``local`` process pool or a ``dask`` cluster, on ``cpu`` or ``cuda``."""
+
+    executor: str = "local"
+    scheduler: str | None = None  # dask: address tcp://host:port or a scheduler JSON file; none: a LocalCluster
+    device: str = "cpu"
+    workers: int | None = None  # local pool size; none: the machine's cores (1 on cuda)
+    progress: bool = True
+
+    def __post_init__(self):
+        check_choice("executor", self.executor, EXECUTORS)
+        check_choice("device", self.device, DEVICES)
+        if self.workers is not None:
+            if isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 1:
+                raise ConfigError(f"workers = {self.workers!r} must be an integer >= 1")
+        if self.scheduler is not None and self.executor != "dask":
+            raise ConfigError(f"scheduler {self.scheduler!r} given with executor {self.executor!r}; "
+                              "a scheduler needs executor 'dask'")
+
+    def check_device(self) -> None:
+        """Fail early when ``cuda`` is asked for and no GPU is visible."""
+        if self.device == "cuda":
+            import torch
+
+            if not torch.cuda.is_available():
+                raise ConfigError("device 'cuda' is not available on this machine (torch.cuda.is_available() "
+                                  "is False); valid here: cpu")
+
+
+def execution(executor: str = "local", scheduler: str | None = None, device: str = "cpu",
+              workers: int | str | None = None, progress: bool = True) -> Execution:
+    """An :class:`Execution` from loosely typed inputs (empty strings mean unset, as from make)."""
+    if isinstance(workers, str):
+        workers = workers.strip()
+        if workers == "":
+            workers = None
+        elif workers.isdigit():
+            workers = int(workers)
+        else:
+            raise ConfigError(f"workers = {workers!r} must be an integer >= 1")
+    return Execution(executor=executor or "local", scheduler=scheduler or None, device=device or "cpu",
+                     workers=workers, progress=progress)
+
+
+# ---------------------------------------------------------------------------
+# Notebook parameters
+#
+# Each notebook's parameters cell declares exactly the fields of one of these
+# classes. ``notebook_params(kind, globals())`` rejects names the notebook
+# does not declare (papermill only warns about them) and values outside the
+# allowed set, so a misspelt ``-p`` stops the notebook with one clear line.
+
+
+@dataclass(frozen=True)
+class ProblemNotebook:
+    profile: str
+    problem: str
+    data: str  # in: results/<profile>/data/<problem>.json
+    grid_table: str  # in: results/<profile>/grid/<problem>.parquet
+    grid_winner: str  # in: results/<profile>/grid/<problem>.json
+    heatmap: str  # out: figure of the grid search
+
+    def __post_init__(self):
+        check_profile(self.profile)
+        check_problem(self.problem)
+
+
+@dataclass(frozen=True)
+class StrategyNotebook:
+    profile: str
+    strategy: str
+    results: str  # in: results/<profile> (trial frames and diagnostics of every problem the strategy applies to)
+    curves: str  # out: learning-curve figure
+    subset: str  # out: subset-size figure
+
+    def __post_init__(self):
+        check_profile(self.profile)
+        check_strategy(self.strategy)
+
+
+@dataclass(frozen=True)
+class AnalysisNotebook:
+    profile: str
+    results: str  # in: results/<profile>
+    generated: str  # out: paper/generated/<profile>
+    figures: str  # out: figures/<profile>
+
+    def __post_init__(self):
+        check_profile(self.profile)
+
+
+NOTEBOOKS: dict[str, type] = {
+    "problem": ProblemNotebook,
+    "strategy": StrategyNotebook,
+    "analysis": AnalysisNotebook,
+}
+
+# Names IPython itself puts in a kernel's namespace.
+_KERNEL_NAMES = frozenset({"In", "Out", "exit", "quit", "get_ipython", "open"})
+_PARAM_TYPES = (str, int, float, bool, list, tuple, dict, type(None))
+
+
+def notebook_params(kind: str, namespace: Mapping[str, Any]) -> Any:
+    """The validated parameters of notebook ``kind`` from its namespace (pass ``globals()``).
+
+    Call it in the cell after the ``parameters`` cell, before any other
+    assignment: every public variable of a plain type (a parameter papermill
+    injected, or one the parameters cell declares) must be a field of the
+    notebook's class, and every value must be valid.
+    """
+    cls = NOTEBOOKS[check_choice("notebook", kind, tuple(NOTEBOOKS))]
+    values = {
+        k: v for k, v in namespace.items()
+        if not k.startswith("_") and k not in _KERNEL_NAMES and isinstance(v, _PARAM_TYPES)
+    }
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(k for k in values if k not in names)
+    if unknown:
+        raise ConfigError(f"notebook {kind}.ipynb has no parameter {unknown[0]!r}; valid: {', '.join(names)}")
+    return build(cls, values, f"{kind}.ipynb parameter")
+
+
+def write_if_changed(path: str | Path, data: Any) -> bool:
+    """Write ``data`` as JSON unless the file already holds exactly it (keeps make's timestamps)."""
+    path = Path(path)
+    text = json.dumps(data, indent=2, sort_keys=True) + "\n"
+    if path.exists() and path.read_text() == text:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+    return True
+
+
+__all__ = [
+    "PROFILES", "STRATEGIES", "PROBLEMS", "EXECUTORS", "DEVICES", "ConfigError", "Profile",
+    "ProblemSettings", "Grid", "Seeds", "SaslaParams", "QueryParams", "PassiveParams", "Execution",
+    "load_profile", "load_profiles", "strategy_params", "params_dict", "applicable", "strategies_for",
+    "problems_for", "check_pair", "engine_version", "execution", "notebook_params",
+]

@@ -1,0 +1,169 @@
+"""The results store: where every result file lives, and how it is written and checked.
+
+Layout under ``results/<profile>/`` (see docs/architecture.md)::
+
+    config/<stage>-<problem>[-<strategy>].json   settings each stage depends on (make prerequisites)
+    data/<problem>.json                          data description
+    grid/<problem>.parquet + <problem>.json      grid-search table and its winner
+    shards/<problem>/<strategy>/<key>.parquet    trial shards (``grid`` for grid-search shards)
+    trials/<problem>/<strategy>.parquet          the shards of one problem x strategy, concatenated
+    diagnostics/<problem>/<strategy>.parquet     per-pattern selection record of one model
+
+Every file is written to a temporary name in its own folder and renamed, so a
+reader (or ``make``) never sees a half-written file, and two writers of the
+same file leave one complete copy. A Parquet file carries its key fields and
+row count in the schema metadata (``alnn``) and page checksums; :func:`read`
+verifies all three, so a truncated, corrupted or foreign file is detected and
+recomputed instead of read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import uuid
+from pathlib import Path
+from typing import Any, Mapping
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+META = b"alnn"
+
+
+class ShardError(RuntimeError):
+    """A stored result file is unreadable or does not hold what its name promises."""
+
+
+def _canonical(data: Any) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def key_of(fields: Mapping[str, Any]) -> str:
+    """The shard key: a hash of every field that determines the shard (20 hex digits)."""
+    return hashlib.sha256(_canonical(fields).encode()).hexdigest()[:20]
+
+
+def _tmp_name(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+
+
+def _replace_atomic(tmp: Path, path: Path) -> None:
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def write(path: str | Path, frame: pd.DataFrame, meta: Mapping[str, Any]) -> Path:
+    """Write ``frame`` to ``path`` atomically with ``meta`` (plus its row count) in the metadata."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    stored = dict(meta, rows=len(frame))
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), META: _canonical(stored).encode()})
+    tmp = _tmp_name(path)
+    try:
+        pq.write_table(table, tmp, write_page_checksum=True)
+        _replace_atomic(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def read_meta(path: str | Path) -> dict[str, Any]:
+    """The ``alnn`` metadata of a stored Parquet file (raises :class:`ShardError`)."""
+    try:
+        metadata = pq.read_schema(path).metadata or {}
+        return json.loads(metadata[META])
+    except FileNotFoundError:
+        raise
+    except Exception as exc:  # unreadable footer, missing or garbled metadata
+        raise ShardError(f"{path}: no readable alnn metadata ({type(exc).__name__}: {exc})") from None
+
+
+def read(path: str | Path, expect: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """Read a stored frame, checking its page checksums, row count and metadata against ``expect``."""
+    path = Path(path)
+    try:
+        table = pq.read_table(path, page_checksum_verification=True)
+        meta = json.loads((table.schema.metadata or {})[META])
+    except FileNotFoundError:
+        raise
+    except Exception as exc:
+        raise ShardError(f"{path}: unreadable ({type(exc).__name__}: {exc})") from None
+    if meta.get("rows") != table.num_rows:
+        raise ShardError(f"{path}: holds {table.num_rows} rows, its metadata says {meta.get('rows')}")
+    for name, value in (expect or {}).items():
+        if json.loads(_canonical(meta.get(name))) != json.loads(_canonical(value)):
+            raise ShardError(f"{path}: metadata {name} = {meta.get(name)!r}, expected {value!r}")
+    frame = table.to_pandas()
+    frame.attrs = {}
+    return frame
+
+
+def try_read(path: str | Path, expect: Mapping[str, Any] | None = None, log=None) -> pd.DataFrame | None:
+    """:func:`read`, or ``None`` when the file is missing or fails a check (reported through ``log``)."""
+    try:
+        return read(path, expect)
+    except FileNotFoundError:
+        return None
+    except ShardError as exc:
+        if log is not None:
+            log(f"recomputing: {exc}")
+        return None
+
+
+def write_json(path: str | Path, data: Any) -> Path:
+    """Write ``data`` as indented JSON, atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _tmp_name(path)
+    try:
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+        _replace_atomic(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def read_json(path: str | Path) -> Any:
+    return json.loads(Path(path).read_text())
+
+
+class Store:
+    """Paths of one profile's results: ``Store("results/quick")`` or ``Store.of("quick")``."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    @classmethod
+    def of(cls, profile: str, results: str | Path = "results") -> "Store":
+        return cls(Path(results) / profile)
+
+    def config(self, stage: str, problem: str, strategy: str | None = None) -> Path:
+        name = f"{stage}-{problem}" + (f"-{strategy}" if strategy else "")
+        return self.root / "config" / f"{name}.json"
+
+    def data(self, problem: str) -> Path:
+        return self.root / "data" / f"{problem}.json"
+
+    def grid_table(self, problem: str) -> Path:
+        return self.root / "grid" / f"{problem}.parquet"
+
+    def grid_winner(self, problem: str) -> Path:
+        return self.root / "grid" / f"{problem}.json"
+
+    def shard(self, problem: str, strategy: str, key: str) -> Path:
+        """A trial shard (``strategy="grid"`` for a grid-search shard)."""
+        return self.root / "shards" / problem / strategy / f"{key}.parquet"
+
+    def trials(self, problem: str, strategy: str) -> Path:
+        return self.root / "trials" / problem / f"{strategy}.parquet"
+
+    def diagnostics(self, problem: str, strategy: str) -> Path:
+        return self.root / "diagnostics" / problem / f"{strategy}.parquet"
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.root)!r})"

@@ -1,0 +1,297 @@
+"""The paper's generated layer (alnn.report): formatting, tables with known
+answers, generated sentences that follow the numbers, and the whole paper
+compiled from a synthetic result set (latexmk + pdftotext)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from alnn import analysis as an
+from alnn import report as rp
+from alnn.config import load_profile
+from alnn.datasets import NAMES, TASKS
+
+ROOT = Path(__file__).resolve().parents[1]
+PAPER = ROOT / "paper"
+HAVE_LATEX = shutil.which("latexmk") is not None and shutil.which("pdftotext") is not None
+
+
+# --------------------------------------------------------------------------- synthetic inputs
+def synthetic_grid(problem: str, seed: int = 0) -> pd.DataFrame:
+    """A small grid table, one row per configuration x fold; one configuration diverges."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for h in (64, 256):
+        for lr in (0.05, 0.5):
+            for wd in (0.0, 0.001):
+                for mo in (0.5, 0.9):
+                    for fold in range(2):
+                        loss = 0.1 + 0.01 * rng.random() + (0.05 if lr == 0.05 else 0) + wd
+                        div = h == 256 and lr == 0.5 and wd == 0.001 and mo == 0.9
+                        rows.append(dict(hidden=h, lr=lr, weight_decay=wd, momentum=mo,
+                                         batch_size=16, fold=fold,
+                                         val_loss=np.nan if div else loss, diverged=div))
+    return pd.DataFrame(rows)
+
+
+def synthetic_inputs(epochs: int = 30, trials: int = 2, folds: int = 3):
+    frame = an.synthetic_frame(NAMES, trials=trials, folds=folds, epochs=epochs, pool=60,
+                               diverge=[("wine", "ensemble", 0, 1, 20)], seed=1)
+    grids = {p: synthetic_grid(p, i) for i, p in enumerate(NAMES)}
+    winners = {}
+    for p, g in grids.items():
+        per = rp._grid_per_config(g)
+        best = per[~per["diverged"]].sort_values("val_loss").iloc[0]
+        winners[p] = dict(hidden=int(best["hidden"]), lr=float(best["lr"]),
+                          weight_decay=float(best["weight_decay"]), momentum=float(best["momentum"]),
+                          batch_size=16, val_loss=float(best["val_loss"]))
+    profile = load_profile("quick").to_dict()
+    masks = synthetic_diagnostics(epochs)
+    return dict(grids=grids, winners=winners, trials=frame, profile=profile, masks=masks)
+
+
+def synthetic_diagnostics(epochs: int, pool: int = 100) -> pd.DataFrame:
+    """A SASLA selection record of one Iris network in the pipeline's long format
+    (epoch, pattern, selected): patterns far from the class boundaries drop out."""
+    rng = np.random.default_rng(3)
+    patterns = np.sort(rng.choice(150, pool, replace=False))
+    keep = np.ones((epochs, pool), bool)
+    for e in range(1, epochs):
+        keep[e] = rng.random(pool) < 1.0 - 0.6 * e / epochs
+    frame = pd.DataFrame({"epoch": np.repeat(np.arange(1, epochs + 1), pool),
+                          "pattern": np.tile(patterns, epochs), "selected": keep.reshape(-1)})
+    frame.attrs["problem"] = "iris"
+    return frame
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    out = tmp_path_factory.mktemp("report")
+    inputs = synthetic_inputs()
+    with pytest.warns(UserWarning, match="the profile says"):  # quick profile, synthetic counts
+        res = rp.build(**inputs, generated_dir=out / "generated", figures_dir=out / "figures")
+    return dict(out=out, inputs=inputs, result=res)
+
+
+def values(path: Path) -> dict[str, str]:
+    text = path.read_text()
+    return dict(re.findall(r"^\\alnnset\{([^}]*)\}\{(.*)\}$", text, flags=re.M))
+
+
+# --------------------------------------------------------------------------- formatting
+def test_number_formatting():
+    assert rp.num(1234567.891, 0) == "1{,}234{,}568"
+    assert rp.num(-0.01234, sig=3) == "$-$0.0123"
+    assert rp.num(float("nan")) == "\\na"
+    assert rp.pct(0.9534) == "95.3\\%"
+    assert rp.pval(0.0004) == "$<$0.001" and rp.pval(0.0456) == "0.046"
+    assert rp.count(56000) == "56.0k" and rp.count(1500) == "1500" and rp.count(2.5e6) == "2.5M"
+    assert rp.gnum(0.001) == "0.001" and rp.gnum(512.0) == "512"
+    assert rp.decimals_for([0.0123, 0.2]) == 3 and rp.decimals_for([123.4]) == 0
+    assert rp.join(["a", "b", "c"]) == "a, b and c" and rp.join(["a"]) == "a"
+
+
+def test_dataset_facts_match_loaders():
+    from alnn import datasets
+
+    for name in ("iris", "wine", "sine"):
+        ds = datasets.load(name)
+        assert rp.DATASET_FACTS[name] == {"inputs": ds.n_features, "outputs": ds.n_outputs}
+
+
+def test_references_are_cited_entries():
+    refs = rp.load_references()
+    bib = (PAPER / "references.bib").read_text()
+    keys = set(re.findall(r"@\w+\{([^,]+),", bib))
+    for problem in NAMES:
+        for point in refs.get(problem, []):
+            assert point["metric"]
+            assert not point.get("bibkey") or point["bibkey"] in keys
+            assert ("value" in point or "low" in point or "derived" in point or "reason" in point)
+
+
+# --------------------------------------------------------------------------- tables with known answers
+def _tiny_frame():
+    """Two problems, passive vs sasla, fixed finals: sasla is 10 points better on iris."""
+    rows = []
+    for ds, base, delta in (("iris", 0.80, 0.10), ("wine", 0.90, 0.0)):
+        for s in ("passive", "sasla"):
+            for t in range(5):
+                for f in range(3):
+                    noise = 0.01 * ((t * 3 + f) % 4)
+                    acc = base + (delta if s == "sasla" else 0.0) + noise
+                    for e in (1, 2):
+                        rows.append(dict(dataset=ds, strategy=s, trial=t, fold=f, epoch=e,
+                                         subset_size=40 if s == "passive" else 20, labels_used=40,
+                                         presentations=40 * e, scored=0, diverged=False, wall_s=0.1,
+                                         train_loss=0.1, val_loss=0.1, accuracy=acc, f1=acc,
+                                         precision=acc, recall=acc, mcc=acc, mse=1 - acc))
+    return pd.DataFrame(rows)
+
+
+def test_comparison_marks_best_and_significance():
+    frame = _tiny_frame()
+    ctx = rp._context(grids={}, winners={}, trials=frame, profile={}, data=None, references={})
+    table = rp.comparison_table(ctx)
+    iris = next(line for line in table.splitlines() if "Iris" in line and "Accuracy" in line)
+    # passive 80 + mean noise 1.4 = 81.4; sasla 91.4, significantly better and bold
+    assert "81.4" in iris and "\\best{91.4}\\sigup" in iris
+    wine = next(line for line in table.splitlines() if "Wine" in line and "Accuracy" in line)
+    assert "\\sigup" not in wine and "\\sigdown" not in wine
+    assert wine.count("\\best{") == 2  # a tie: both bold
+
+
+def test_findings_follow_the_numbers():
+    frame = _tiny_frame()
+    ctx = rp._context(grids={}, winners={}, trials=frame, profile={}, data=None, references={})
+    text = rp._problem_comparison(ctx, "iris")
+    assert "SASLA is significantly better than passive learning" in text
+    assert "no strategy differs significantly" in rp._problem_comparison(ctx, "wine")
+    flipped = frame.assign(strategy=frame["strategy"].map({"passive": "sasla", "sasla": "passive"}))
+    ctx2 = rp._context(grids={}, winners={}, trials=flipped, profile={}, data=None, references={})
+    assert "SASLA is significantly worse" in rp._problem_comparison(ctx2, "iris")
+
+
+def test_pools_recover_dataset_size():
+    frame = an.synthetic_frame(("iris",), trials=2, folds=3, epochs=3, pool=100)
+    pools = rp._pools(frame)
+    assert pools["iris"]["pool_mean"] == 100 and pools["iris"]["n"] == 150
+
+
+def test_draft_claims_sentence_direction():
+    frame = an.synthetic_frame(("fashion-mnist",), trials=2, folds=3, epochs=20, pool=60)
+    ctx = rp._context(grids={}, winners={}, trials=frame, profile={}, data=None, references=None)
+    text = rp._draft_text(ctx)
+    ours = ctx.stat("fashion-mnist", "passive", "accuracy")
+    assert ours < 0.975 and "points below the draft's 97.5\\%" in text
+    assert "beyond what this model class is known to reach" in text
+
+
+# --------------------------------------------------------------------------- build
+def test_build_writes_every_file(built):
+    gen = built["out"] / "generated"
+    figs = built["out"] / "figures"
+    for name in rp.GENERATED:
+        assert (gen / name).is_file(), name
+    for name in rp.FIGURES:
+        assert (figs / f"{name}.pdf").is_file() and (figs / f"{name}.png").is_file(), name
+    assert not list(gen.glob(".*.tmp")) and not list(figs.glob(".*tmp*"))
+    main = re.sub(r"(?<!\\)%.*", "", (PAPER / "main.tex").read_text())
+    used = set(re.findall(r"\\gen\{([^}]+)\}", main))
+    defined = {}
+    for name in ("profile.tex", "numbers.tex", "findings.tex"):
+        defined.update(values(gen / name))
+    assert used <= set(defined), sorted(used - set(defined))
+    inputs = set(re.findall(r"\\input\{([^}]+)\}", main)) - {"architecture"}
+    assert {f"{i}.tex" for i in inputs} <= set(rp.GENERATED)
+    graphics = set(re.findall(r"\\includegraphics(?:\[[^]]*\])?\{([^}]+)\}", main))
+    assert graphics == set(rp.FIGURES)
+
+
+def test_generated_citations_exist(built):
+    bib = (PAPER / "references.bib").read_text()
+    keys = set(re.findall(r"@\w+\{([^,]+),", bib))
+    gen = built["out"] / "generated"
+    cited = set()
+    for f in gen.glob("*.tex"):
+        for group in re.findall(r"\\cite\{([^}]+)\}", f.read_text()):
+            cited |= {k.strip() for k in group.split(",")}
+    assert cited <= keys, cited - keys
+
+
+def test_profile_is_printed(built):
+    v = values(built["out"] / "generated" / "profile.tex")
+    assert v["profile/name"] == "\\texttt{quick}"
+    f = values(built["out"] / "generated" / "findings.tex")
+    assert "reduced protocol" in f["text/profile-note"]
+    table = (built["out"] / "generated" / "profile-table.tex").read_text()
+    iris = next(line for line in table.splitlines() if line.startswith("Iris"))
+    assert iris.split(" & ")[7:10] == ["2", "3", "30"]  # trials, folds, epochs of the results
+    assert built["inputs"]["profile"]["problems"]["iris"]["trials"] != 2  # input left unchanged
+    fm = load_profile("quick").problem("fashion-mnist")
+    assert f"{fm.grid.size}$\\times${fm.grid_folds}$\\times${fm.grid_epochs}" in table
+
+
+@pytest.mark.skipif(not HAVE_LATEX, reason="latexmk / pdftotext not installed")
+def test_paper_compiles_and_reads_complete(built, tmp_path):
+    paper = tmp_path / "paper"
+    paper.mkdir()
+    for name in ("main.tex", "references.bib", "architecture.tex"):
+        shutil.copy(PAPER / name, paper / name)
+    pdf = rp.compile_paper(paper, built["out"] / "generated", built["out"] / "figures",
+                           outdir=tmp_path / "build")
+    assert pdf.is_file()
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True,
+                          check=True).stdout
+    flat = re.sub(r"-\n\s*", "", text)
+    flat = re.sub(r"\s+", " ", flat).lower()
+    for problem in rp.PROBLEM_LABELS.values():
+        assert problem.lower() in flat, problem
+    for strategy in rp.STRATEGY_LABELS.values():
+        assert strategy.lower() in flat, strategy
+    assert "todo" not in flat and "??" not in flat
+    log = (tmp_path / "build" / "main.log").read_text(errors="replace")
+    assert "undefined" not in log.lower()
+
+
+def test_mask_forms_agree():
+    """The diagnostics frame, the engine's record and {(trial, fold): record} give one history."""
+    diag = synthetic_diagnostics(6)
+    info = rp._mask_info(diag)
+    assert info is not None and info["mask"].shape == (6, 100) and info["coords"].shape == (100, 2)
+    pool = np.sort(diag["pattern"].unique())
+    record = {"pool": pool, "mask": info["mask"]}
+    for form in (record, {(0, 0): record}, {"problem": "iris", "masks": {(0, 0): record}}):
+        other = rp._mask_info(form)
+        assert np.array_equal(other["mask"], info["mask"])
+        assert np.allclose(other["coords"], info["coords"])
+    assert rp._mask_info(None) is None
+    assert rp._mask_info({"problem": "wine", "pool": pool, "mask": info["mask"]}) is None
+
+
+def test_large_values_use_scientific_notation():
+    assert rp.sci(740338.2) == "7.40$\\times$10$^{5}$"
+    assert rp.sci(-3.68e6) == "$-$3.68$\\times$10$^{6}$"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not HAVE_LATEX, reason="latexmk / pdftotext not installed")
+def test_smoke_profile_end_to_end(tmp_path):
+    """The real smoke pipeline (data, grid, trials in a temporary store) through report.build
+    and latexmk, as the analysis notebook runs it."""
+    from alnn import config as C
+    from alnn import pipeline
+    from alnn import store as S
+    from alnn.datasets import DataError
+
+    prof = C.load_profile("smoke")
+    st = S.Store(tmp_path / "results")
+    ex = C.Execution(workers=1, progress=False)
+    try:
+        for q in prof.problems:
+            pipeline.data(prof, q, store=st)
+            pipeline.grid(prof, q, store=st, execution=ex)
+            pipeline.trials(prof, q, store=st, execution=ex)
+    except DataError as exc:  # pragma: no cover - raw data unavailable
+        pytest.skip(f"raw data unavailable: {exc}")
+    grids = {q: S.read(st.grid_table(q), {"profile": prof.name, "problem": q}) for q in prof.problems}
+    winners = {q: S.read_json(st.grid_winner(q)) for q in prof.problems}
+    data = {q: S.read_json(st.data(q)) for q in prof.problems}
+    trials = pd.concat([pipeline.read_trials(st, q, s) for q, s in prof.pairs()], ignore_index=True)
+    masks = {"iris": pipeline.read_diagnostics(st, "iris", "sasla")}
+    rp.build(grids=grids, winners=winners, trials=trials, profile=prof.to_dict(), data=data, masks=masks,
+             generated_dir=tmp_path / "generated", figures_dir=tmp_path / "figures")
+    pdf = rp.compile_paper(PAPER, tmp_path / "generated", tmp_path / "figures", outdir=tmp_path / "build")
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    flat = re.sub(r"\s+", " ", re.sub(r"-\n\s*", "", text)).lower()
+    for name in list(rp.PROBLEM_LABELS.values()) + list(rp.STRATEGY_LABELS.values()):
+        assert name.lower() in flat, name
+    assert "todo" not in flat and "??" not in flat
+    assert "reduced protocol" in flat and "smoke" in flat
