@@ -295,3 +295,21 @@ def test_smoke_profile_end_to_end(tmp_path):
         assert name.lower() in flat, name
     assert "todo" not in flat and "??" not in flat
     assert "reduced protocol" in flat and "smoke" in flat
+
+
+@pytest.mark.skipif(not HAVE_LATEX, reason="latexmk / pdftotext not installed")
+def test_compile_fails_on_undefined_value(tmp_path):
+    """A \\gen key that no generated file defines stops the build with its name."""
+    main = (PAPER / "main.tex").read_text()
+    macros = main[main.index("\\makeatletter"):main.index("\\makeatother") + len("\\makeatother")]
+    paper = tmp_path / "paper"
+    paper.mkdir()
+    (paper / "main.tex").write_text("\\documentclass{article}\n" + macros + "\n\\input{numbers}\n"
+                                    "\\begin{document}\n\\gen{a/known} \\gen{a/missing}\n\\end{document}\n")
+    gen = tmp_path / "generated"
+    gen.mkdir()
+    (gen / "numbers.tex").write_text("\\alnnset{a/known}{42}\n")
+    with pytest.raises(rp.LatexError, match="a/missing"):
+        rp.compile_paper(paper, gen, tmp_path / "figures")
+    pdf = rp.compile_paper(paper, gen, tmp_path / "figures", check=False)
+    assert "42" in subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout
