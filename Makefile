@@ -193,7 +193,7 @@ print-%:
 ##@ Working on it
 .PHONY: lab bench clean
 lab: $(STAMP) ## JupyterLab on notebooks/ (their default parameters use the smoke profile)
-	$(VENV)/bin/jupyter lab notebooks/
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
 
 bench: $(STAMP) ## Engine benchmark (bench/bench.py)
 	$(PY) bench/bench.py

@@ -163,6 +163,17 @@ def test_overrides_merge_key_by_key(tmp_path):
     assert profiles["smoke"].problem("fashion-mnist").subsample == 100
     assert profiles["smoke"].problem("iris").seeds == C.Seeds(grid=1, trials=2, subsample=0)
     assert iris.trial_chunks() == [(0, 1), (1, 1)]
+    assert iris.grid_chunk >= iris.grid.size  # unset: one shard per hidden-layer size
+
+
+def test_grid_chunk_splits_hidden_sizes_only():
+    from alnn import pipeline
+
+    full = C.load_profile("full")
+    tasks = pipeline.grid_tasks(full.problem("fashion-mnist"))
+    assert len(tasks) == 64 and all(len({c["hidden"] for c in t.fields["configs"]}) == 1 for t in tasks)
+    assert sum(len(t.fields["configs"]) for t in tasks) == 256
+    assert len(pipeline.grid_tasks(full.problem("iris"))) == 4
 
 
 def test_stage_configs_are_json_and_carry_the_engine_version():

@@ -151,8 +151,10 @@ def _main(args) -> int:
             json.dump(profile.to_dict(), sys.stdout, indent=2)
             print()
             return 0
-        for path in pipeline.write_stage_configs(profile, st):
-            print(f"config: {path} changed", file=sys.stderr)
+        changed = pipeline.write_stage_configs(profile, st)
+        if changed:
+            names = ", ".join(p.stem for p in changed[:4]) + (", ..." if len(changed) > 4 else "")
+            print(f"config [{profile.name}]: {len(changed)} stage setting file(s) changed ({names})", file=sys.stderr)
         return 0
     problems = _problems(args.problem)
     if args.command == "data":

@@ -181,14 +181,14 @@ def _positive(where: str, value: int, minimum: int = 1) -> None:
         raise ConfigError(f"{where} = {value!r} must be an integer >= {minimum}")
 
 
-def _as_plain(obj: Any) -> Any:
+def as_plain(obj: Any) -> Any:
     """Dataclasses, tuples and mappings as JSON-ready dicts and lists."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: _as_plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        return {f.name: as_plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
     if isinstance(obj, Mapping):
-        return {str(k): _as_plain(v) for k, v in obj.items()}
+        return {str(k): as_plain(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_as_plain(v) for v in obj]
+        return [as_plain(v) for v in obj]
     return obj
 
 
@@ -250,7 +250,7 @@ def strategy_params(strategy: str, data: Mapping[str, Any] | None = None, where:
 
 def params_dict(params: Any) -> dict[str, Any]:
     """Parameters as the keyword dict the engine's ``params=`` takes (unset ones left out)."""
-    return {k: v for k, v in _as_plain(params).items() if v is not None}
+    return {k: v for k, v in as_plain(params).items() if v is not None}
 
 
 # ---------------------------------------------------------------------------
@@ -312,6 +312,7 @@ class ProblemSettings:
     chunk: int
     grid_folds: int
     grid_epochs: int
+    grid_chunk: int  # grid configurations per shard (a shard never mixes hidden-layer sizes)
     grid: Grid
     seeds: Seeds
     strategies: dict[str, Any]  # strategy -> params dataclass, applicable strategies only
@@ -325,7 +326,7 @@ class ProblemSettings:
         return [(s, min(self.chunk, self.trials - s)) for s in range(0, self.trials, self.chunk)]
 
     def to_dict(self) -> dict[str, Any]:
-        return _as_plain(self)
+        return as_plain(self)
 
     def stage_config(self, stage: str, strategy: str | None = None) -> dict[str, Any]:
         """The settings one stage of this problem depends on (written by ``alnn config``)."""
@@ -337,8 +338,8 @@ class ProblemSettings:
             return data
         data["batch_size"] = self.batch_size
         if stage == "grid":
-            return {**data, "grid": _as_plain(self.grid), "folds": self.grid_folds,
-                    "epochs": self.grid_epochs, "seed": self.seeds.grid}
+            return {**data, "grid": as_plain(self.grid), "folds": self.grid_folds,
+                    "epochs": self.grid_epochs, "chunk": self.grid_chunk, "seed": self.seeds.grid}
         if stage == "trials":
             check_pair(self.problem, strategy)
             return {**data, "strategy": strategy, "params": params_dict(self.strategies[strategy]),
@@ -348,7 +349,8 @@ class ProblemSettings:
 
 
 # Settings a problem table may override, and the ones only a problem table has.
-_SHARED_KEYS = ("trials", "folds", "epochs", "chunk", "grid_folds", "grid_epochs", "grid", "strategies")
+_SHARED_KEYS = ("trials", "folds", "epochs", "chunk", "grid_folds", "grid_epochs", "grid_chunk", "grid",
+                "strategies")
 _PROBLEM_KEYS = ("batch_size", "subsample") + _SHARED_KEYS
 _PROFILE_KEYS = ("description", "seeds", "problems") + _SHARED_KEYS
 
@@ -398,7 +400,8 @@ def _resolve_problem(profile: str, problem: str, table: Mapping[str, Any], seeds
     where = f"{profile}.problems.{problem}"
     _check_keys(where, table, _PROBLEM_KEYS)
     ints = {}
-    for key in ("batch_size", "trials", "folds", "epochs", "chunk", "grid_folds", "grid_epochs"):
+    table = {"grid_chunk": 1 << 30, **table}  # default: every configuration of one hidden size in one shard
+    for key in ("batch_size", "trials", "folds", "epochs", "chunk", "grid_folds", "grid_epochs", "grid_chunk"):
         if key not in table:
             raise ConfigError(f"{where}: missing setting {key!r} (set it for the profile or the problem)")
         ints[key] = _coerce(table[key], int, f"{where}.{key}")

@@ -4,7 +4,7 @@ Each stage splits its work into *shards*: a group of grid-search
 configurations, or a chunk of trials of one problem x strategy. A shard is
 named by a key, the hash of every setting that determines it (profile,
 problem, strategy, configuration, strategy parameters, seed, trial range,
-epochs, folds, subsample and the engine's code version: see :func:`trial_task`).
+epochs, folds, subsample and the engine's code version: see :func:`trial_tasks`).
 A stage computes only the shards missing from the store (or failing its
 checks), so an interrupted run resumes where it stopped and a finished one
 reruns nothing; then it assembles the stage's result files from the shards.
@@ -189,16 +189,17 @@ def grid_configs(settings: C.ProblemSettings) -> list[dict[str, Any]]:
 
 
 def grid_tasks(settings: C.ProblemSettings, device: str = "cpu") -> list[Task]:
-    """One shard per hidden-layer size (networks of one size train together)."""
-    configs = grid_configs(settings)
+    """Shards of at most ``grid_chunk`` configurations of one hidden-layer size (they train as one batch)."""
     groups: dict[int, list[dict[str, Any]]] = {}
-    for cfg in configs:
+    for cfg in grid_configs(settings):
         groups.setdefault(cfg["hidden"], []).append(cfg)
+    size = settings.grid_chunk
+    chunks = [group[i:i + size] for group in groups.values() for i in range(0, len(group), size)]
     return [
         Task("grid", settings.problem, "grid",
-             {**_common(settings), "kind": "grid", "configs": group, "folds": settings.grid_folds,
+             {**_common(settings), "kind": "grid", "configs": chunk, "folds": settings.grid_folds,
               "epochs": settings.grid_epochs, "seed": settings.seeds.grid}, device)
-        for group in groups.values()
+        for chunk in chunks
     ]
 
 
@@ -401,7 +402,7 @@ class DaskExecutor(Executor):
                 self._cluster.close()
 
 
-def make_executor(execution: C.Execution, n_tasks: int | None = None) -> Executor:
+def make_executor(execution: C.Execution) -> Executor:
     execution.check_device()
     if execution.executor == "dask":
         return DaskExecutor(execution.scheduler, execution.workers)
@@ -453,7 +454,7 @@ def run_tasks(tasks: Sequence[Task], store: S.Store, execution: C.Execution, *, 
     reused = len(frames)
     if pending:
         own = executor is None
-        executor = executor or make_executor(execution, len(pending))
+        executor = executor or make_executor(execution)
         inline = isinstance(executor, LocalExecutor) and min(executor.workers, len(pending)) <= 1
         show = inline and execution.progress and len(pending) == 1  # the engine's own epoch bar
         pending = [Task(t.kind, t.problem, t.strategy, t.fields, execution.device, show) for t in pending]
@@ -483,6 +484,8 @@ def _summary_line(stage: str, what: str, profile: str, outcome: Outcome, executi
 
 
 def _describe_executor(execution: C.Execution, pending: int) -> str:
+    if pending == 0:
+        return "nothing to compute"
     if execution.executor == "dask":
         return f"dask {execution.scheduler or 'LocalCluster'}, {execution.device}"
     workers = execution.workers or default_workers(execution.device)
@@ -546,7 +549,8 @@ def grid(profile: str | C.Profile, problem: str, *, store=None, execution: C.Exe
     table = summarise_grid(frame, grid_configs(settings))
     keys = [t.key for t in tasks]
     winner = winner_of(table, settings, keys)
-    S.write(store.grid_table(problem), table, {"profile": profile.name, "problem": problem, "shards": keys})
+    shared = {k: v for k, v in tasks[0].fields.items() if k not in ("configs", "kind")}
+    S.write(store.grid_table(problem), table, {**shared, "grid": C.as_plain(settings.grid), "shards": keys})
     S.write_json(store.grid_winner(problem), winner)
     if winner["diverged"]:
         log(f"warning: every grid configuration of {problem} diverged; the winner is the least bad one")
@@ -605,7 +609,9 @@ def trials(profile: str | C.Profile, problem: str, strategies: Iterable[str] | N
     for s, tasks in by_strategy.items():
         keys = [t.key for t in tasks]
         frame = pd.concat([outcome.frames[k] for k in keys], ignore_index=True)
-        meta = {"profile": profile.name, "problem": problem, "strategy": s, "shards": keys}
+        # the settings shared by the shards (everything but the trial range), and the shards themselves
+        shared = {k: v for k, v in tasks[0].fields.items() if k not in ("trial_start", "trials", "kind")}
+        meta = {**shared, "trials": settings.trials, "strategy": s, "shards": keys}
         first = tasks[0]
         S.write(store.diagnostics(problem, s), outcome.diagnostics[first.key],
                 {**meta, "trial": 0, "fold": 0, "shard": first.key})

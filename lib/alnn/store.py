@@ -12,9 +12,9 @@ Layout under ``results/<profile>/`` (see docs/architecture.md)::
 Every file is written to a temporary name in its own folder and renamed, so a
 reader (or ``make``) never sees a half-written file, and two writers of the
 same file leave one complete copy. A Parquet file carries its key fields and
-row count in the schema metadata (``alnn``) and page checksums; :func:`read`
-verifies all three, so a truncated, corrupted or foreign file is detected and
-recomputed instead of read.
+row count and a hash of its values in the schema metadata (``alnn``), and
+page checksums; :func:`read` verifies them all, so a truncated, corrupted or
+foreign file is detected and recomputed instead of read.
 """
 
 from __future__ import annotations
@@ -56,12 +56,21 @@ def _replace_atomic(tmp: Path, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def content_hash(frame: pd.DataFrame) -> str:
+    """A hash of a frame's column names and values (not of its bytes on disk), 16 hex digits."""
+    digest = hashlib.sha256()
+    for name in frame.columns:
+        digest.update(str(name).encode() + b"\0")
+        digest.update(pd.util.hash_pandas_object(frame[name], index=False).to_numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
 def write(path: str | Path, frame: pd.DataFrame, meta: Mapping[str, Any]) -> Path:
-    """Write ``frame`` to ``path`` atomically with ``meta`` (plus its row count) in the metadata."""
+    """Write ``frame`` to ``path`` atomically with ``meta``, its row count and content hash in the metadata."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     table = pa.Table.from_pandas(frame, preserve_index=False)
-    stored = dict(meta, rows=len(frame))
+    stored = dict(meta, rows=len(frame), content=content_hash(frame))
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), META: _canonical(stored).encode()})
     tmp = _tmp_name(path)
     try:
@@ -100,6 +109,8 @@ def read(path: str | Path, expect: Mapping[str, Any] | None = None) -> pd.DataFr
             raise ShardError(f"{path}: metadata {name} = {meta.get(name)!r}, expected {value!r}")
     frame = table.to_pandas()
     frame.attrs = {}
+    if "content" in meta and content_hash(frame) != meta["content"]:
+        raise ShardError(f"{path}: its values do not match the content hash in its metadata")
     return frame
 
 
