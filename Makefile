@@ -31,6 +31,8 @@ EXECUTOR ?= local
 SCHEDULER ?=
 DEVICE ?= cpu
 WORKERS ?=
+# where results go (results/<profile>/ below it); tests point it at a folder of their own
+RESULTS ?= results
 
 PROFILES := smoke quick full
 EXECUTORS := local dask
@@ -54,7 +56,7 @@ STRATEGIES := passive sasla entropy ensemble random
 strategies_of = $(if $(filter $1,$(CLASSIFICATION)),$(STRATEGIES),$(filter-out entropy,$(STRATEGIES)))
 problems_of = $(if $(filter entropy,$1),$(CLASSIFICATION),$(PROBLEMS))
 
-R := results/$(PROFILE)
+R := $(RESULTS)/$(PROFILE)
 RP := reports/$(PROFILE)
 GEN := paper/generated/$(PROFILE)
 FIG := figures/$(PROFILE)
@@ -107,14 +109,14 @@ analysis: $(ANALYSIS) ## Tables, statistics and figures of the paper (paper/gene
 
 # Always asks alnn whether a profile changed; touches only the files that did.
 $(CONFIGS) &: FORCE | $(STAMP)
-	@$(CLI) config --profile $(PROFILE)
+	@$(CLI) config --profile $(PROFILE) --results '$(RESULTS)'
 
 $(R)/data/%.json: $(R)/config/data-%.json
-	$(CLI) data --profile $(PROFILE) --problem $*
+	$(CLI) data --profile $(PROFILE) --results '$(RESULTS)' --problem $*
 
 define GRID_RULE
 $(R)/grid/$1.parquet $(R)/grid/$1.json &: $(R)/config/grid-$1.json $(R)/data/$1.json
-	$$(CLI) grid --profile $(PROFILE) --problem $1 $$(RUN)
+	$$(CLI) grid --profile $(PROFILE) --results '$(RESULTS)' --problem $1 $$(RUN)
 endef
 $(foreach p,$(PROBLEMS),$(eval $(call GRID_RULE,$p)))
 
@@ -122,7 +124,7 @@ $(foreach p,$(PROBLEMS),$(eval $(call GRID_RULE,$p)))
 define TRIALS_RULE
 $(call trials_of,$1) $(call diagnostics_of,$1) &: $(R)/grid/$1.json $(R)/data/$1.json \
     $(foreach s,$(call strategies_of,$1),$(R)/config/trials-$1-$s.json)
-	$$(CLI) trials --profile $(PROFILE) --problem $1 $$(RUN)
+	$$(CLI) trials --profile $(PROFILE) --results '$(RESULTS)' --problem $1 $$(RUN)
 endef
 $(foreach p,$(PROBLEMS),$(eval $(call TRIALS_RULE,$p)))
 

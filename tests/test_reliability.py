@@ -183,6 +183,18 @@ def test_two_executors_on_one_store_match_a_serial_run(straight, tmp_path):
     assert not list(Path(tmp_path).rglob("*.tmp"))
 
 
+def test_make_j2_matches_a_serial_run(straight, tmp_path):
+    """`make -j2` runs two problems' stages at once into one store: same numbers as one serial run."""
+    reference, _ = straight
+    proc = subprocess.run(["make", "--no-print-directory", "-j2", "trials", "PROFILE=smoke", "WORKERS=1",
+                           f"RESULTS={tmp_path}"], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    ours = result_frames(reference)
+    theirs = result_frames(tmp_path)
+    for name, frame in ours.items():
+        pd.testing.assert_frame_equal(frame, theirs[name], check_exact=True, obj=name)
+
+
 # ------------------------------------------------------------------ divergence
 
 

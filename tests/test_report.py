@@ -313,3 +313,16 @@ def test_compile_fails_on_undefined_value(tmp_path):
         rp.compile_paper(paper, gen, tmp_path / "figures")
     pdf = rp.compile_paper(paper, gen, tmp_path / "figures", check=False)
     assert "42" in subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout
+
+
+def test_diverged_trial_runs_are_counted_in_the_text():
+    from alnn.analysis import synthetic_frame
+
+    calm = synthetic_frame(("iris", "sine"), trials=2, folds=3, epochs=20)
+    ctx = rp._context(grids={}, winners={}, trials=calm, profile={}, data=None, references={})
+    assert rp._divergence_text(ctx).startswith("None of the")
+    wild = synthetic_frame(("iris", "sine"), trials=2, folds=3, epochs=20,
+                           diverge=[("sine", "sasla", 0, 1, 5), ("sine", "sasla", 1, 2, 9)])
+    ctx = rp._context(grids={}, winners={}, trials=wild, profile={}, data=None, references={})
+    text = rp._divergence_text(ctx)
+    assert "SASLA on Sine" in text and "(2 of 6)" in text, text

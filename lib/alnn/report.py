@@ -1073,6 +1073,27 @@ def _comparison_text(ctx: Context, task: str) -> str:
     return " ".join(out)
 
 
+def _divergence_text(ctx: Context) -> str:
+    """How many trial runs diverged (they are left out of every mean and counted here)."""
+    summary = ctx.summary
+    rows = []
+    total = 0
+    for p in ctx.problems:
+        metric = ctx.primary(p)
+        for s in ctx.strategies(p):
+            hit = summary[(summary["dataset"] == p) & (summary["strategy"] == s) & (summary["metric"] == metric)]
+            if len(hit):
+                n, d = int(hit["n_runs"].iloc[0]), int(hit["n_diverged"].iloc[0])
+                total += n
+                if d:
+                    rows.append(f"{STRATEGY_PROSE[s]} on {PROBLEM_LABELS[p]} ({d} of {n})")
+    if not rows:
+        return (f"None of the {count(total)} trial runs diverged (a diverged run has a non-finite loss or "
+                "weight; it would be left out of every mean and counted here).")
+    return ("Some trial runs diverged (a non-finite loss or weight); they are left out of every mean and "
+            "spread, and counted here: " + join(rows) + ".")
+
+
 def _random_text(ctx: Context) -> str:
     """Entropy sampling and the committee against random sampling, their baseline."""
     quiet, loud = [], []
@@ -1658,6 +1679,7 @@ def findings_values(ctx: Context, sasla_info: dict | None) -> Values:
     v["text/comparison-classification"] = _comparison_text(ctx, "classification")
     v["text/comparison-regression"] = _comparison_text(ctx, "regression")
     v["text/random-baseline"] = _random_text(ctx)
+    v["text/divergence"] = _divergence_text(ctx)
     v["text/convergence"] = _convergence_text(ctx)
     v["text/efficiency"] = _efficiency_text(ctx)
     v["text/overhead"] = _overhead_text(ctx)
