@@ -53,8 +53,8 @@ METRIC_LABELS = {"accuracy": "Accuracy", "f1": "Macro F1", "precision": "Macro p
                  "mae": "MAE", "r2": "$R^2$", "val_loss": "Validation loss",
                  "train_loss": "Training loss"}
 DATASET_LABELS = {"iris": "Iris", "wine": "Wine", "fashion-mnist": "Fashion-MNIST",
-                  "sine": "Sine", "california-housing": "California housing",
-                  "energy-efficiency": "Energy efficiency"}
+                  "sine": "Sine", "california-housing": "California Housing",
+                  "energy-efficiency": "Energy Efficiency"}
 
 #: IEEE single-column and double-column (text) widths in inches.
 COLUMN_WIDTH = 3.5
