@@ -128,7 +128,7 @@ def run_rate(J: int, B: int, epochs: int) -> float:
     """The whole `alnn.run` loop (shuffles, training, validation metrics every epoch) on an Iris-sized problem."""
     from alnn.datasets import Dataset
     from alnn.model import TrainConfig
-    from alnn.run import run
+    from alnn.experiment import run
 
     rng = np.random.default_rng(0)
     y = np.arange(150) % 3

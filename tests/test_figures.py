@@ -119,3 +119,36 @@ def test_sasla_at_work(tmp_path):
         fg.sasla_at_work(mask, coords[:10])
     with pytest.raises(ValueError):
         fg.sasla_at_work(mask, coords, epochs=[0])
+
+
+def _diagnostics(strategy):
+    from alnn.experiment import run
+    from alnn.datasets import Dataset
+    from alnn.model import TrainConfig
+    from alnn.pipeline import diagnostics_frame
+
+    rng = np.random.default_rng(0)
+    y = np.arange(60) % 3
+    ds = Dataset(name="toy", task="classification", X=(rng.normal(size=(60, 2)) + y[:, None]).astype(np.float32),
+                 y=y.astype(np.int64), feature_names=("a", "b"), class_names=("k0", "k1", "k2"))
+    params = {"beta": 0.5} if strategy == "sasla" else {"query_size": 2}
+    _, masks = run(ds, strategy, config=TrainConfig(hidden=4, lr=0.2, weight_decay=0.0, momentum=0.5, batch_size=8),
+                   trials=1, folds=2, epochs=6, seed=0, params=params, progress=False, return_masks=True)
+    return diagnostics_frame(masks[(0, 0)])
+
+
+@pytest.mark.parametrize("strategy", ["sasla", "entropy", "ensemble"])
+def test_selection_scores(strategy, tmp_path):
+    diag = _diagnostics(strategy)
+    fig = fg.selection_scores(diag, strategy, beta=0.5 if strategy == "sasla" else None, title=strategy)
+    ax = fig.axes[0]
+    if strategy == "sasla":
+        assert len(ax.get_lines()) == 3 + 3  # three ECDFs and their thresholds
+        x = ax.get_lines()[1].get_xdata()[0]
+        phi = diag.loc[diag.epoch == 2, "score"]
+        assert x == pytest.approx(0.5 * phi.mean())
+    else:
+        assert len(ax.get_lines()) == 2  # rest median, queried mean
+    saved(fig, tmp_path, f"scores-{strategy}")
+    with pytest.raises(ValueError, match="no per-pattern scores"):
+        fg.selection_scores(diag.drop(columns="score"), strategy)

@@ -11,7 +11,7 @@ from scipy.stats import chisquare, entropy as scipy_entropy
 from alnn import ensemble, entropy, passive
 from alnn import random as random_strategy
 from alnn.model import seed_words
-from alnn.run import check_strategy
+from alnn.experiment import check_strategy
 
 
 def _pool(L=2, P=40, C=3, lengths=None, seed=0):

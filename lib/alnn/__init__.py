@@ -9,8 +9,8 @@ from importlib import import_module
 __version__ = "0.1.0"
 
 _LAZY = {
-    "run": ("alnn.run", "run"),
-    "grid_search": ("alnn.run", "grid_search"),
+    "run": ("alnn.experiment", "run"),
+    "grid_search": ("alnn.experiment", "grid_search"),
     "TrainConfig": ("alnn.model", "TrainConfig"),
 }
 _SUBMODULES = {

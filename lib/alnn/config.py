@@ -54,7 +54,7 @@ GRID_AXES: tuple[str, ...] = ("hidden", "lr", "weight_decay", "momentum")
 ENGINE_MODULES: tuple[str, ...] = (
     "alnn.datasets", "alnn.preprocess", "alnn.model", "alnn.metrics", "alnn.sasla",
     "alnn.passive", "alnn.entropy", "alnn.ensemble", "alnn.random", "alnn.strategies",
-    "alnn.run",
+    "alnn.experiment",
 )
 
 

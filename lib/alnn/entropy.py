@@ -185,14 +185,21 @@ class PoolSchedule:
         raise NotImplementedError
 
     counts_scored = True
+    #: whether `select` keeps its utilities in ``last_scores`` (per-pattern diagnostics)
+    records_scores = True
+    last_scores: torch.Tensor | None = None
 
     def select(self, pool, view, mask: torch.Tensor, epoch: int = 0):
+        self.last_scores = None
         avail = pool.valid & ~mask
         n_avail = avail.sum(dim=1)
         alive = view.alive
         if not bool((n_avail[alive] > 0).any()):
             return mask, torch.zeros_like(pool.length)
-        new = query_top(self.scores(pool, view, epoch), mask, pool.valid, self.query_size)
+        score = self.scores(pool, view, epoch)
+        if self.records_scores:  # the utility of every unlabelled pattern; NaN: labelled, padding, diverged
+            self.last_scores = torch.where(avail & alive.unsqueeze(1), score, torch.full_like(score, float("nan")))
+        new = query_top(score, mask, pool.valid, self.query_size)
         scored = n_avail if self.counts_scored else torch.zeros_like(n_avail)
         scored = torch.where(alive, scored, torch.zeros_like(scored))
         return torch.where(alive.unsqueeze(1), new, mask), scored

@@ -510,3 +510,54 @@ def sasla_at_work(mask, coords, *, epochs: Sequence[int] | None = None, classes=
             Line2D([], [], ls="", marker="o", mfc="none", mec="0.7", ms=3, label="dropped")],
             loc="outside upper center", ncol=2)
     return fig
+
+
+# --------------------------------------------------------------------------- selection scores
+def selection_scores(diag: pd.DataFrame, strategy: str, *, beta: float | None = None,
+                     epochs: Sequence[int] | None = None, n_epochs: int = 3, title: str | None = None,
+                     width: float = COLUMN_WIDTH, height: float = 2.2) -> Figure:
+    """The scores a strategy selected by, for one network (a diagnostics frame).
+
+    ``diag``: the long frame of `alnn.pipeline.diagnostics_frame` (``epoch,
+    pattern, selected, score``; ``score`` NaN where nothing was computed).
+    ``sasla``: the ECDF of Phi over the pool at ``epochs`` (default ``n_epochs``
+    selection epochs spread from the first to the last), each with its threshold
+    (1 - ``beta``) mean(Phi) as a dashed line of the same colour.  ``entropy`` /
+    ``ensemble``: against the query epoch, the mean utility of the patterns
+    queried (selected, with a score: unlabelled before the query) and the
+    median and 10-90 % band of the rest of the unlabelled pool.
+    """
+    d = diag[diag["score"].notna()] if "score" in diag.columns else diag.iloc[:0]
+    if d.empty:
+        raise ValueError(f"no per-pattern scores for strategy {strategy!r}")
+    fig, axes = _new(width, height)
+    ax = axes[0, 0]
+    if strategy == "sasla":
+        have = np.sort(d["epoch"].unique())
+        if epochs is None:
+            epochs = have[np.unique(np.linspace(0, len(have) - 1, min(n_epochs, len(have))).round().astype(int))]
+        for i, e in enumerate(int(e) for e in epochs):
+            phi = np.sort(d.loc[d["epoch"] == e, "score"].to_numpy(float))
+            if phi.size == 0:
+                raise ValueError(f"no scores at epoch {e}")
+            color = f"C{i}"
+            ax.step(phi, np.arange(1, phi.size + 1) / phi.size, where="post", color=color, label=f"epoch {e}")
+            if beta is not None:
+                ax.axvline((1 - beta) * phi.mean(), color=color, ls="--", lw=0.8)
+        ax.set(xlabel=r"informativeness $\Phi$", ylabel="share of the pool")
+        ax.legend(fontsize=6, title=None if beta is None else rf"dashed: $(1-\beta)\,\overline{{\Phi}}$, $\beta$={beta}",
+                  title_fontsize=6)
+    else:
+        queried = d[d["selected"]].groupby("epoch")["score"].mean()
+        rest = d[~d["selected"]].groupby("epoch")["score"]
+        q = rest.quantile([0.1, 0.5, 0.9]).unstack()
+        c = _color(strategy)
+        if not q.empty:
+            ax.fill_between(q.index, q[0.1], q[0.9], color="0.8", lw=0, label="rest: 10-90 %")
+            ax.plot(q.index, q[0.5], color="0.4", lw=1, label="rest: median")
+        ax.plot(queried.index, queried.to_numpy(), color=c, lw=1.2, label="queried: mean")
+        ax.set(xlabel="query epoch", ylabel="utility")
+        ax.legend(fontsize=6)
+    if title:
+        ax.set_title(title)
+    return fig

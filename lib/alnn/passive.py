@@ -14,6 +14,13 @@ The strategy protocol shared by every strategy module (used by `alnn.run`):
 ``select(pool, view, mask, epoch) -> (mask, scored)``
     the new subsets and the number of patterns each model's selection scored.
 
+``records_scores`` (optional, default False) and ``last_scores``
+    a strategy with ``records_scores`` leaves in ``last_scores`` the (L, P)
+    per-pattern scores its latest ``select`` computed (sasla: Phi of every pool
+    pattern; entropy / ensemble: the utility of every unlabelled pattern, NaN
+    elsewhere), or None when that selection computed none; ``run(...,
+    return_masks=True)`` records them without another forward pass.
+
 ``pool`` describes the training pools (``valid``, ``length``, ``labels``,
 ``n_classes``, ``init_stream``, ``query_stream``); ``view`` gives the current
 networks' ``outputs()`` (L, members, P, K), ``informativeness(norm)`` (L, P)

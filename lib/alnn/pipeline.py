@@ -225,7 +225,7 @@ def init_worker() -> None:
 
 
 def _engine():
-    import alnn.run as engine
+    import alnn.experiment as engine
 
     return engine
 

@@ -36,6 +36,7 @@ class Random(PoolSchedule):
     name = NAME
     members = MEMBERS
     counts_scored = False
+    records_scores = False  # its random keys are no utility: no per-pattern scores
 
     def scores(self, pool, view, epoch: int) -> torch.Tensor:
         return hash_uniform(pool.query_stream, epoch, pool.valid.shape[1]).to(torch.float64)

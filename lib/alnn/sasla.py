@@ -191,10 +191,12 @@ class Sasla:
 
     name = NAME
     members = MEMBERS
+    records_scores = True
 
     def __init__(self, params: dict, task: str):
         self.beta, self.tau, self.norm = params["beta"], params["tau"], params["norm"]
         self.task = task
+        self.last_scores: torch.Tensor | None = None
 
     def initial(self, pool) -> torch.Tensor:
         return pool.valid.clone()
@@ -208,4 +210,6 @@ class Sasla:
                      labels=pool.labels if self.task == "classification" else None, n_classes=pool.n_classes)
         alive = view.alive.unsqueeze(1)
         scored = torch.where(view.alive, pool.length, torch.zeros_like(pool.length))
+        # Phi of every pool pattern, the values the rule above used (NaN: padding, diverged models)
+        self.last_scores = torch.where(alive & pool.valid, phi, torch.full_like(phi, float("nan")))
         return torch.where(alive, new, mask), scored

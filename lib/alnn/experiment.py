@@ -340,6 +340,8 @@ def _engine(data: _Data, strategy, *, task: str, hidden: int, lr, momentum, weig
         cols[key] = np.zeros((n_rec, L))
     targets_cols: dict[str, np.ndarray] = {}
     masks = np.zeros((epochs, L, P), dtype=bool) if return_masks else None
+    scores = (np.full((epochs, L, P), np.nan, dtype=np.float32)
+              if return_masks and getattr(strategy, "records_scores", False) else None)
     presentations = np.zeros(L, dtype=np.int64)
     scored = np.zeros(L, dtype=np.int64)
     diverged = np.zeros(L, dtype=bool)
@@ -355,6 +357,8 @@ def _engine(data: _Data, strategy, *, task: str, hidden: int, lr, momentum, weig
             if strategy.due(epoch):
                 mask, sc = strategy.select(pool, view, mask, epoch)
                 scored += sc.cpu().numpy()
+                if scores is not None and getattr(strategy, "last_scores", None) is not None:
+                    scores[epoch - 1] = strategy.last_scores.to(torch.float32).cpu().numpy()
             sse, shown = model.train_epoch(data.X, data.T, rows_x, rows_t, rep(mask), stream, epoch, batch_size)
             ok = torch.isfinite(sse) & model.finite()
             bad = (model.alive & ~ok).view(L, E).any(dim=1)
@@ -396,7 +400,9 @@ def _engine(data: _Data, strategy, *, task: str, hidden: int, lr, momentum, weig
     finally:
         bar.close()
     cols.update(targets_cols)
-    return cols, masks
+    if masks is None:
+        return cols, masks
+    return cols, {"mask": masks, "score": scores}
 
 
 def _frame(cols: dict, ident: dict, epochs_recorded: np.ndarray) -> pd.DataFrame:
@@ -434,7 +440,16 @@ def run(dataset, strategy: str, *, config: TrainConfig, trials: int, folds: int,
     strategy's (sasla: beta, tau, norm; entropy / ensemble / random: tau,
     query_size, initial).  With ``return_masks`` returns ``(frame, masks)``:
     ``masks[(trial, fold)] = {"pool": dataset indices of the pool (P,),
-    "mask": bool (epochs, P), the subset trained on in each epoch}``.
+    "mask": bool (epochs, P), the subset trained on in each epoch,
+    "score": float32 (epochs, P)}``.  ``score`` holds the values the strategy
+    selected by, computed at the start of the epoch (no extra forward pass):
+    sasla, Phi of every pool pattern at each selection epoch (the mask of that
+    epoch is Phi > (1 - beta) mean(Phi) plus the class safety); entropy and
+    ensemble, the utility of every pattern unlabelled before each query (the
+    queried ones included).  NaN elsewhere: epochs without a selection or query
+    (sasla's epochs 1 .. tau; no value is carried over), patterns labelled
+    before the query, diverged networks.  ``passive`` and ``random`` compute no
+    per-pattern score: their records have no ``score`` key.
     """
     from alnn.preprocess import prepare, splits
 
@@ -482,8 +497,12 @@ def run(dataset, strategy: str, *, config: TrainConfig, trials: int, folds: int,
     frame["diverged"] = frame["diverged"].astype(bool)
     if not return_masks:
         return frame
-    out = {(t, f): {"pool": data.pool_idx[l], "mask": masks[:, l, : len(data.pool_idx[l])]}
-           for l, (t, f) in enumerate(zip(ident["trial"], ident["fold"]))}
+    out = {}
+    for l, (t, f) in enumerate(zip(ident["trial"], ident["fold"])):
+        n = len(data.pool_idx[l])
+        out[(t, f)] = {"pool": data.pool_idx[l], "mask": masks["mask"][:, l, :n]}
+        if masks["score"] is not None:
+            out[(t, f)]["score"] = masks["score"][:, l, :n]
     return frame, out
 
 
@@ -544,16 +563,3 @@ def grid_search(dataset, configs: Sequence[TrainConfig], *, folds: int, epochs: 
     frame["diverged"] = frame["diverged"].astype(bool)
     lead = ["hidden", "lr", "weight_decay", "momentum", "batch_size", "fold", "val_loss", "diverged"]
     return frame[lead + [c for c in frame.columns if c not in lead]]
-
-
-# ``import alnn.run`` binds the package attribute ``alnn.run`` to this module,
-# shadowing the lazily exported function of the same name; making the module
-# callable keeps ``alnn.run(dataset, strategy, ...)`` working either way.
-class _CallableModule(type(math)):
-    def __call__(self, *args, **kwargs):
-        return run(*args, **kwargs)
-
-
-import sys as _sys  # noqa: E402
-
-_sys.modules[__name__].__class__ = _CallableModule
