@@ -83,7 +83,7 @@ PDF := $(BUILD)/main.pdf
 
 # Library code the notebooks draw with (the engine is covered by the config files).
 NB_LIB := lib/alnn/config.py lib/alnn/store.py lib/alnn/figures.py lib/alnn/analysis.py
-ANALYSIS_LIB := $(NB_LIB) lib/alnn/stats.py lib/alnn/report.py lib/alnn/references.toml
+ANALYSIS_LIB := $(NB_LIB) lib/alnn/stats.py $(wildcard lib/alnn/report/*.py) lib/alnn/references.toml
 PAPER_SRC := paper/main.tex paper/references.bib $(wildcard paper/sections/*.tex) paper/architecture.tex
 
 ##@ Main jobs
@@ -217,5 +217,5 @@ $(STAMP): pyproject.toml
 
 ##@ Tests
 .PHONY: test
-test: $(STAMP) ## Run the test suite (sets everything up first)
+test: $(STAMP) tex ## Run the test suite (sets everything up first, TeX Live included)
 	$(PY) -m pytest -q

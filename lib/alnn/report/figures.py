@@ -1,0 +1,265 @@
+"""The paper's figures, each written as PDF and PNG."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from alnn.datasets import NAMES as PROBLEMS
+
+from alnn.report.constants import PROBLEM_LABELS, TASK_PROSE
+from alnn.report.format import capital
+from alnn.report.context import Context
+from alnn.report.tables import _grid_per_config
+
+
+# =========================================================================== figures
+def _grid_overview(ctx: Context):
+    """Compact grid-search figure: per problem, hidden size x learning rate, the best mean
+    validation loss over weight decay and momentum (cells annotated, winner outlined)."""
+    from matplotlib.colors import LogNorm, Normalize
+    from matplotlib.patches import Rectangle
+
+    from alnn import figures as fg
+
+    probs = [p for p in PROBLEMS if p in ctx.grids and len(ctx.grids[p])]
+    n = max(1, len(probs))
+    ncols = min(3, n)
+    nrows = int(np.ceil(n / ncols))
+    with fg.paper_style():
+        fig, axes = fg._new(fg.COLUMN_WIDTH, 1.05 * nrows + 0.1, nrows, ncols)
+        for ax, p in zip(axes.flat, probs):
+            per = _grid_per_config(ctx.grids[p])
+            per = per.assign(v=per["val_loss"].where(~per["diverged"]))
+            best = per.groupby(["lr", "hidden"])["v"].min().unstack("hidden")
+            mat = best.to_numpy(float)
+            good = mat[np.isfinite(mat)]
+            if good.size:
+                lo, hi = float(good.min()), float(good.max())
+                norm = LogNorm(lo, hi if hi > lo else lo * 1.01) if lo > 0 else Normalize(lo, hi + 1e-12)
+            else:
+                norm = Normalize(0, 1)
+            ax.imshow(np.ma.masked_invalid(mat), cmap="viridis_r", norm=norm, aspect="auto",
+                      origin="lower")
+            for i in range(mat.shape[0]):
+                for j in range(mat.shape[1]):
+                    txt = "x" if not np.isfinite(mat[i, j]) else f"{mat[i, j]:.2g}"
+                    ax.text(j, i, txt, ha="center", va="center", fontsize=4.5,
+                            color="black" if np.isfinite(mat[i, j]) and norm(mat[i, j]) > 0.5 else "white")
+            w = ctx.winners.get(p)
+            if w and w.get("lr") in list(best.index) and w.get("hidden") in list(best.columns):
+                i, j = list(best.index).index(w["lr"]), list(best.columns).index(w["hidden"])
+                ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, ec="red", lw=1.0))
+            ax.set_xticks(range(mat.shape[1]), [f"{int(h)}" for h in best.columns], fontsize=5)
+            ax.set_yticks(range(mat.shape[0]), [f"{v:g}" for v in best.index], fontsize=5)
+            ax.tick_params(length=0, pad=1)
+            for sp in ax.spines.values():
+                sp.set_visible(False)
+            ax.set_title(PROBLEM_LABELS[p], fontsize=7)
+            ax.set_xlabel("hidden units $J$", fontsize=6, labelpad=1)
+            ax.set_ylabel("learning rate $\\eta$", fontsize=6, labelpad=1)
+        for ax in list(axes.flat)[len(probs):]:
+            ax.set_visible(False)
+    return fig
+
+
+def _sasla_share_figure(ctx: Context):
+    from alnn import figures as fg
+
+    with fg.paper_style():
+        fig, axes = fg._new(fg.COLUMN_WIDTH, 1.9)
+        ax = axes[0, 0]
+        styles = ["-", "--", "-.", ":", (0, (5, 1)), (0, (1, 1))]
+        for i, p in enumerate(ctx.problems):
+            pool = ctx.pools.get(p, {}).get("pool_mean")
+            sub = ctx.trials[(ctx.trials["dataset"] == p) & (ctx.trials["strategy"] == "sasla")]
+            if sub.empty or not pool:
+                continue
+            g = sub.groupby("epoch")["subset_size"]
+            ax.plot(g.mean().index, g.mean() / pool, color=fg.STRATEGY_COLORS["sasla"],
+                    ls=styles[i % len(styles)], label=PROBLEM_LABELS[p])
+            ax.fill_between(g.mean().index, g.min() / pool, g.max() / pool,
+                            color=fg.STRATEGY_COLORS["sasla"], alpha=0.1, lw=0)
+        ax.set_xlabel("Epoch")
+        ax.set_ylabel("$|D_T|$ / pool")
+        ax.set_ylim(0, 1.05)
+        ax.legend(ncol=2, fontsize=6)
+    return fig
+
+
+#: Problems whose patterns can be drawn in the plane, and how: (feature columns or "xy", labels).
+_PLANE = {"iris": ((2, 3), ("petal length (cm)", "petal width (cm)")),
+          "sine": ("xy", ("$x$", "$y$"))}
+
+
+def _mask_record(masks) -> dict | None:
+    """One network's mask history as ``{problem, pool, mask, epochs, trial, fold}``.
+
+    Accepted forms of ``masks`` (see :func:`build`):
+
+    * the pipeline's diagnostics frame (long: ``epoch, pattern, selected``), its
+      problem in ``frame.attrs["problem"]`` or a ``dataset`` column (else iris);
+    * ``{problem: that frame}``;
+    * ``alnn.run(..., return_masks=True)[1]`` (``{(trial, fold): {"pool", "mask"}}``:
+      the first network is drawn), optionally wrapped as ``{"problem": p, "masks": ...}``;
+    * one record ``{"pool", "mask"}``, with optional ``problem``, ``trial``, ``fold``.
+    """
+    if masks is None:
+        return None
+    if isinstance(masks, pd.DataFrame):
+        f = masks
+        problem = f.attrs.get("problem") or (str(f["dataset"].iloc[0]) if "dataset" in f.columns else "iris")
+        if f.empty or not {"epoch", "pattern", "selected"} <= set(f.columns):
+            return None
+        wide = f.pivot_table(index="epoch", columns="pattern", values="selected", aggfunc="first")
+        wide = wide.sort_index()
+        return {"problem": problem, "pool": wide.columns.to_numpy(int),
+                "mask": wide.fillna(False).to_numpy(bool), "epochs": wide.index.to_numpy(int),
+                "trial": f.attrs.get("trial", 0), "fold": f.attrs.get("fold", 0)}
+    if not isinstance(masks, Mapping) or not masks:
+        return None
+    if "mask" in masks and "pool" in masks:
+        mask = np.asarray(masks["mask"], bool)
+        return {"problem": masks.get("problem", "iris"), "pool": np.asarray(masks["pool"], int),
+                "mask": mask, "epochs": np.asarray(masks.get("epochs", np.arange(1, len(mask) + 1))),
+                "trial": masks.get("trial", 0), "fold": masks.get("fold", 0)}
+    if "masks" in masks:
+        inner = _mask_record(masks["masks"])
+        if inner is not None and "problem" in masks:
+            inner["problem"] = masks["problem"]
+        return inner
+    key = next(iter(masks))
+    if isinstance(key, tuple) and len(key) == 2:
+        rec = _mask_record(dict(masks[key]))
+        if rec is not None:
+            rec["trial"], rec["fold"] = key
+        return rec
+    for problem in ("iris", "sine"):
+        if problem in masks:
+            rec = _mask_record(masks[problem])
+            if rec is not None:
+                rec["problem"] = problem
+            return rec
+    return None
+
+
+def _plane(problem: str, pool: np.ndarray):
+    """2-D coordinates (and classes) of the pool patterns of an Iris or sine network."""
+    from alnn import datasets
+
+    cols, labels = _PLANE[problem]
+    ds = datasets.load(problem)
+    if cols == "xy":
+        coords = np.column_stack([ds.X[pool, 0], np.asarray(ds.y)[pool, 0]])
+        classes = None
+    else:
+        coords = np.asarray(ds.X)[pool][:, list(cols)]
+        classes = np.asarray(ds.y)[pool]
+    return coords.astype(float), classes, labels
+
+
+def _mask_info(masks) -> dict | None:
+    """The SASLA mask history in the form :func:`alnn.figures.sasla_at_work` draws, with the
+    numbers the text quotes; ``None`` when no usable history of an Iris or sine network is given."""
+    rec = _mask_record(masks)
+    if rec is None or rec["problem"] not in _PLANE or rec["mask"].ndim != 2 or rec["mask"].size == 0:
+        return None
+    mask = rec["mask"]
+    try:
+        coords, classes, labels = _plane(rec["problem"], rec["pool"])
+    except Exception:  # pragma: no cover - data layer unavailable
+        return None
+    share = mask.mean(axis=1)
+    dropped = np.cumsum(~mask, axis=0) > 0  # set aside at this epoch or before
+    back = int((dropped[:-1] & mask[1:]).any(axis=0).sum()) if mask.shape[0] > 1 else 0
+    epochs = np.asarray(rec["epochs"], int)
+    return {"mask": mask, "coords": coords, "classes": classes, "axis_labels": labels,
+            "problem": rec["problem"], "trial": rec["trial"], "fold": rec["fold"],
+            "epochs": epochs, "first": float(share[0]), "last": float(share[-1]),
+            "e_first": int(epochs[0]), "e_last": int(epochs[-1]), "returned": back}
+
+
+def build_figures(ctx: Context, figures_dir: Path, sasla_info: dict | None) -> list[Path]:
+    """Every figure of the paper, as PDF and PNG under ``figures_dir``."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from alnn import figures as fg
+
+    figures_dir = Path(figures_dir)
+    out: list[Path] = []
+    trials = ctx.trials
+    order = [p for p in PROBLEMS if p in ctx.problems]
+    out += fg.save(fg.learning_curves(trials, x="epoch", datasets=order, panel_height=1.05),
+                   figures_dir / "learning-curves-epochs")
+    out += fg.save(fg.learning_curves(trials, x="presentations", datasets=order, panel_height=1.05),
+                   figures_dir / "learning-curves-presentations")
+    out += fg.save(_compact(fg.subset_sizes(trials, datasets=order, ncols=3, width=fg.COLUMN_WIDTH,
+                                            panel_height=0.95), "Subset size"),
+                   figures_dir / "subset-size")
+    out += fg.save(_compact(fg.labels_to_convergence(ctx.conv, datasets=order, ncols=2,
+                                                     width=fg.COLUMN_WIDTH, panel_height=0.9),
+                            legend_cols=2),
+                   figures_dir / "labels-to-target")
+    out += fg.save(_grid_overview(ctx), figures_dir / "grid-heatmaps")
+    for task in ("classification", "regression"):
+        a = ctx.across[task]
+        name = figures_dir / f"cd-{task}"
+        if a.get("ok"):
+            fig = fg.critical_difference_diagram(a["friedman"].avg_ranks, a["cd"],
+                                                 title=capital(TASK_PROSE[task]))
+        else:
+            fig = _placeholder(f"{capital(TASK_PROSE[task])}: fewer than two problems, no ranking")
+        out += fg.save(fig, name)
+    if sasla_info:
+        fig = fg.sasla_at_work(sasla_info["mask"], sasla_info["coords"], classes=sasla_info["classes"],
+                               axis_labels=sasla_info["axis_labels"], n_panels=3,
+                               width=fg.COLUMN_WIDTH, panel_height=1.35)
+        rows = np.unique(np.linspace(1, len(sasla_info["epochs"]), 3).round().astype(int))
+        for ax, row in zip([a for a in fig.axes if a.get_title()], rows):
+            # two-line titles fit the narrow panels; rows of a thinned record map to their epochs
+            kept = int(sasla_info["mask"][row - 1].sum())
+            ax.set_title(f"epoch {sasla_info['epochs'][row - 1]}\n$|D_T|$ = {kept}", fontsize=7)
+    else:
+        fig = _sasla_share_figure(ctx)
+    out += fg.save(fig, figures_dir / "sasla-at-work")
+    return out
+
+
+def _compact(fig, ylabel: str | None = None, legend_cols: int = 3):
+    """Fit a multi-panel figure into one column: smaller titles and tick labels, the y label on
+    the first column only, at most three ticks on short log axes, a legend in ``legend_cols``
+    columns."""
+    from matplotlib.ticker import MaxNLocator, NullLocator
+
+    axes = [a for a in fig.axes if a.get_visible()]
+    for ax in axes:
+        ax.title.set_fontsize(7)
+        ax.tick_params(labelsize=5.5, pad=1)
+        ax.xaxis.label.set_fontsize(6)
+        ax.yaxis.label.set_fontsize(6)
+        if ylabel is not None:
+            spec = ax.get_subplotspec()
+            ax.set_ylabel(ylabel if spec is not None and spec.is_first_col() else "")
+        if ax.get_xscale() == "log":
+            lo, hi = ax.get_xlim()
+            if lo > 0 and hi / lo < 20:  # under 1.3 decades: plain ticks, three at most
+                ax.xaxis.set_major_locator(MaxNLocator(3))
+                ax.xaxis.set_minor_locator(NullLocator())
+    for leg in list(fig.legends):  # a legend's layout is fixed when it is made: make it anew
+        handles, labels = leg.legend_handles, [t.get_text() for t in leg.get_texts()]
+        leg.remove()
+        fig.legend(handles, labels, loc="outside upper center", ncol=legend_cols, fontsize=6,
+                   frameon=False, handlelength=2.0, columnspacing=1.0)
+    return fig
+
+
+def _placeholder(text: str):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(3.5, 0.5))
+    fig.text(0.5, 0.5, text, ha="center", va="center", fontsize=7)
+    return fig
