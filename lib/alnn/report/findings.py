@@ -17,21 +17,24 @@ from alnn.report.tables import _fmt_metric, _metric_name, _passive_value
 
 
 # =========================================================================== findings
-def _sig_sets(ctx: Context, p: str, metric: str, baseline: str = "passive"):
+def _classify(pairs):
+    """Split ``(item, test)`` pairs into significantly better, significantly worse and the rest
+    (pairs without a finite p-value are left out)."""
     better, worse, same = [], [], []
-    for s in ctx.strategies(p):
-        if s == baseline:
-            continue
-        t = ctx.test(p, s, metric, baseline)
+    for item, t in pairs:
         if t is None or not _finite(t["p"]):
             continue
         if bool(t["significant"]) and t["direction"] == "better":
-            better.append(s)
+            better.append(item)
         elif bool(t["significant"]) and t["direction"] == "worse":
-            worse.append(s)
+            worse.append(item)
         else:
-            same.append(s)
+            same.append(item)
     return better, worse, same
+
+
+def _sig_sets(ctx: Context, p: str, metric: str, baseline: str = "passive"):
+    return _classify((s, ctx.test(p, s, metric, baseline)) for s in ctx.strategies(p) if s != baseline)
 
 
 def _names(strategies: Sequence[str]) -> str:
@@ -118,17 +121,7 @@ def _random_text(ctx: Context) -> str:
     """Entropy sampling and the committee against random sampling, their baseline."""
     quiet, loud = [], []
     for s in ("entropy", "ensemble"):
-        better, worse, same = [], [], []
-        for p in ctx.problems:
-            t = ctx.test(p, s, ctx.primary(p), "random")
-            if t is None or not _finite(t["p"]):
-                continue
-            if bool(t["significant"]) and t["direction"] == "better":
-                better.append(p)
-            elif bool(t["significant"]) and t["direction"] == "worse":
-                worse.append(p)
-            else:
-                same.append(p)
+        better, worse, same = _classify((p, ctx.test(p, s, ctx.primary(p), "random")) for p in ctx.problems)
         if not (better or worse or same):
             continue
         name = STRATEGY_PROSE[s]
