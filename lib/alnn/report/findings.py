@@ -149,6 +149,21 @@ def _random_text(ctx: Context) -> str:
             + join(parts, "while") + ".")
 
 
+def _labelled_share(ctx: Context) -> dict[str, float]:
+    """Share of the training pool labelled at the last epoch by the incremental schedule, per problem.
+
+    Read from ``random``: every incremental strategy labels on the same schedule.
+    """
+    share = {}
+    for p in ctx.problems:
+        pool = ctx.pools.get(p, {}).get("pool_mean")
+        sub = ctx.trials[(ctx.trials["dataset"] == p) & (ctx.trials["strategy"] == "random")]
+        if sub.empty or not pool:
+            continue
+        share[p] = sub[sub["epoch"] == sub["epoch"].max()]["labels_used"].mean() / pool
+    return share
+
+
 def _subset_text(ctx: Context) -> str:
     sentences = []
     shares = {}
@@ -174,13 +189,7 @@ def _subset_text(ctx: Context) -> str:
         if full:
             sentences.append(f"On {_labels(full)} it kept practically the whole pool, so it saved no "
                              "presentations there.")
-    inc = {}
-    for p in ctx.problems:
-        pool = ctx.pools.get(p, {}).get("pool_mean")
-        sub = ctx.trials[(ctx.trials["dataset"] == p) & (ctx.trials["strategy"] == "random")]
-        if sub.empty or not pool:
-            continue
-        inc[p] = sub[sub["epoch"] == sub["epoch"].max()]["labels_used"].mean() / pool
+    inc = _labelled_share(ctx)
     if inc:
         whole = [p for p, v in inc.items() if v >= 0.995]
         part = {p: v for p, v in inc.items() if v < 0.995}
@@ -197,13 +206,7 @@ def _subset_text(ctx: Context) -> str:
 
 
 def _budget_text(ctx: Context) -> str:
-    inc = {}
-    for p in ctx.problems:
-        pool = ctx.pools.get(p, {}).get("pool_mean")
-        sub = ctx.trials[(ctx.trials["dataset"] == p) & (ctx.trials["strategy"] == "random")]
-        if sub.empty or not pool:
-            continue
-        inc[p] = sub[sub["epoch"] == sub["epoch"].max()]["labels_used"].mean() / pool
+    inc = _labelled_share(ctx)
     if not inc:
         return ""
     small = {p: v for p, v in inc.items() if v < 0.995}
