@@ -1,7 +1,7 @@
 # alnn: from raw data to paper/main.pdf.  `make help` lists the targets.
 #
 # The graph (one profile at a time, every path profile-specific):
-#   setup -> config -> data -> grid -> trials -> reports (notebooks) -> analysis -> paper
+#   setup -> config -> data -> grid -> trials, budget -> reports (notebooks) -> analysis -> paper
 # Each result file depends on exactly the files that determine it. The
 # settings a stage depends on are written to results/<profile>/config/*.json
 # only when they change (`alnn config` runs on every make), so editing one
@@ -51,9 +51,12 @@ endif
 # The study (alnn.config checks that these lists match the package: tests/test_notebooks.py).
 PROBLEMS := iris wine fashion-mnist sine california-housing energy-efficiency
 CLASSIFICATION := iris wine fashion-mnist
-STRATEGIES := passive sasla entropy ensemble random
+STRATEGIES := passive sasla entropy ensemble random sensitivity
+# the budget protocol's strategies (passive: its full-pool ceiling)
+BUDGET_STRATEGIES := passive entropy ensemble random sensitivity
 # entropy is classification only
 strategies_of = $(if $(filter $1,$(CLASSIFICATION)),$(STRATEGIES),$(filter-out entropy,$(STRATEGIES)))
+budget_strategies_of = $(if $(filter $1,$(CLASSIFICATION)),$(BUDGET_STRATEGIES),$(filter-out entropy,$(BUDGET_STRATEGIES)))
 problems_of = $(if $(filter entropy,$1),$(CLASSIFICATION),$(PROBLEMS))
 
 R := $(RESULTS)/$(PROFILE)
@@ -67,12 +70,15 @@ RUN := --executor '$(EXECUTOR)' --scheduler '$(SCHEDULER)' --device '$(DEVICE)' 
 PAPERMILL := $(PY) -m papermill --cwd $(CURDIR) --no-progress-bar --log-level WARNING
 
 CONFIGS := $(foreach p,$(PROBLEMS),$(R)/config/data-$p.json $(R)/config/grid-$p.json \
-             $(foreach s,$(call strategies_of,$p),$(R)/config/trials-$p-$s.json))
+             $(foreach s,$(call strategies_of,$p),$(R)/config/trials-$p-$s.json) \
+             $(foreach s,$(call budget_strategies_of,$p),$(R)/config/budget-$p-$s.json))
 DATA := $(PROBLEMS:%=$(R)/data/%.json)
 GRID := $(foreach p,$(PROBLEMS),$(R)/grid/$p.parquet $(R)/grid/$p.json)
 trials_of = $(foreach s,$(call strategies_of,$1),$(R)/trials/$1/$s.parquet)
 diagnostics_of = $(foreach s,$(call strategies_of,$1),$(R)/diagnostics/$1/$s.parquet)
 TRIALS := $(foreach p,$(PROBLEMS),$(call trials_of,$p))
+budget_of = $(foreach s,$(call budget_strategies_of,$1),$(R)/budget/$1/$s.parquet)
+BUDGET := $(foreach p,$(PROBLEMS),$(call budget_of,$p))
 DIAGNOSTICS := $(foreach p,$(PROBLEMS),$(call diagnostics_of,$p))
 PROBLEM_REPORTS := $(PROBLEMS:%=$(RP)/problem-%.ipynb)
 STRATEGY_REPORTS := $(STRATEGIES:%=$(RP)/strategy-%.ipynb)
@@ -82,7 +88,7 @@ INDEX := $(RP)/index.html
 PDF := $(BUILD)/main.pdf
 
 # Library code the notebooks draw with (the engine is covered by the config files).
-NB_LIB := lib/alnn/config.py lib/alnn/store.py lib/alnn/figures.py lib/alnn/analysis.py
+NB_LIB := lib/alnn/config.py lib/alnn/store.py lib/alnn/figures.py lib/alnn/analysis.py lib/alnn/stats.py
 ANALYSIS_LIB := $(NB_LIB) lib/alnn/stats.py $(wildcard lib/alnn/report/*.py) lib/alnn/references.toml
 PAPER_SRC := paper/main.tex paper/references.bib $(wildcard paper/sections/*.tex) paper/architecture.tex
 
@@ -99,11 +105,12 @@ paper: $(STAMP) tex $(PDF) $(INDEX) ## Everything: results, reports and paper/ma
 	@echo "paper/main.pdf: profile $(PROFILE) ($(PDF)); reports: $(INDEX)"
 
 ##@ Stages (each also runs the ones it needs)
-.PHONY: config data grid trials notebooks reports analysis
+.PHONY: config data grid trials budget notebooks reports analysis
 config: $(CONFIGS) ## Validate the profile; write the settings each stage depends on
 data: $(DATA) ## Data descriptions: results/<profile>/data/
 grid: $(GRID) ## Grid search of every problem: results/<profile>/grid/
 trials: $(TRIALS) ## Trials of every problem x strategy: results/<profile>/trials/
+budget: $(BUDGET) ## Budget protocol (labels against quality) of every problem x strategy: results/<profile>/budget/
 notebooks reports: $(INDEX) ## Execute every notebook (papermill) into reports/<profile>/, with HTML and index.html
 analysis: $(ANALYSIS) ## Tables, statistics and figures of the paper (paper/generated/<profile>/, figures/<profile>/)
 
@@ -128,6 +135,14 @@ $(call trials_of,$1) $(call diagnostics_of,$1) &: $(R)/grid/$1.json $(R)/data/$1
 endef
 $(foreach p,$(PROBLEMS),$(eval $(call TRIALS_RULE,$p)))
 
+# The budget protocol (SPEC 3b): one call per problem, all its strategies' shards in one pool.
+define BUDGET_RULE
+$(call budget_of,$1) &: $(R)/grid/$1.json $(R)/data/$1.json \
+    $(foreach s,$(call budget_strategies_of,$1),$(R)/config/budget-$1-$s.json)
+	$$(CLI) budget --profile $(PROFILE) --results '$(RESULTS)' --problem $1 $$(RUN)
+endef
+$(foreach p,$(PROBLEMS),$(eval $(call BUDGET_RULE,$p)))
+
 # $(call notebook,SOURCE,OUTPUT,PARAMETERS): papermill into OUTPUT's .part.ipynb, renamed when it
 # succeeds; a failed notebook keeps its partial output as OUTPUT's .failed.ipynb and stops make.
 # (The kernel's warning about unencrypted local TCP is filtered out.)
@@ -141,22 +156,26 @@ define notebook
 	@mv -f $(2:.ipynb=.part.ipynb) $2
 endef
 
-$(RP)/problem-%.ipynb $(RP)/figures/grid-%.png: notebooks/problem.ipynb $(R)/data/%.json $(R)/grid/%.parquet \
-    $(R)/grid/%.json $(NB_LIB)
+$(RP)/problem-%.ipynb $(RP)/figures/grid-%.png $(RP)/figures/budget-%.png: notebooks/problem.ipynb $(R)/data/%.json \
+    $(R)/grid/%.parquet $(R)/grid/%.json $(R)/budget/%/passive.parquet $(R)/budget/%/random.parquet $(NB_LIB)
 	$(call notebook,notebooks/problem.ipynb,$(RP)/problem-$*.ipynb,-r profile $(PROFILE) -r problem $* \
 	  -r data $(R)/data/$*.json -r grid_table $(R)/grid/$*.parquet -r grid_winner $(R)/grid/$*.json \
-	  -r heatmap $(RP)/figures/grid-$*.png)
+	  -r heatmap $(RP)/figures/grid-$*.png -r budget_curves $(RP)/figures/budget-$*.png -p run_budget False)
 
 define STRATEGY_RULE
-$(RP)/strategy-$1.ipynb $(RP)/figures/curves-$1.png $(RP)/figures/subset-$1.png &: notebooks/strategy.ipynb \
+$(RP)/strategy-$1.ipynb $(RP)/figures/curves-$1.png $(RP)/figures/subset-$1.png $(RP)/figures/budget-$1.png &: \
+    notebooks/strategy.ipynb \
     $(foreach p,$(call problems_of,$1),$(R)/trials/$p/passive.parquet $(R)/trials/$p/$1.parquet \
-      $(R)/diagnostics/$p/$1.parquet $(R)/data/$p.json) $(NB_LIB)
+      $(R)/diagnostics/$p/$1.parquet $(R)/data/$p.json \
+      $(if $(filter $1,$(BUDGET_STRATEGIES)),$(R)/budget/$p/$1.parquet $(R)/budget/$p/random.parquet \
+        $(R)/budget/$p/passive.parquet)) $(NB_LIB)
 	$$(call notebook,notebooks/strategy.ipynb,$(RP)/strategy-$1.ipynb,-r profile $(PROFILE) -r strategy $1 \
-	  -r results $(R) -r curves $(RP)/figures/curves-$1.png -r subset $(RP)/figures/subset-$1.png)
+	  -r results $(R) -r curves $(RP)/figures/curves-$1.png -r subset $(RP)/figures/subset-$1.png \
+	  -r budget_curves $(RP)/figures/budget-$1.png)
 endef
 $(foreach s,$(STRATEGIES),$(eval $(call STRATEGY_RULE,$s)))
 
-$(ANALYSIS): notebooks/analysis.ipynb $(DATA) $(GRID) $(TRIALS) $(R)/diagnostics/iris/sasla.parquet $(ANALYSIS_LIB)
+$(ANALYSIS): notebooks/analysis.ipynb $(DATA) $(GRID) $(TRIALS) $(BUDGET) $(R)/diagnostics/iris/sasla.parquet $(ANALYSIS_LIB)
 	$(call notebook,notebooks/analysis.ipynb,$@,-r profile $(PROFILE) -r results $(R) \
 	  -r generated $(GEN) -r figures $(FIG))
 
@@ -194,7 +213,7 @@ print-%:
 
 ##@ Working on it
 .PHONY: lab bench clean
-lab: $(STAMP) ## JupyterLab on notebooks/ (their default parameters use the smoke profile)
+lab: $(STAMP) ## JupyterLab on notebooks/ (their defaults read the newest profile with results)
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
 
 bench: $(STAMP) ## Engine benchmark (bench/bench.py)

@@ -33,7 +33,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from alnn.model import BatchedMLP, seed_words  # noqa: E402
-from alnn.sasla import pool_informativeness  # noqa: E402
+from alnn.strategies.sasla import pool_informativeness  # noqa: E402
 
 torch.set_num_threads(1)
 ROOT = Path(__file__).resolve().parent

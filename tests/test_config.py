@@ -53,11 +53,13 @@ def test_quick_profile_reduces_only_what_it_must():
 
 
 def test_applicability():
-    assert C.strategies_for("sine") == ("passive", "sasla", "ensemble", "random")
+    assert C.strategies_for("sine") == ("passive", "sasla", "ensemble", "random", "sensitivity")
     assert C.strategies_for("iris") == C.STRATEGIES
     assert C.problems_for("entropy") == ("iris", "wine", "fashion-mnist")
     pairs = C.load_profile("smoke").pairs()
-    assert len(pairs) == 3 * 5 + 3 * 4
+    assert len(pairs) == 3 * 6 + 3 * 5
+    assert C.load_profile("smoke").problem("sine").budget_strategies() == ("passive", "ensemble", "random",
+                                                                           "sensitivity")
     with pytest.raises(C.ConfigError, match="'entropy' does not apply to regression problem 'sine'"):
         C.check_pair("sine", "entropy")
 
@@ -229,7 +231,8 @@ def test_unavailable_cuda_fails_before_work():
 
 def problem_namespace(**over):
     ns = {"profile": "smoke", "problem": "iris", "data": "d.json", "grid_table": "g.parquet",
-          "grid_winner": "g.json", "heatmap": "h.png", "C": C, "In": [], "Out": {}, "_": None}
+          "grid_winner": "g.json", "heatmap": "h.png", "budget_curves": "b.png", "run_budget": False, "C": C,
+          "In": [], "Out": {}, "_": None}
     ns.update(over)
     return ns
 

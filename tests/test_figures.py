@@ -36,9 +36,9 @@ def saved(fig, tmp_path, name):
 
 
 def test_palette_is_fixed_and_distinct():
-    assert fg.STRATEGY_ORDER == ("passive", "sasla", "entropy", "ensemble", "random")
+    assert fg.STRATEGY_ORDER == ("passive", "sasla", "entropy", "ensemble", "random", "sensitivity")
     assert set(fg.STRATEGY_COLORS) == set(fg.STRATEGY_ORDER) == set(fg.STRATEGY_LABELS)
-    assert len({to_hex(c) for c in fg.STRATEGY_COLORS.values()}) == 5
+    assert len({to_hex(c) for c in fg.STRATEGY_COLORS.values()}) == 6
     assert fg.STRATEGY_LABELS["sasla"] == "SASLA"
 
 
@@ -57,7 +57,8 @@ def test_learning_curves(tidy, tmp_path):
 def test_line_colours_follow_the_palette(tidy):
     fig = fg.learning_curves(tidy, datasets=["iris"])
     colours = [to_hex(line.get_color()) for line in fig.axes[0].get_lines()]
-    assert colours == [to_hex(fg.STRATEGY_COLORS[s]) for s in fg.STRATEGY_ORDER]
+    present = set(tidy["strategy"])
+    assert colours == [to_hex(fg.STRATEGY_COLORS[s]) for s in fg.STRATEGY_ORDER if s in present]
 
 
 def test_subset_sizes(tidy, tmp_path):

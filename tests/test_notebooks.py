@@ -1,5 +1,6 @@
 """Notebooks and the Makefile graph: parameters, committed state, and `make paper PROFILE=smoke` end to end."""
 
+import ast
 import dataclasses
 import json
 import os
@@ -41,8 +42,8 @@ def papermill_calls(profile="smoke"):
         positional, params = [], {}
         while i < len(words):
             w = words[i]
-            if w in ("-r", "-p"):
-                params[words[i + 1]] = words[i + 2]
+            if w in ("-r", "-p"):  # -r: a string; -p: a Python literal, as papermill reads it
+                params[words[i + 1]] = words[i + 2] if w == "-r" else ast.literal_eval(words[i + 2])
                 i += 3
             elif w in ("--cwd", "--log-level"):
                 i += 2
@@ -70,15 +71,21 @@ def test_notebooks_are_committed_without_outputs(name):
 def test_notebook_parameters_are_the_config_fields(name, cls):
     declared = papermill.inspect_notebook(str(ROOT / "notebooks" / f"{name}.ipynb"))
     assert list(declared) == [f.name for f in dataclasses.fields(cls)]
-    defaults = {k: json.loads(v["default"]) for k, v in declared.items()}
+    defaults = {k: ast.literal_eval(v["default"]) for k, v in declared.items()}  # None: derived (resolved())
     cls(**defaults)  # the defaults themselves are valid
 
 
 def test_makefile_lists_match_the_package():
-    out = make("-s", "print-PROBLEMS", "print-CLASSIFICATION", "print-STRATEGIES").stdout.splitlines()
+    out = make("-s", "print-PROBLEMS", "print-CLASSIFICATION", "print-STRATEGIES",
+               "print-BUDGET_STRATEGIES").stdout.splitlines()
     assert out[0].split() == list(C.PROBLEMS)
     assert out[1].split() == [p for p in C.PROBLEMS if C.TASKS[p] == "classification"]
     assert out[2].split() == list(C.STRATEGIES)
+    assert out[3].split() == list(C.BUDGET_STRATEGIES)
+    budget = make("-s", "print-BUDGET", "PROFILE=smoke").stdout.split()
+    prof = C.load_profile("smoke")
+    assert sorted(budget) == sorted(f"results/smoke/budget/{p}/{s}.parquet" for p in prof.problems
+                                    for s in prof.problem(p).budget_strategies())
     pairs = make("-s", "print-TRIALS", "PROFILE=smoke").stdout.split()
     assert sorted(pairs) == sorted(f"results/smoke/trials/{p}/{s}.parquet" for p, s in C.load_profile("smoke").pairs())
 
@@ -94,7 +101,7 @@ def test_every_parameter_the_makefile_passes_exists_in_its_notebook():
         assert set(params) == set(declared), f"{notebook}: make leaves {set(declared) - set(params)} at defaults"
         C.notebook_params(Path(notebook).stem, params)  # and the values are valid
         assert params["profile"] == "quick"
-        assert all("smoke" not in v for v in params.values())  # profile-specific paths only
+        assert all("smoke" not in str(v) for v in params.values())  # profile-specific paths only
 
 
 def test_bad_make_settings_fail_before_any_work():
@@ -121,7 +128,7 @@ def test_papermill_rejects_unknown_parameters_and_values(tmp_path, params, messa
 
 def outputs_of_smoke():
     files = {}
-    for var in ("CONFIGS", "DATA", "GRID", "TRIALS", "DIAGNOSTICS", "NOTEBOOKS", "INDEX", "PDF"):
+    for var in ("CONFIGS", "DATA", "GRID", "TRIALS", "BUDGET", "DIAGNOSTICS", "NOTEBOOKS", "INDEX", "PDF"):
         files[var] = make("-s", f"print-{var}", "PROFILE=smoke").stdout.split()
     return files
 
@@ -143,7 +150,7 @@ def test_make_paper_smoke_from_clean_then_reuses_everything():
         assert (ROOT / nb).with_suffix(".html").is_file()
         executed = nbformat.read(ROOT / nb, as_version=4)
         assert not any(o.get("output_type") == "error" for c in executed.cells for o in c.get("outputs", []))
-    for fig in ("grid-iris.png", "curves-sasla.png", "subset-entropy.png"):
+    for fig in ("grid-iris.png", "curves-sasla.png", "subset-entropy.png", "budget-iris.png", "budget-sensitivity.png"):
         assert (ROOT / "reports" / "smoke" / "figures" / fig).is_file()
     assert (ROOT / "paper" / "main.pdf").read_bytes() == (ROOT / files["PDF"][0]).read_bytes()
     assert "shard(s) computed" in first.stderr and "papermill" in first.stdout
@@ -151,7 +158,7 @@ def test_make_paper_smoke_from_clean_then_reuses_everything():
     start = time.perf_counter()
     second = make("paper", "PROFILE=smoke")
     second_s = time.perf_counter() - start
-    for word in ("alnn grid", "alnn trials", "alnn data", "papermill", "latexmk", "alnn reports"):
+    for word in ("alnn grid", "alnn trials", "alnn budget", "alnn data", "papermill", "latexmk", "alnn reports"):
         assert word not in second.stdout, f"the second run reran {word!r}:\n{second.stdout}"
     assert second_s < 30, f"second run took {second_s:.0f} s (first {first_s:.0f} s)"
 
@@ -160,11 +167,13 @@ def test_make_paper_smoke_from_clean_then_reuses_everything():
 def test_a_failing_notebook_keeps_its_output_and_stops_make():
     target = ROOT / "reports" / "smoke" / "problem-wine.ipynb"
     winner = ROOT / "results" / "smoke" / "grid" / "wine.json"
-    if not winner.exists():
-        make("grid", "PROFILE=smoke")
+    make(str(ROOT.joinpath("results", "smoke", "budget", "wine", "random.parquet").relative_to(ROOT)), "PROFILE=smoke")
     saved = winner.read_text()
+    stat = winner.stat()
     try:
-        winner.write_text("{ not json")  # newer than its inputs, so make takes it as up to date
+        winner.write_text("{ not json")
+        # its old time: newer than its inputs and older than the budget files, so make takes all as up to date
+        os.utime(winner, ns=(stat.st_atime_ns, stat.st_mtime_ns))
         proc = make(str(target.relative_to(ROOT)), "PROFILE=smoke", check=False)
         assert proc.returncode != 0
         assert "notebook problem-wine.ipynb failed; partial output in reports/smoke/problem-wine.failed.ipynb" \
@@ -175,3 +184,92 @@ def test_a_failing_notebook_keeps_its_output_and_stops_make():
     finally:
         winner.write_text(saved)
         os.utime(winner)
+
+
+# ------------------------------------------------------------------ notebooks opened by hand (no papermill)
+
+
+def _fake_results(root, profile, *files, mtime):
+    folder = Path(root) / profile
+    for name in files:
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(json.dumps({"profile": profile}))
+    for path in [folder, *folder.rglob("*")]:
+        os.utime(path, (mtime, mtime))
+
+
+def test_default_profile_is_the_newest_with_results(tmp_path):
+    grid = ("data/iris.json", "grid/iris.parquet", "grid/iris.json")
+    _fake_results(tmp_path, "smoke", *grid, mtime=1_000_000)
+    _fake_results(tmp_path, "quick", *grid, mtime=2_000_000)
+    assert C.default_profile(tmp_path) == "quick"
+    assert C.default_profile(tmp_path, grid) == "quick"
+    os.utime(tmp_path / "smoke" / "grid" / "iris.json", (3_000_000, 3_000_000))  # anything below counts
+    assert C.default_profile(tmp_path, grid) == "smoke"
+    _fake_results(tmp_path, "full", "config/data-iris.json", mtime=4_000_000)  # newest, but without the grid
+    assert C.default_profile(tmp_path) == "full"
+    assert C.default_profile(tmp_path, grid) == "smoke"
+
+
+def _cell_defaults(kind):
+    """The values the committed parameters cell of ``kind``.ipynb assigns."""
+    declared = papermill.inspect_notebook(str(ROOT / "notebooks" / f"{kind}.ipynb"))
+    return {k: ast.literal_eval(v["default"]) for k, v in declared.items()}
+
+
+def test_notebook_defaults_resolve_to_the_newest_profile(tmp_path, monkeypatch):
+    """What the validation cell returns for the committed parameters cells: the newest profile's files."""
+    monkeypatch.chdir(tmp_path)
+    _fake_results("results", "smoke", "data/wine.json", "grid/wine.parquet", "grid/wine.json", mtime=1_000_000)
+    _fake_results("results", "quick", "data/wine.json", "grid/wine.parquet", "grid/wine.json", mtime=2_000_000)
+    cell = _cell_defaults("problem")
+    p = C.notebook_params("problem", {**cell, "problem": "wine"})
+    assert (p.profile, p.data, p.grid_table, p.grid_winner, p.heatmap) == (
+        "quick", "results/quick/data/wine.json", "results/quick/grid/wine.parquet", "results/quick/grid/wine.json",
+        "reports/quick/figures/grid-wine.png")
+    # what papermill injects wins; an explicit profile derives the rest from it
+    assert C.notebook_params("problem", {**cell, "problem": "wine", "profile": "smoke"}).data == \
+        "results/smoke/data/wine.json"
+    strategy = C.notebook_params("strategy", {**_cell_defaults("strategy"), "results": "results/full"})
+    assert (strategy.profile, strategy.curves) == ("full", "reports/full/figures/curves-sasla.png")
+    given = {"profile": "smoke", "results": "r/smoke", "generated": "g", "figures": "f"}
+    analysis = C.notebook_params("analysis", {**_cell_defaults("analysis"), **given})
+    assert {k: getattr(analysis, k) for k in given} == given
+
+
+@pytest.mark.parametrize("kind, make_command", [("problem", "make grid"), ("strategy", "make trials"),
+                                                ("analysis", "make trials")])
+def test_notebook_defaults_without_results_name_the_make_command(tmp_path, monkeypatch, kind, make_command):
+    monkeypatch.chdir(tmp_path)
+    _fake_results("results", "smoke", "config/data-iris.json", mtime=1_000_000)  # a profile folder, no results
+    with pytest.raises(FileNotFoundError) as info:
+        C.notebook_params(kind, _cell_defaults(kind))
+    message = str(info.value)
+    assert "\n" not in message and f"run `{make_command}`" in message and "results/" in message
+    with pytest.raises(FileNotFoundError, match="run `make paper`"):
+        C.default_profile(tmp_path / "nothing")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", list(NOTEBOOKS))
+def test_notebook_opened_by_hand_reads_the_newest_profile(tmp_path, kind):
+    """In a kernel started in notebooks/ as JupyterLab does, without papermill: the committed cells up to the
+    parameters cell, then the validation call, read the newest profile whose results exist."""
+    import nbclient
+
+    for profile, mtime in (("quick", 1_000_000), ("smoke", 2_000_000)):  # every result file a notebook reads
+        _fake_results(tmp_path / "results", profile, *[f"{d}/{q}.{e}" for q in C.PROBLEMS
+                                                       for d, e in (("data", "json"), ("grid", "parquet"),
+                                                                    ("grid", "json"))],
+                      *[f"trials/{q}/{s}.parquet" for q in C.PROBLEMS for s in C.strategies_for(q)], mtime=mtime)
+    (tmp_path / "notebooks").mkdir()
+    nb = nbformat.read(ROOT / "notebooks" / f"{kind}.ipynb", as_version=4)
+    last = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
+    probe = (f"p = config.notebook_params({kind!r}, globals())\n"
+             "import dataclasses, json; print(json.dumps(dataclasses.asdict(p)))")
+    nb.cells = nb.cells[:last + 1] + [nbformat.v4.new_code_cell(probe)]
+    nbclient.NotebookClient(nb, timeout=300, resources={"metadata": {"path": str(tmp_path / "notebooks")}}).execute()
+    p = json.loads(nb.cells[-1].outputs[0]["text"])
+    assert p["profile"] == "smoke"
+    paths = [v for k, v in p.items() if isinstance(v, str) and k not in ("profile", "problem", "strategy")]
+    assert paths and all("/smoke" in v for v in paths), p

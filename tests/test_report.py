@@ -186,7 +186,7 @@ def test_build_writes_every_file(built):
     main = re.sub(r"(?<!\\)%.*", "", (PAPER / "main.tex").read_text())
     used = set(re.findall(r"\\gen\{([^}]+)\}", main))
     defined = {}
-    for name in ("profile.tex", "numbers.tex", "findings.tex"):
+    for name in ("profile.tex", "numbers.tex", "findings.tex", "budget.tex"):
         defined.update(values(gen / name))
     assert used <= set(defined), sorted(used - set(defined))
     inputs = set(re.findall(r"\\input\{([^}]+)\}", main)) - {"architecture"}

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from alnn import sasla
+from alnn.strategies import sasla
 from alnn.model import BatchedMLP
 
 

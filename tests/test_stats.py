@@ -260,7 +260,8 @@ def test_score_matrix_one_task_at_a_time():
     with pytest.raises(ValueError):
         st.score_matrix(f)
     cls = st.score_matrix(f[f["dataset"].isin(["iris", "wine"])])
-    assert list(cls.columns) == list(an.STRATEGY_ORDER) and list(cls.index) == ["iris", "wine"]
+    present = set(f["strategy"])  # synthetic_frame: the draft protocol's first five strategies
+    assert list(cls.columns) == [s for s in an.STRATEGY_ORDER if s in present] and list(cls.index) == ["iris", "wine"]
     assert cls.attrs["metric"] == "accuracy"
     s = an.summary(f)
     want = s[(s["dataset"] == "wine") & (s["strategy"] == "sasla") & (s["metric"] == "accuracy")]

@@ -8,8 +8,8 @@ import torch
 from scipy.special import softmax
 from scipy.stats import chisquare, entropy as scipy_entropy
 
-from alnn import ensemble, entropy, passive
-from alnn import random as random_strategy
+from alnn.strategies import ensemble, entropy, passive
+from alnn.strategies import random as random_strategy
 from alnn.model import seed_words
 from alnn.experiment import check_strategy
 

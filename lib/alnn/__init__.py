@@ -11,12 +11,12 @@ __version__ = "0.1.0"
 _LAZY = {
     "run": ("alnn.experiment", "run"),
     "grid_search": ("alnn.experiment", "grid_search"),
+    "run_budget": ("alnn.budget", "run_budget"),
     "TrainConfig": ("alnn.model", "TrainConfig"),
 }
 _SUBMODULES = {
-    "datasets", "preprocess", "model", "metrics", "sasla", "passive", "entropy",
-    "ensemble", "random", "config", "pipeline", "store", "analysis", "stats",
-    "figures", "report", "cli",
+    "datasets", "preprocess", "model", "metrics", "strategies", "experiment", "budget",
+    "config", "pipeline", "store", "analysis", "stats", "figures", "report", "cli",
 }
 
 

@@ -43,6 +43,27 @@ Choices every function here makes (the paper states them):
   epoch with a Student-t 95 % interval, mean +- t_{0.975, n-1} s / sqrt(n).
   It is descriptive: folds of one trial share data, so the band is narrower
   than a corrected interval would be.
+
+The budget protocol (SPEC section 3b) has its own frame: one row per run and
+round r = 0..R, with ``round``, ``budget`` (|L| of the round, the schedule
+B_0 < ... < B_R shared by every run of a problem) in place of ``epoch`` and
+``subset_size``; ``passive`` has the single round 0 on the whole pool, the
+ceiling. Its choices (the paper states them):
+
+* **AUBC** (:func:`aubc`): trapezoid area under the criterion against
+  x_r = (log B_r - log B_0) / (log B_R - log B_0), so x runs over [0, 1],
+  each doubling of the labels weighs the same, and a flat curve at c has
+  AUBC c. Blank for a diverged run or a run with any blank round. Passive
+  (one round) has none.
+* **Diverged runs** are excluded whole (every round) from curves and means,
+  as above, and counted beside them.
+* **Labels to target** (:func:`labels_to_target`): the target is fixed from
+  passive's full-pool mean m by the rule of :func:`convergence_targets`
+  (fraction x m for an accuracy, m / fraction for an error metric, for
+  positive m); a run's value is the first budget at which its criterion
+  reaches the target (no moving average: each round is a separate
+  training). Runs that never reach it, and diverged runs, are censored and
+  kept.
 """
 
 from __future__ import annotations
@@ -59,6 +80,9 @@ __all__ = [
     "task_of", "tasks", "primary_metric", "higher_is_better", "metric_columns",
     "finals", "summary", "convergence_targets", "convergence", "convergence_summary",
     "aulc", "aulc_summary", "subset_curve", "learning_curve", "synthetic_frame",
+    "BUDGET_KEYS", "budget_schedule_of", "aubc", "aubc_summary", "budget_curve", "at_budget",
+    "passive_reference", "labels_to_target", "labels_to_target_summary",
+    "synthetic_budget_frame",
 ]
 
 #: Columns that identify one run (one network).
@@ -68,7 +92,7 @@ COST_COLUMNS = ("subset_size", "labels_used", "presentations", "scored", "wall_s
 _NOT_METRICS = set(KEYS) | {"epoch", "diverged"}
 
 #: Display and sort order of the strategies.
-STRATEGY_ORDER = ("passive", "sasla", "entropy", "ensemble", "random")
+STRATEGY_ORDER = ("passive", "sasla", "entropy", "ensemble", "random", "sensitivity")
 
 #: The metric each task is judged on.
 PRIMARY_METRIC = {"classification": "accuracy", "regression": "mse"}
@@ -492,9 +516,335 @@ def learning_curve(frame: pd.DataFrame, metric: str | None = None,
     return _sort(res, ["dataset", "strategy", "epoch"])
 
 
+# --------------------------------------------------------------------------- budget protocol
+#: Columns that identify one point of a budget curve (one run at one round).
+BUDGET_KEYS = KEYS + ("round",)
+
+
+def _t_half(std, n, ci: float):
+    """Half-width t_{(1+ci)/2, n-1} std / sqrt(n) of a Student-t interval (NaN for n < 2)."""
+    std = np.asarray(std, float)
+    n = np.asarray(n, float)
+    half = _st.t.ppf((1 + ci) / 2, np.maximum(n - 1, 1)) * std / np.sqrt(np.maximum(n, 1))
+    return np.where(n > 1, half, np.nan)
+
+
+def _budget_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    _require(frame, KEYS + ("round", "budget"))
+    return frame.reset_index(drop=True)
+
+
+def budget_schedule_of(frame: pd.DataFrame, *, reference: str = "passive") -> dict[str, list]:
+    """The budget schedule B_0 < ... < B_R of every problem, ``{dataset: [B_0, ..., B_R]}``.
+
+    The sorted distinct ``budget`` values of the problem's runs, the
+    ``reference`` (passive, one round on the whole pool) excluded. Integral
+    budgets come back as ints.
+    """
+    f = _budget_frame(frame)
+    f = f[f["strategy"] != reference]
+    out = {}
+    for ds, sub in f.groupby("dataset", sort=False):
+        b = np.sort(pd.unique(sub["budget"].dropna().to_numpy(float)))
+        out[ds] = [int(v) if float(v).is_integer() else float(v) for v in b]
+    return out
+
+
+def _budget_x(schedule) -> np.ndarray:
+    """x_r = (log B_r - log B_0) / (log B_R - log B_0), the AUBC abscissa in [0, 1]."""
+    b = np.asarray(schedule, float)
+    if b.size < 2 or b[0] <= 0:
+        raise ValueError("AUBC needs at least two positive budgets")
+    lb = np.log(b)
+    return (lb - lb[0]) / (lb[-1] - lb[0])
+
+
+def _per_run_budget(sub: pd.DataFrame, value: str, schedule) -> pd.DataFrame:
+    """Runs x budgets matrix of ``value`` (missing rounds blank)."""
+    wide = sub.set_index(list(KEYS) + ["budget"])[value].unstack("budget")
+    return wide.reindex(columns=np.asarray(schedule, float))
+
+
+def aubc(frame: pd.DataFrame, metric: str | None = None) -> pd.DataFrame:
+    """Area under the budget curve of every run (SPEC 3b), normalised to [0, 1] in x.
+
+    AUBC = sum_r (x_{r+1} - x_r) (m_r + m_{r+1}) / 2 with
+    x_r = (log B_r - log B_0) / (log B_R - log B_0) over the problem's
+    schedule (:func:`budget_schedule_of`): the trapezoid rule on a log budget
+    axis rescaled to [0, 1], in the metric's units (a flat curve at c gives
+    c; for an error metric smaller is better). Blank for diverged runs and
+    for runs with a blank (or missing) round. ``metric`` defaults to each
+    problem's primary metric. ``passive`` (a single round) is excluded.
+    Columns: dataset, strategy, trial, fold, metric, aubc, diverged.
+    """
+    f = _budget_frame(frame)
+    schedules = budget_schedule_of(f)
+    out = []
+    for ds, sub in f.groupby("dataset", sort=False):
+        m = _metric_for(sub, metric)
+        div = _run_diverged(sub)
+        sub = sub.assign(_d=div)[sub["strategy"] != "passive"]
+        if sub.empty:
+            continue
+        x = _budget_x(schedules[ds])
+        wide = _per_run_budget(sub, m, schedules[ds])
+        v = wide.to_numpy(float)
+        res = wide.index.to_frame(index=False)
+        res["metric"] = m
+        # NaN in any round (blank or missing) propagates to the area
+        res["aubc"] = np.sum((v[:, 1:] + v[:, :-1]) / 2 * np.diff(x), axis=1)
+        d = sub.groupby(list(KEYS), sort=False)["_d"].any()
+        res["diverged"] = d.reindex(wide.index).to_numpy(bool)
+        res.loc[res["diverged"], "aubc"] = np.nan
+        out.append(res)
+    cols = list(KEYS) + ["metric", "aubc", "diverged"]
+    if not out:
+        return pd.DataFrame(columns=cols)
+    return _sort(pd.concat(out, ignore_index=True)[cols], KEYS)
+
+
+def aubc_summary(per_run: pd.DataFrame) -> pd.DataFrame:
+    """Mean, std, median, n of :func:`aubc` per problem x strategy over non-diverged
+    runs, with ``n_runs`` and ``n_diverged`` (:func:`aulc_summary`'s columns)."""
+    return aulc_summary(per_run.rename(columns={"aubc": "aulc"}))
+
+
+def _band_stats(values: pd.DataFrame, by: Sequence[str], value: str, ci: float) -> pd.DataFrame:
+    """mean, std (ddof=1), n and the Student-t ``ci`` band of ``value`` per group of ``by``."""
+    g = values.groupby(list(by), sort=False)[value]
+    out = pd.DataFrame({"mean": g.mean(), "std": g.std(ddof=1), "n": g.count()}).reset_index()
+    half = _t_half(out["std"], out["n"], ci)
+    out["ci_low"] = out["mean"] - half
+    out["ci_high"] = out["mean"] + half
+    return out
+
+
+def budget_curve(frame: pd.DataFrame, metric: str | None = None,
+                 ci: float = 0.95) -> pd.DataFrame:
+    """Mean criterion per budget with a Student-t ``ci`` band (the budget curve).
+
+    Per problem x strategy x budget over the runs that did not diverge (a
+    diverged run is left out at every budget): ``mean``, ``std`` (ddof=1),
+    ``n``, ``ci_low``/``ci_high`` = mean -+ t_{(1+ci)/2, n-1} std / sqrt(n)
+    (descriptive, as :func:`learning_curve`: ignores the dependence of
+    folds), ``n_runs`` and ``n_diverged``, and the mean ``presentations`` at
+    that budget (``presentations_mean``) where recorded. ``passive`` gives
+    its single point on the whole pool. Columns: dataset, strategy, budget,
+    metric, mean, std, n, ci_low, ci_high, n_runs, n_diverged
+    [, presentations_mean].
+    """
+    f = _budget_frame(frame)
+    out = []
+    for ds, sub in f.groupby("dataset", sort=False):
+        m = _metric_for(sub, metric)
+        div = _run_diverged(sub).to_numpy()
+        by = ["dataset", "strategy", "budget"]
+        res = _band_stats(sub[~div], by, m, ci)
+        counts = (sub.assign(_d=div).groupby(by, sort=False)
+                  .agg(n_runs=("_d", "size"), n_diverged=("_d", "sum")).reset_index())
+        res = counts.merge(res, on=by, how="left")
+        res["n"] = res["n"].fillna(0).astype(int)
+        res["n_diverged"] = res["n_diverged"].astype(int)
+        res.insert(3, "metric", m)
+        if "presentations" in sub.columns:
+            pm = sub[~div].groupby(by, sort=False)["presentations"].mean()
+            res = res.merge(pm.rename("presentations_mean").reset_index(), on=by, how="left")
+        out.append(res)
+    res = pd.concat(out, ignore_index=True)
+    cols = ["dataset", "strategy", "budget", "metric", "mean", "std", "n", "ci_low", "ci_high",
+            "n_runs", "n_diverged"] + (["presentations_mean"] if "presentations_mean" in res
+                                       else [])
+    return _sort(res[cols], ["dataset", "strategy", "budget"])
+
+
+def at_budget(frame: pd.DataFrame, metric: str | None = None) -> pd.DataFrame:
+    """The criterion of every run at every budget, long (the input of per-budget tests).
+
+    One row per run and round: dataset, strategy, trial, fold, budget,
+    metric, value, diverged. ``value`` is the recorded value (blank from the
+    round of divergence on); ``diverged`` is the run-level flag (the run
+    diverged at some round), by which the tests leave the whole run out.
+    ``passive`` keeps its single full-pool row. ``metric`` defaults to each
+    problem's primary metric.
+    """
+    f = _budget_frame(frame)
+    out = []
+    for ds, sub in f.groupby("dataset", sort=False):
+        m = _metric_for(sub, metric)
+        res = sub[list(KEYS) + ["budget"]].copy()
+        res["metric"] = m
+        res["value"] = sub[m].to_numpy(float)
+        res["diverged"] = _run_diverged(sub).to_numpy(bool)
+        out.append(res)
+    return _sort(pd.concat(out, ignore_index=True), list(KEYS) + ["budget"])
+
+
+def passive_reference(frame: pd.DataFrame, metric: str | None = None, ci: float = 0.95, *,
+                      reference: str = "passive") -> pd.DataFrame:
+    """Passive's full-pool value per problem: the ceiling line of the budget curves.
+
+    Over the non-diverged ``reference`` runs (their single round): ``mean``,
+    ``std`` (ddof=1), ``n``, the Student-t ``ci`` band ``ci_low``/``ci_high``
+    (as :func:`budget_curve`), ``budget`` (the pool: the largest passive
+    budget), ``n_runs`` and ``n_diverged``. Problems without passive runs are
+    absent. Columns: dataset, metric, budget, mean, std, n, ci_low, ci_high,
+    n_runs, n_diverged.
+    """
+    f = _budget_frame(frame)
+    out = []
+    for ds, sub in f.groupby("dataset", sort=False):
+        m = _metric_for(sub, metric)
+        div = _run_diverged(sub).to_numpy()
+        ref = sub["strategy"].to_numpy() == reference
+        if not ref.any():
+            continue
+        res = _band_stats(sub[ref & ~div].assign(_k=0), ["_k"], m, ci)
+        if res.empty:
+            res = pd.DataFrame({"mean": [np.nan], "std": [np.nan], "n": [0],
+                                "ci_low": [np.nan], "ci_high": [np.nan]})
+        runs = sub[ref].groupby(list(KEYS), sort=False).ngroups
+        res = res.drop(columns="_k", errors="ignore").assign(
+            dataset=ds, metric=m, budget=float(sub.loc[ref, "budget"].max()),
+            n_runs=runs,
+            n_diverged=sub[ref & div].groupby(list(KEYS), sort=False).ngroups)
+        out.append(res)
+    cols = ["dataset", "metric", "budget", "mean", "std", "n", "ci_low", "ci_high", "n_runs",
+            "n_diverged"]
+    if not out:
+        return pd.DataFrame(columns=cols)
+    res = pd.concat(out, ignore_index=True)[cols]
+    res["n"] = res["n"].astype(int)
+    return res
+
+
+def labels_to_target(frame: pd.DataFrame, fractions: Sequence[float] = (0.95, 0.99),
+                     metric: str | None = None, *, reference: str = "passive") -> pd.DataFrame:
+    """Labels each run needs to reach a fraction of passive's full-pool value (SPEC 3b).
+
+    For every problem the target is fixed from the mean full-pool value m of
+    the non-diverged ``reference`` (passive) runs, by the rule of
+    :func:`convergence_targets` with tolerance 1 - fraction:
+
+    * higher is better (accuracy): target = m - (1 - fraction) |m|, i.e.
+      fraction x m for m > 0; reached when the value is >= target;
+    * lower is better (MSE): target = m + (1/fraction - 1) |m|, i.e.
+      m / fraction for m > 0 (an error at most 1/0.95 = 1.053 times
+      passive's); reached when the value is <= target.
+
+    A run's ``labels`` is the first budget (in increasing order) at which its
+    criterion reaches the target; no smoothing, each round being a separate
+    training. Runs that never reach it are ``censored`` (``labels`` blank;
+    ``labels_final``, the run's last budget, is a lower bound). Diverged runs
+    are kept, flagged ``diverged`` and counted as censored even if a round
+    before the divergence reached the target. The reference's own runs are
+    not listed. One row per run and fraction: dataset, strategy, trial, fold,
+    metric, fraction, reference_mean, target, reached, censored, diverged,
+    labels, presentations (at that round, where recorded), labels_initial
+    (the run's B_0), labels_final.
+    """
+    f = _budget_frame(frame)
+    if isinstance(fractions, (int, float)):
+        fractions = (fractions,)
+    targets = {}
+    for fr in fractions:
+        t = convergence_targets(f.assign(epoch=f["round"]), metric, fr, reference=reference)
+        targets[fr] = t.set_index("dataset")
+    out = []
+    for ds, sub in f.groupby("dataset", sort=False):
+        div = _run_diverged(sub).to_numpy()
+        sub = sub.assign(_d=div)
+        sub = sub[sub["strategy"] != reference].sort_values(list(KEYS) + ["budget"],
+                                                            kind="stable")
+        if sub.empty:
+            continue
+        runs = sub.groupby(list(KEYS), sort=False)
+        last = sub.loc[runs["budget"].idxmax().to_numpy()]
+        for fr in fractions:
+            row = targets[fr].loc[ds]
+            m, target = row["metric"], float(row["target"])
+            hib = higher_is_better(m)
+            v = sub[m].to_numpy(float)
+            hit = (v >= target) if hib else (v <= target)
+            hit &= ~sub["_d"].to_numpy(bool)
+            first = sub[hit].groupby(list(KEYS), sort=False).head(1).set_index(list(KEYS))
+            res = last[list(KEYS)].reset_index(drop=True)
+            key = pd.MultiIndex.from_frame(res)
+            res["metric"] = m
+            res["fraction"] = fr
+            res["reference_mean"] = float(row["reference_mean"])
+            res["target"] = target
+            reached = key.isin(first.index)
+            res["reached"] = reached
+            res["censored"] = ~reached
+            res["diverged"] = last["_d"].to_numpy(bool)
+            res["labels"] = first["budget"].reindex(key).to_numpy(float)
+            if "presentations" in sub.columns:
+                res["presentations"] = first["presentations"].reindex(key).to_numpy(float)
+            res["labels_initial"] = runs["budget"].min().reindex(key).to_numpy(float)
+            res["labels_final"] = last["budget"].to_numpy(float)
+            out.append(res)
+    cols = list(KEYS) + ["metric", "fraction", "reference_mean", "target", "reached",
+                         "censored", "diverged", "labels", "presentations", "labels_initial",
+                         "labels_final"]
+    if not out:
+        return pd.DataFrame(columns=cols)
+    res = pd.concat(out, ignore_index=True)
+    res = res[[c for c in cols if c in res.columns]]
+    return _sort(res, ["dataset", "fraction", "strategy", "trial", "fold"])
+
+
+def labels_to_target_summary(per_run: pd.DataFrame, fractions: Sequence[float] = (0.95, 0.99),
+                             metric: str | None = None) -> pd.DataFrame:
+    """Per problem x strategy x fraction summary of :func:`labels_to_target`.
+
+    ``per_run``: its output (or a budget frame, which is passed to it with
+    ``fractions`` and ``metric``). Censored runs are kept and counted, never
+    dropped: ``n_runs``, ``n_reached``, ``n_censored`` (diverged included),
+    ``n_diverged``, ``rate`` = n_reached / n_runs; over the reached runs only
+    (conditional on reaching: read them next to the rate) ``labels_median``,
+    ``labels_q1``, ``labels_q3``, ``labels_mean``; and ``labels_median_all``,
+    the median over all runs with a censored run counted as needing more
+    than any budget (+inf): finite only when more than half the runs reached
+    the target (otherwise the median is "not reached", NaN). ``labels_min``
+    and ``labels_max`` are the smallest first and largest last budgets (B_0,
+    B_R). Also metric, reference_mean, target.
+    """
+    ltt = per_run if "reached" in per_run.columns else labels_to_target(per_run, fractions,
+                                                                        metric)
+    by = ["dataset", "strategy", "fraction"]
+    g = ltt.groupby(by, sort=False)
+    out = g.agg(metric=("metric", "first"), reference_mean=("reference_mean", "first"),
+                target=("target", "first"), n_runs=("reached", "size"),
+                n_reached=("reached", "sum"), n_diverged=("diverged", "sum"),
+                labels_min=("labels_initial", "min"),
+                labels_max=("labels_final", "max")).reset_index()
+    out["n_censored"] = out["n_runs"] - out["n_reached"]
+    out["rate"] = out["n_reached"] / out["n_runs"]
+    ok = ltt[ltt["reached"]].groupby(by, sort=False)["labels"]
+    st = pd.DataFrame({"labels_median": ok.median(), "labels_q1": ok.quantile(0.25),
+                       "labels_q3": ok.quantile(0.75), "labels_mean": ok.mean()}).reset_index()
+    out = out.merge(st, on=by, how="left")
+
+    def median_all(d):
+        v = np.where(d["reached"], d["labels"].to_numpy(float), np.inf)
+        med = float(np.median(v))
+        return med if np.isfinite(med) else np.nan
+
+    mall = ltt.groupby(by, sort=False)[["reached", "labels"]].apply(median_all)
+    out = out.merge(mall.rename("labels_median_all").reset_index(), on=by, how="left")
+    for c in ("n_reached", "n_diverged", "n_censored"):
+        out[c] = out[c].astype(int)
+    cols = by[:2] + ["fraction", "metric", "reference_mean", "target", "n_runs", "n_reached",
+                     "n_censored", "n_diverged", "rate", "labels_median", "labels_q1",
+                     "labels_q3", "labels_mean", "labels_median_all", "labels_min",
+                     "labels_max"]
+    return _sort(out[cols], ["dataset", "fraction", "strategy"])
+
+
 # --------------------------------------------------------------------------- synthetic data
 def synthetic_frame(datasets: Sequence[str] = ("iris", "sine"),
-                    strategies: Sequence[str] = STRATEGY_ORDER, *, trials: int = 2,
+                    strategies: Sequence[str] = ("passive", "sasla", "entropy", "ensemble",
+                                                 "random"), *, trials: int = 2,
                     folds: int = 3, epochs: int = 40, pool: int = 100,
                     diverge: Iterable[tuple] = (), seed: int = 0) -> pd.DataFrame:
     """A small fake tidy frame in the engine's schema, for tests and examples.
@@ -560,6 +910,88 @@ def synthetic_frame(datasets: Sequence[str] = ("iris", "sine"),
     for ds, s, t, f, ep in diverge:
         sel = ((out["dataset"] == ds) & (out["strategy"] == s) & (out["trial"] == t)
                & (out["fold"] == f) & (out["epoch"] >= ep))
+        out.loc[sel, "diverged"] = True
+        out.loc[sel, metrics] = np.nan
+    return out
+
+
+def synthetic_budget_frame(datasets: Sequence[str] = ("iris", "sine"),
+                           strategies: Sequence[str] = ("passive", "entropy", "ensemble",
+                                                        "random", "sensitivity"), *,
+                           trials: int = 3, folds: int = 5, budgets: int = 8, pool: int = 120,
+                           initial: int | None = None, round_epochs: int = 50,
+                           efficiency: Mapping[str, float] | None = None,
+                           noise: float = 0.01, diverge: Iterable[tuple] = (),
+                           seed: int = 0) -> pd.DataFrame:
+    """A small fake budget-protocol frame in the engine's schema, for tests and examples.
+
+    Not data. Budgets: ``budgets`` distinct values geometric from
+    ``initial`` (default min(10, pool // 10)) to ``pool``; ``passive`` has the
+    single round 0 on the whole pool. A strategy's effect is its label
+    ``efficiency`` e (default random 1, entropy 2, ensemble 1.5, sensitivity
+    1: no effect): its progress at budget B is p = 1 - exp(-3 B_eff / pool)
+    with B_eff = min(B_0 + e (B - B_0), pool), so every strategy starts from
+    the same point at B_0 and an efficiency above 1 is better than random
+    (passive: p = 1 - exp(-3), the ceiling). Classification (``iris``,
+    ``wine``, ``fashion-mnist``): accuracy 0.33 + 0.62 p; regression: MSE
+    0.01 + (1 - p) (``energy-efficiency`` with per-target columns). Noise:
+    a common (trial, fold, budget) term, as with common random numbers, plus
+    an independent term per run, both N(0, noise^2). ``diverge``: tuples
+    ``(dataset, strategy, trial, fold, round)`` whose run diverges at that
+    round (flag set and metrics blank from there on).
+    """
+    rng = np.random.default_rng(seed)
+    classification = {"iris", "wine", "fashion-mnist"}
+    eff = {"random": 1.0, "entropy": 2.0, "ensemble": 1.5, "sensitivity": 1.0}
+    eff.update(efficiency or {})
+    b0 = initial if initial is not None else max(1, min(10, pool // 10))
+    sched = np.unique(np.round(np.geomspace(b0, pool, budgets)).astype(int))
+    R = sched.size
+    frames = []
+    for ds in datasets:
+        cls = ds in classification
+        common = rng.normal(0, noise, (trials, folds, R))
+        for s in strategies:
+            if not cls and s == "entropy":
+                continue
+            passive = s == "passive"
+            b = np.array([pool]) if passive else sched
+            e = 1.0 if passive else eff.get(s, 1.0)
+            for t in range(trials):
+                for f in range(folds):
+                    beff = np.minimum(b0 + e * (b - b0), pool)
+                    prog = 1 - np.exp(-3 * beff / pool)
+                    eps = (common[t, f, -1:] if passive else common[t, f]) \
+                        + rng.normal(0, noise, b.size)
+                    mult = 3 if s == "ensemble" else 1
+                    row = dict(dataset=ds, strategy=s, trial=t, fold=f, round=np.arange(b.size),
+                               budget=b, labels_used=b,
+                               presentations=np.cumsum(b * round_epochs * mult),
+                               scored=np.where(passive, 0, pool - b),
+                               diverged=np.zeros(b.size, bool),
+                               wall_s=np.cumsum(rng.uniform(0.01, 0.02, b.size)),
+                               train_loss=0.3 * (1 - prog) + 0.02 + np.abs(eps) / 5)
+                    if cls:
+                        acc = np.clip(0.33 + 0.62 * prog + eps, 0, 1)
+                        row.update(accuracy=acc, f1=acc - 0.01, precision=acc - 0.005,
+                                   recall=acc - 0.01, mcc=(acc - 0.33) / 0.67,
+                                   mse=0.25 * (1 - acc))
+                        row["val_loss"] = row["mse"]
+                    else:
+                        mse = 0.01 + (1 - prog) + np.abs(eps)
+                        row.update(mse=mse, rmse=np.sqrt(mse), mae=0.8 * np.sqrt(mse), r2=1 - mse)
+                        if ds == "energy-efficiency":
+                            for tgt, k in (("heating", 0.9), ("cooling", 1.1)):
+                                row.update({f"mse_{tgt}": k * mse, f"rmse_{tgt}": np.sqrt(k * mse),
+                                            f"mae_{tgt}": 0.8 * np.sqrt(k * mse),
+                                            f"r2_{tgt}": 1 - k * mse})
+                        row["val_loss"] = mse
+                    frames.append(pd.DataFrame(row))
+    out = pd.concat(frames, ignore_index=True)
+    metrics = [c for c in metric_columns(out) if c not in ("round", "budget")]
+    for ds, s, t, f, r in diverge:
+        sel = ((out["dataset"] == ds) & (out["strategy"] == s) & (out["trial"] == t)
+               & (out["fold"] == f) & (out["round"] >= r))
         out.loc[sel, "diverged"] = True
         out.loc[sel, metrics] = np.nan
     return out

@@ -4,10 +4,11 @@
     alnn data    --profile quick --problem iris           # results/quick/data/iris.json
     alnn grid    --profile quick --problem iris           # results/quick/grid/iris.{parquet,json}
     alnn trials  --profile quick --problem iris [--strategy sasla ...]
-    alnn all     --profile quick [--problem ...]          # data, grid and trials of every problem
+    alnn budget  --profile quick --problem iris [--strategy random ...]   # the budget protocol (SPEC 3b)
+    alnn all     --profile quick [--problem ...]          # data, grid, trials and budget of every problem
     alnn reports --profile quick --index reports/quick/index.html reports/quick/problem-iris.ipynb ...
 
-Execution options (grid, trials, all): ``--executor local|dask``,
+Execution options (grid, trials, budget, all): ``--executor local|dask``,
 ``--scheduler ADDRESS|FILE`` (dask; none starts a LocalCluster), ``--device
 cpu|cuda``, ``--workers N`` (local pool size; default: the machine's cores).
 A bad value stops the command before any work with one line on stderr and
@@ -60,7 +61,10 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("trials", help="trials of problems x strategies (trial stage)")
     _add_common(p, strategies=True)
     _add_execution(p)
-    p = sub.add_parser("all", help="data, grid and trial stages of problems")
+    p = sub.add_parser("budget", help="budget protocol of problems x strategies (budget stage)")
+    _add_common(p, strategies=True)
+    _add_execution(p)
+    p = sub.add_parser("all", help="data, grid, trial and budget stages of problems")
     _add_common(p)
     _add_execution(p)
     p = sub.add_parser("reports", help="render executed notebooks to HTML and write their index page")
@@ -175,12 +179,30 @@ def _main(args) -> int:
             if strategies:
                 pipeline.trials(profile, problem, strategies, store=st, execution=execution)
         return 0
+    if args.command == "budget":
+        for problem in problems:
+            settings = profile.problem(problem)
+            if args.strategy == ["all"]:
+                strategies = list(settings.budget_strategies())
+            else:
+                strategies = [C.check_pair(problem, s)[1] for s in args.strategy if C.applicable(problem, s)]
+                if len(problems) == 1 and not strategies:
+                    for s in args.strategy:
+                        C.check_pair(problem, s)
+                bad = [s for s in strategies if s not in settings.budget_strategies()]
+                if bad:
+                    raise C.ConfigError(f"strategy {bad[0]!r} has no budget-protocol form; valid: "
+                                        f"{', '.join(settings.budget_strategies())}")
+            if strategies:
+                pipeline.budget(profile, problem, strategies, store=st, execution=execution)
+        return 0
     if args.command == "all":
         with pipeline.make_executor(execution) as executor:
             for problem in problems:
                 pipeline.data(profile, problem, store=st)
                 pipeline.grid(profile, problem, store=st, execution=execution, executor=executor)
                 pipeline.trials(profile, problem, store=st, execution=execution, executor=executor)
+                pipeline.budget(profile, problem, store=st, execution=execution, executor=executor)
         return 0
     raise AssertionError(args.command)  # pragma: no cover
 

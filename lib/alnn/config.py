@@ -41,7 +41,10 @@ from alnn.datasets import TASKS
 PROFILES_PATH = Path(__file__).with_name("profiles.toml")
 
 PROFILES: tuple[str, ...] = ("smoke", "quick", "full")
-STRATEGIES: tuple[str, ...] = ("passive", "sasla", "entropy", "ensemble", "random")
+STRATEGIES: tuple[str, ...] = ("passive", "sasla", "entropy", "ensemble", "random", "sensitivity")
+#: Strategies of the budget protocol (SPEC 3b): ``passive`` is its full-pool ceiling.
+BUDGET_STRATEGIES: tuple[str, ...] = ("passive", "entropy", "ensemble", "random", "sensitivity")
+STARTS: tuple[str, ...] = ("cold", "warm")
 #: Strategies that exist for classification only (SPEC section 3).
 CLASSIFICATION_ONLY: frozenset[str] = frozenset({"entropy"})
 EXECUTORS: tuple[str, ...] = ("local", "dask")
@@ -52,10 +55,16 @@ GRID_AXES: tuple[str, ...] = ("hidden", "lr", "weight_decay", "momentum")
 #: Source files whose code determines a result (the engine and the data layer).
 #: Their hash, :func:`engine_version`, is part of every shard key.
 ENGINE_MODULES: tuple[str, ...] = (
-    "alnn.datasets", "alnn.preprocess", "alnn.model", "alnn.metrics", "alnn.sasla",
-    "alnn.passive", "alnn.entropy", "alnn.ensemble", "alnn.random", "alnn.strategies",
+    "alnn.datasets", "alnn.preprocess", "alnn.model", "alnn.metrics", "alnn.strategies",
     "alnn.experiment",
 )
+#: The budget protocol's own module: part of the budget stage's shard keys only.
+BUDGET_MODULES: tuple[str, ...] = ("alnn.budget",)
+#: Successive halving's own module: part of the grid stage's shard keys when ``grid_search = "halving"``.
+HALVING_MODULES: tuple[str, ...] = ("alnn.halving",)
+#: How the grid stage searches the grid: every configuration for ``grid_epochs`` (``full``), or
+#: successive halving (``halving``: alnn.halving; one shard per problem).
+GRID_SEARCHES: tuple[str, ...] = ("full", "halving")
 
 
 class ConfigError(ValueError):
@@ -230,12 +239,25 @@ class QueryParams:
             _positive(f"{where}.initial", self.initial)
 
 
+@dataclass(frozen=True)
+class SensitivityParams(QueryParams):
+    """``sensitivity``: the pool-based schedule, utility Phi with the given norm."""
+
+    norm: str = "sum"  # norm over inputs of the sensitivity matrix: sum or euclidean
+
+    def check(self, where: str) -> None:
+        super().check(where)
+        if self.norm not in NORMS:
+            raise ConfigError(f"{where}.norm = {self.norm!r} is not a valid norm; valid: {', '.join(NORMS)}")
+
+
 PARAMS: dict[str, type] = {
     "passive": PassiveParams,
     "sasla": SaslaParams,
     "entropy": QueryParams,
     "ensemble": QueryParams,
     "random": QueryParams,
+    "sensitivity": SensitivityParams,
 }
 
 
@@ -291,6 +313,49 @@ class Grid:
 
 
 @dataclass(frozen=True)
+class Budget:
+    """The budget protocol of one problem (SPEC 3b).
+
+    ``schedule`` is ``"geometric"`` (``budgets`` budgets from B_0, the initial
+    labelled set, to B_max, evenly spaced on a log scale and rounded) or an
+    explicit list of budgets, each a count of labels (an integer) or a fraction
+    of the smallest training pool (a number in (0, 1]).  ``max_budget`` is B_max
+    of the geometric schedule: a count or a fraction of the smallest pool
+    (1.0: the whole pool).  ``round_epochs`` epochs of training per round;
+    ``start`` ``cold`` (the trial's initial weights and fresh momentum every
+    round) or ``warm`` (the previous round's weights and momentum).
+    """
+
+    round_epochs: int = 100
+    start: str = "cold"
+    schedule: str | tuple[float, ...] = "geometric"
+    budgets: int = 10
+    max_budget: float = 1.0
+    chunk: int | None = None  # trials per shard; none: the problem's chunk
+
+    def check(self, where: str) -> None:
+        _positive(f"{where}.round_epochs", self.round_epochs)
+        if self.start not in STARTS:
+            raise ConfigError(f"{where}.start = {self.start!r} is not valid; valid: {', '.join(STARTS)}")
+        if isinstance(self.schedule, str):
+            if self.schedule != "geometric":
+                raise ConfigError(f"{where}.schedule = {self.schedule!r} is not valid; valid: 'geometric' "
+                                  "or a list of budgets (counts, or fractions of the pool in (0, 1])")
+        else:
+            if any(not (v > 0) for v in self.schedule):
+                raise ConfigError(f"{where}.schedule = {list(self.schedule)!r} must hold positive budgets")
+            if any(b <= a for a, b in zip(self.schedule, self.schedule[1:])):
+                raise ConfigError(f"{where}.schedule = {list(self.schedule)!r} must increase")
+        if self.budgets < 2:
+            raise ConfigError(f"{where}.budgets = {self.budgets!r} must be an integer >= 2")
+        if not self.max_budget > 0:
+            raise ConfigError(f"{where}.max_budget = {self.max_budget!r} must be > 0 (a count, or a fraction "
+                              "of the pool in (0, 1])")
+        if self.chunk is not None:
+            _positive(f"{where}.chunk", self.chunk)
+
+
+@dataclass(frozen=True)
 class Seeds:
     grid: int  # splits and initial weights of the grid search
     trials: int  # splits and initial weights of the trials
@@ -316,6 +381,18 @@ class ProblemSettings:
     grid: Grid
     seeds: Seeds
     strategies: dict[str, Any]  # strategy -> params dataclass, applicable strategies only
+    budget: Budget = Budget()
+    grid_search: str = "full"  # "full" or "halving" (GRID_SEARCHES)
+    halving_eta: int = 3  # halving: keep the best 1/eta of the configurations at each rung
+    halving_rungs: int = 4  # halving: rungs; the first ends after grid_epochs / eta^(rungs - 1) epochs
+
+    def grid_search_fields(self) -> dict[str, Any]:
+        """What the search method adds to the grid stage's config and shard key (nothing for ``full``,
+        so that the full grid's shards keep their keys)."""
+        if self.grid_search == "full":
+            return {}
+        return {"search": self.grid_search, "eta": self.halving_eta, "rungs": self.halving_rungs,
+                "halving_engine": engine_version(HALVING_MODULES)}
 
     def params(self, strategy: str) -> Any:
         check_pair(self.problem, strategy)
@@ -324,6 +401,14 @@ class ProblemSettings:
     def trial_chunks(self) -> list[tuple[int, int]]:
         """(trial_start, trials) of every shard, covering trials 0 .. trials - 1."""
         return [(s, min(self.chunk, self.trials - s)) for s in range(0, self.trials, self.chunk)]
+
+    def budget_chunks(self) -> list[tuple[int, int]]:
+        """(trial_start, trials) of every budget-protocol shard."""
+        size = self.budget.chunk or self.chunk
+        return [(s, min(size, self.trials - s)) for s in range(0, self.trials, size)]
+
+    def budget_strategies(self) -> tuple[str, ...]:
+        return tuple(s for s in BUDGET_STRATEGIES if applicable(self.problem, s))
 
     def to_dict(self) -> dict[str, Any]:
         return as_plain(self)
@@ -339,18 +424,25 @@ class ProblemSettings:
         data["batch_size"] = self.batch_size
         if stage == "grid":
             return {**data, "grid": as_plain(self.grid), "folds": self.grid_folds,
-                    "epochs": self.grid_epochs, "chunk": self.grid_chunk, "seed": self.seeds.grid}
+                    "epochs": self.grid_epochs, "chunk": self.grid_chunk, "seed": self.seeds.grid,
+                    **self.grid_search_fields()}
         if stage == "trials":
             check_pair(self.problem, strategy)
             return {**data, "strategy": strategy, "params": params_dict(self.strategies[strategy]),
                     "trials": self.trials, "folds": self.folds, "epochs": self.epochs,
                     "chunk": self.chunk, "seed": self.seeds.trials}
-        raise ConfigError(f"unknown stage {stage!r}; valid: data, grid, trials")
+        if stage == "budget":
+            check_pair(self.problem, strategy)
+            return {**data, "strategy": strategy, "params": params_dict(self.strategies[strategy]),
+                    "budget": as_plain(self.budget), "budget_engine": engine_version(BUDGET_MODULES),
+                    "trials": self.trials, "folds": self.folds,
+                    "chunk": self.budget.chunk or self.chunk, "seed": self.seeds.trials}
+        raise ConfigError(f"unknown stage {stage!r}; valid: data, grid, trials, budget")
 
 
 # Settings a problem table may override, and the ones only a problem table has.
 _SHARED_KEYS = ("trials", "folds", "epochs", "chunk", "grid_folds", "grid_epochs", "grid_chunk", "grid",
-                "strategies")
+                "grid_search", "halving_eta", "halving_rungs", "strategies", "budget")
 _PROBLEM_KEYS = ("batch_size", "subsample") + _SHARED_KEYS
 _PROFILE_KEYS = ("description", "seeds", "problems") + _SHARED_KEYS
 
@@ -417,8 +509,18 @@ def _resolve_problem(profile: str, problem: str, table: Mapping[str, Any], seeds
         s: strategy_params(s, strat_table.get(s, {}), f"{where}.strategies.{s}")
         for s in STRATEGIES if applicable(problem, s)
     }
+    budget = build(Budget, table.get("budget", {}), f"{where}.budget")
+    budget.check(f"{where}.budget")
+    search = _coerce(table.get("grid_search", "full"), str, f"{where}.grid_search")
+    if search not in GRID_SEARCHES:
+        raise ConfigError(f"{where}.grid_search = {search!r} is not valid; valid: {', '.join(GRID_SEARCHES)}")
+    halving = {}
+    for key, default, minimum in (("halving_eta", 3, 2), ("halving_rungs", 4, 1)):
+        halving[key] = _coerce(table.get(key, default), int, f"{where}.{key}")
+        _positive(f"{where}.{key}", halving[key], minimum)
     return ProblemSettings(profile=profile, problem=problem, task=TASKS[problem], subsample=subsample,
-                           grid=grid, seeds=seeds, strategies=strategies, **ints)
+                           grid=grid, seeds=seeds, strategies=strategies, budget=budget, grid_search=search,
+                           **halving, **ints)
 
 
 def _resolve_profile(name: str, raw: Mapping[str, Any], defaults: Mapping[str, Any]) -> Profile:
@@ -550,40 +652,79 @@ def execution(executor: str = "local", scheduler: str | None = None, device: str
 
 @dataclass(frozen=True)
 class ProblemNotebook:
-    profile: str
+    profile: str | None  # None: the newest profile with this problem's grid results (:func:`default_profile`)
     problem: str
-    data: str  # in: results/<profile>/data/<problem>.json
-    grid_table: str  # in: results/<profile>/grid/<problem>.parquet
-    grid_winner: str  # in: results/<profile>/grid/<problem>.json
-    heatmap: str  # out: figure of the grid search
+    data: str | None  # in: results/<profile>/data/<problem>.json (None: that file)
+    grid_table: str | None  # in: results/<profile>/grid/<problem>.parquet (None: that file)
+    grid_winner: str | None  # in: results/<profile>/grid/<problem>.json (None: that file)
+    heatmap: str | None  # out: figure of the grid search (None: reports/<profile>/figures/grid-<problem>.png)
+    budget_curves: str | None  # out: the problem's budget curves (None: reports/<profile>/figures/budget-<problem>.png)
+    run_budget: bool  # True: run the problem's budget stage first (missing shards only)
 
     def __post_init__(self):
-        check_profile(self.profile)
+        if self.profile is not None:
+            check_profile(self.profile)
         check_problem(self.problem)
+
+    def resolved(self, results: str = "results") -> "ProblemNotebook":
+        """Every unset parameter filled in (what a notebook opened by hand, without papermill, reads)."""
+        q = self.problem
+        profile = self.profile or default_profile(
+            results, (f"data/{q}.json", f"grid/{q}.parquet", f"grid/{q}.json"), make="make grid")
+        r = f"{results}/{profile}"
+        return dataclasses.replace(
+            self, profile=profile, data=self.data or f"{r}/data/{q}.json",
+            grid_table=self.grid_table or f"{r}/grid/{q}.parquet", grid_winner=self.grid_winner or f"{r}/grid/{q}.json",
+            heatmap=self.heatmap or f"reports/{profile}/figures/grid-{q}.png",
+            budget_curves=self.budget_curves or f"reports/{profile}/figures/budget-{q}.png")
 
 
 @dataclass(frozen=True)
 class StrategyNotebook:
-    profile: str
+    profile: str | None  # None: the newest profile with this strategy's trials (:func:`default_profile`)
     strategy: str
-    results: str  # in: results/<profile> (trial frames and diagnostics of every problem the strategy applies to)
-    curves: str  # out: learning-curve figure
-    subset: str  # out: subset-size figure
+    results: str | None  # in: results/<profile> (trial frames and diagnostics of every problem the strategy applies to)
+    curves: str | None  # out: learning-curve figure (None: reports/<profile>/figures/curves-<strategy>.png)
+    subset: str | None  # out: subset-size figure (None: reports/<profile>/figures/subset-<strategy>.png)
+    budget_curves: str | None  # out: budget curves against random (None: reports/<profile>/figures/budget-<strategy>.png)
 
     def __post_init__(self):
-        check_profile(self.profile)
+        if self.profile is not None:
+            check_profile(self.profile)
         check_strategy(self.strategy)
+
+    def resolved(self, results: str = "results") -> "StrategyNotebook":
+        """Every unset parameter filled in (what a notebook opened by hand, without papermill, reads)."""
+        s = self.strategy
+        profile = self.profile or _profile_of(self.results) or default_profile(
+            results, tuple(f"trials/{q}/{t}.parquet" for q in problems_for(s) for t in dict.fromkeys(("passive", s))),
+            make="make trials")
+        return dataclasses.replace(
+            self, profile=profile, results=self.results or f"{results}/{profile}",
+            curves=self.curves or f"reports/{profile}/figures/curves-{s}.png",
+            subset=self.subset or f"reports/{profile}/figures/subset-{s}.png",
+            budget_curves=self.budget_curves or f"reports/{profile}/figures/budget-{s}.png")
 
 
 @dataclass(frozen=True)
 class AnalysisNotebook:
-    profile: str
-    results: str  # in: results/<profile>
-    generated: str  # out: paper/generated/<profile>
-    figures: str  # out: figures/<profile>
+    profile: str | None  # None: the newest profile with every trial frame (:func:`default_profile`)
+    results: str | None  # in: results/<profile>
+    generated: str | None  # out: paper/generated/<profile>
+    figures: str | None  # out: figures/<profile>
 
     def __post_init__(self):
-        check_profile(self.profile)
+        if self.profile is not None:
+            check_profile(self.profile)
+
+    def resolved(self, results: str = "results") -> "AnalysisNotebook":
+        """Every unset parameter filled in (what a notebook opened by hand, without papermill, reads)."""
+        profile = self.profile or _profile_of(self.results) or default_profile(
+            results, tuple(f"trials/{q}/{s}.parquet" for q in PROBLEMS for s in strategies_for(q)),
+            make="make trials")
+        return dataclasses.replace(
+            self, profile=profile, results=self.results or f"{results}/{profile}",
+            generated=self.generated or f"paper/generated/{profile}", figures=self.figures or f"figures/{profile}")
 
 
 NOTEBOOKS: dict[str, type] = {
@@ -603,7 +744,10 @@ def notebook_params(kind: str, namespace: Mapping[str, Any]) -> Any:
     Call it in the cell after the ``parameters`` cell, before any other
     assignment: every public variable of a plain type (a parameter papermill
     injected, or one the parameters cell declares) must be a field of the
-    notebook's class, and every value must be valid.
+    notebook's class, and every value must be valid. Parameters left unset
+    (``None``: a notebook opened by hand) are filled in by the class's
+    ``resolved()``: the profile is then the newest with results
+    (:func:`default_profile`), the paths that profile's usual files.
     """
     cls = NOTEBOOKS[check_choice("notebook", kind, tuple(NOTEBOOKS))]
     values = {
@@ -614,7 +758,7 @@ def notebook_params(kind: str, namespace: Mapping[str, Any]) -> Any:
     unknown = sorted(k for k in values if k not in names)
     if unknown:
         raise ConfigError(f"notebook {kind}.ipynb has no parameter {unknown[0]!r}; valid: {', '.join(names)}")
-    return build(cls, values, f"{kind}.ipynb parameter")
+    return build(cls, values, f"{kind}.ipynb parameter").resolved()
 
 
 def write_if_changed(path: str | Path, data: Any) -> bool:
@@ -632,7 +776,48 @@ def write_if_changed(path: str | Path, data: Any) -> bool:
 
 __all__ = [
     "PROFILES", "STRATEGIES", "PROBLEMS", "EXECUTORS", "DEVICES", "ConfigError", "Profile",
-    "ProblemSettings", "Grid", "Seeds", "SaslaParams", "QueryParams", "PassiveParams", "Execution",
+    "ProblemSettings", "Grid", "Seeds", "Budget", "SaslaParams", "QueryParams", "SensitivityParams",
+    "PassiveParams", "Execution", "BUDGET_STRATEGIES", "STARTS",
     "load_profile", "load_profiles", "strategy_params", "params_dict", "applicable", "strategies_for",
     "problems_for", "check_pair", "engine_version", "execution", "notebook_params",
 ]
+
+
+# ---------------------------------------------------------------------------
+# The profile a notebook opened by hand reads
+
+
+def _profile_of(results: str | None) -> str | None:
+    """The profile a results folder ``.../<profile>`` belongs to, if its name is one."""
+    return Path(results).name if results and Path(results).name in PROFILES else None
+
+
+def _newest_mtime(root: Path) -> float:
+    """The latest modification time of ``root`` or of anything below it (results are written by rename,
+    so a folder's time moves with every file written into it)."""
+    newest = root.stat().st_mtime
+    for folder, dirs, files in os.walk(root):
+        for name in dirs + files:
+            try:
+                newest = max(newest, os.stat(os.path.join(folder, name)).st_mtime)
+            except FileNotFoundError:  # removed meanwhile (a temporary file)
+                pass
+    return newest
+
+
+def default_profile(results: str | Path = "results", need: tuple[str, ...] = (), make: str = "make paper") -> str:
+    """The profile whose results folder (``results/<profile>``) was modified most recently, among those that exist
+    and hold every path of ``need`` (relative to the profile's folder).
+
+    What a notebook opened by hand reads (its ``profile = None``). With none, a
+    :class:`FileNotFoundError` whose one line names ``make``, the command that
+    produces what is needed.
+    """
+    root = Path(results)
+    found = {p: _newest_mtime(root / p) for p in PROFILES
+             if (root / p).is_dir() and all((root / p / n).exists() for n in need)}
+    if not found:
+        what = f"holds {need[0]}{' etc.' if len(need) > 1 else ''}" if need else "exists"
+        raise FileNotFoundError(f"no results under {root}/: none of {', '.join(PROFILES)} {what}; run `{make}` "
+                                f"(PROFILE=quick by default) to produce them, or set profile in the parameters cell")
+    return max(found, key=found.get)

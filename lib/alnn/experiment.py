@@ -57,20 +57,17 @@ import numpy as np
 import pandas as pd
 import torch
 
-from alnn import ensemble as _ensemble
-from alnn import entropy as _entropy
 from alnn import metrics as _metrics
-from alnn import passive as _passive
-from alnn import random as _random
-from alnn import sasla as _sasla
 from alnn.model import BatchedMLP, TrainConfig, resolve_device, seed_words
+from alnn.strategies import REGISTRY as _REGISTRY
+from alnn.strategies import STRATEGIES
+from alnn.strategies import ensemble as _ensemble
+from alnn.strategies import passive as _passive
+from alnn.strategies import sasla as _sasla
 
 __all__ = ["run", "grid_search", "STRATEGIES", "check_strategy", "strategy_params"]
 
-STRATEGIES = ("passive", "sasla", "entropy", "ensemble", "random")
-_MODULES = {"passive": (_passive, _passive.Passive), "sasla": (_sasla, _sasla.Sasla),
-            "entropy": (_entropy, _entropy.Entropy), "ensemble": (_ensemble, _ensemble.Ensemble),
-            "random": (_random, _random.Random)}
+_MODULES = {name: (m, m.STRATEGY) for name, m in _REGISTRY.items()}
 _SPLIT, _INIT, _SHUFFLE, _LABELLED, _QUERY = 0, 1, 2, 3, 4
 _GRID = 10
 
@@ -97,8 +94,9 @@ def check_strategy(strategy: str, params: dict | None, task: str, pool_min: int)
         valid = ", ".join(module.DEFAULTS) or "none"
         raise ValueError(f"unknown parameter {unknown[0]!r} for strategy {strategy!r}; valid: {valid}")
     if strategy == "entropy" and task != "classification":
+        valid = ", ".join(s for s in STRATEGIES if s != "entropy")
         raise ValueError(f"strategy 'entropy' is classification-only, got a {task} problem; "
-                         f"valid for {task}: passive, sasla, ensemble, random")
+                         f"valid for {task}: {valid}")
     return module.check_params({**module.DEFAULTS, **params}, task, pool_min)
 
 
@@ -254,7 +252,7 @@ def _take(data: _Data, index: list[int], streams: list[tuple]) -> _Data:
 
 
 class _View:
-    """What a strategy may ask of the current networks (see `alnn.passive`)."""
+    """What a strategy may ask of the current networks (see `alnn.strategies.passive`)."""
 
     def __init__(self, model: BatchedMLP, data: _Data, members: int):
         self.model, self.data, self.E = model, data, members
@@ -310,34 +308,81 @@ def _evaluate(model: BatchedMLP, data: _Data, members: int, task: str, val_rows,
     return out
 
 
+def _train_epoch(model: BatchedMLP, data: _Data, rows_x, rows_t, mask_rep, stream, counter: int,
+                 batch_size: int, members: int, balanced: bool = False):
+    """One epoch of every network; diverged networks are frozen.
+
+    Returns the per-network SSE (tensor), the patterns shown (L, members)
+    and which of the L models diverged in this epoch (numpy bool).
+    """
+    L = data.pool_x.shape[0]
+    sse, shown = model.train_epoch(data.X, data.T, rows_x, rows_t, mask_rep, stream, counter, batch_size,
+                                   balanced=balanced)
+    ok = torch.isfinite(sse) & model.finite()
+    bad = (model.alive & ~ok).view(L, members).any(dim=1)
+    if bool(bad.any()):
+        model.disable(bad.repeat_interleave(members) if members > 1 else bad)
+    return sse, shown.reshape(L, members), bad.cpu().numpy()
+
+
+def _record(cols: dict, targets_cols: dict, r: int, n_rec: int, model: BatchedMLP, data: _Data, members: int,
+            task: str, val_rows, val_T, sse, shown, diverged, wall: float, target_names) -> None:
+    """Row ``r`` of the recorded columns: divergence, wall time, training loss and validation metrics."""
+    L = data.pool_x.shape[0]
+    cols["diverged"][r] = diverged
+    cols["wall_s"][r] = wall
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tl = (sse.to(torch.float64).cpu().numpy().reshape(L, members) / shown).mean(axis=1)
+    cols["train_loss"][r] = np.where(diverged, np.nan, tl)
+    ev = _evaluate(model, data, members, task, val_rows, val_T)
+    per_target = ev.pop("_targets", None)
+    for key, value in ev.items():
+        cols.setdefault(key, np.full((n_rec, L), np.nan))[r] = np.where(diverged, np.nan, value)
+    if per_target is not None and target_names is not None and len(target_names) > 1:
+        for key, value in per_target.items():
+            for j, name in enumerate(target_names):
+                c = f"{key}_{_column_name(name)}"
+                targets_cols.setdefault(c, np.full((n_rec, L), np.nan))[r] = np.where(
+                    diverged, np.nan, value[:, j])
+
+
+def _empty_columns(n_rec: int, L: int) -> dict:
+    cols: dict[str, np.ndarray] = {key: np.zeros((n_rec, L), dtype=np.int64) for key in COUNTS}
+    cols["diverged"] = np.zeros((n_rec, L), dtype=bool)
+    for key in ("wall_s", "train_loss"):
+        cols[key] = np.zeros((n_rec, L))
+    return cols
+
+
+def _setup(data: _Data, members: int, task: str, hidden: int, lr, momentum, weight_decay, init_seeds, device,
+           dtype):
+    """The batched model of the L x members networks and the row tables they train and validate on."""
+    E = members
+    K = data.T.shape[1]
+    model = BatchedMLP.initialise(init_seeds, data.X.shape[1], hidden, K,
+                                  output="sigmoid" if task == "classification" else "linear", lr=lr,
+                                  momentum=momentum, weight_decay=weight_decay, device=device, dtype=dtype)
+    rep = (lambda t: t.repeat_interleave(E, dim=0)) if E > 1 else (lambda t: t)
+    val_T = data.T.index_select(0, rep(data.val_t).reshape(-1)).view(model.n_models, -1, K)
+    return model, rep, rep(data.pool_x), rep(data.pool_t), rep(data.val_x), val_T
+
+
 def _engine(data: _Data, strategy, *, task: str, hidden: int, lr, momentum, weight_decay, batch_size: int,
             epochs: int, init_seeds: list, shuffle_streams: list, device, dtype, progress: bool, desc: str,
             final_only: bool = False, return_masks: bool = False, target_names=None):
     L, P = data.pool_x.shape
     E = strategy.members
     M = L * E
-    I, K = data.X.shape[1], data.T.shape[1]
-    model = BatchedMLP.initialise(init_seeds, I, hidden, K, output="sigmoid" if task == "classification" else
-                                  "linear", lr=lr, momentum=momentum, weight_decay=weight_decay, device=device,
-                                  dtype=dtype)
-    rep = (lambda t: t.repeat_interleave(E, dim=0)) if E > 1 else (lambda t: t)
-    rows_x, rows_t = rep(data.pool_x), rep(data.pool_t)
-    val_rows = rep(data.val_x)
-    val_T = data.T.index_select(0, rep(data.val_t).reshape(-1)).view(M, -1, K)
+    model, rep, rows_x, rows_t, val_rows, val_T = _setup(data, E, task, hidden, lr, momentum, weight_decay,
+                                                         init_seeds, device, dtype)
     stream = torch.as_tensor(shuffle_streams, dtype=torch.int64, device=device)
     view = _View(model, data, E)
     pool = data.pool
 
     mask = strategy.initial(pool)
     labelled_ever = torch.zeros_like(mask)
-    cols: dict[str, np.ndarray] = {}
     n_rec = 1 if final_only else epochs
-    for key in COUNTS:
-        cols[key] = np.zeros((n_rec, L), dtype=np.int64)
-    for key in ("diverged",):
-        cols[key] = np.zeros((n_rec, L), dtype=bool)
-    for key in ("wall_s", "train_loss"):
-        cols[key] = np.zeros((n_rec, L))
+    cols = _empty_columns(n_rec, L)
     targets_cols: dict[str, np.ndarray] = {}
     masks = np.zeros((epochs, L, P), dtype=bool) if return_masks else None
     scores = (np.full((epochs, L, P), np.nan, dtype=np.float32)
@@ -359,14 +404,9 @@ def _engine(data: _Data, strategy, *, task: str, hidden: int, lr, momentum, weig
                 scored += sc.cpu().numpy()
                 if scores is not None and getattr(strategy, "last_scores", None) is not None:
                     scores[epoch - 1] = strategy.last_scores.to(torch.float32).cpu().numpy()
-            sse, shown = model.train_epoch(data.X, data.T, rows_x, rows_t, rep(mask), stream, epoch, batch_size)
-            ok = torch.isfinite(sse) & model.finite()
-            bad = (model.alive & ~ok).view(L, E).any(dim=1)
-            if bool(bad.any()):
-                model.disable(rep(bad))
+            sse, shown, bad = _train_epoch(model, data, rows_x, rows_t, rep(mask), stream, epoch, batch_size, E)
             wall += time.perf_counter() - t0
-            diverged |= bad.cpu().numpy()
-            shown = shown.reshape(L, E)
+            diverged |= bad
             presentations += shown.sum(axis=1)
             labelled_ever |= mask
             if masks is not None:
@@ -379,21 +419,8 @@ def _engine(data: _Data, strategy, *, task: str, hidden: int, lr, momentum, weig
             cols["labels_used"][r] = labelled_ever.sum(dim=1).cpu().numpy()
             cols["presentations"][r] = presentations
             cols["scored"][r] = scored
-            cols["diverged"][r] = diverged
-            cols["wall_s"][r] = wall
-            with np.errstate(invalid="ignore", divide="ignore"):
-                tl = (sse.to(torch.float64).cpu().numpy().reshape(L, E) / shown).mean(axis=1)
-            cols["train_loss"][r] = np.where(diverged, np.nan, tl)
-            ev = _evaluate(model, data, E, task, val_rows, val_T)
-            per_target = ev.pop("_targets", None)
-            for key, value in ev.items():
-                cols.setdefault(key, np.full((n_rec, L), np.nan))[r] = np.where(diverged, np.nan, value)
-            if per_target is not None and target_names is not None and len(target_names) > 1:
-                for key, value in per_target.items():
-                    for j, name in enumerate(target_names):
-                        c = f"{key}_{_column_name(name)}"
-                        targets_cols.setdefault(c, np.full((n_rec, L), np.nan))[r] = np.where(
-                            diverged, np.nan, value[:, j])
+            _record(cols, targets_cols, r, n_rec, model, data, E, task, val_rows, val_T, sse, shown, diverged, wall,
+                    target_names)
             bar.update()
             if bad.any():
                 bar.set_postfix(networks=M, diverged=int(diverged.sum()), refresh=False)
@@ -428,6 +455,43 @@ def _metric_order(task: str, cols: dict) -> list[str]:
     return head + metrics + rest
 
 
+def _prepare(dataset, strategy: str, params: dict | None, *, trials: int, folds: int, seed: int,
+             trial_start: int, device, initial=None):
+    """What every protocol starts from: the stacked data of the trials x folds models, the strategy,
+    the identity columns, and each network's initial-weight seeds and shuffle stream (common random
+    numbers: see the module docstring).  ``initial`` overrides the strategy's initial labelled-set size."""
+    from alnn.preprocess import prepare, splits
+
+    trials = _check_int("trials", trials, 1)
+    folds = _check_int("folds", folds, 2)
+    seed = _check_int("seed", seed, 0)
+    trial_start = _check_int("trial_start", trial_start, 0)
+    params = check_strategy(strategy, params, dataset.task, _pool_min(dataset, folds))
+    if initial is not None and "initial" in params:
+        params = {**params, "initial": int(initial)}
+    dev = resolve_device(device)
+    strat = _MODULES[strategy][1](params, dataset.task)
+    E = strat.members
+    ident = {"trial": [], "fold": []}
+    init_seeds, shuffles, streams = [], [], []
+    for t in range(trial_start, trial_start + trials):
+        for f in range(folds):
+            ident["trial"].append(t)
+            ident["fold"].append(f)
+            streams.append((seed_words(seed, _LABELLED, t, f), seed_words(seed, _QUERY, t, f)))
+            for e in range(E):
+                init_seeds.append((seed, _INIT, t, f, e))
+                shuffles.append(seed_words(seed, _SHUFFLE, t, f, e))
+
+    def prepared():
+        for t in range(trial_start, trial_start + trials):
+            for tr, va in splits(dataset, folds, _split_seed(seed, _SPLIT, t)):
+                yield prepare(dataset, tr, va)
+
+    data = _build(dataset, prepared(), streams, dev, torch.float32)
+    return data, strat, ident, init_seeds, shuffles, dev
+
+
 # --------------------------------------------------------------------------- public entry points
 
 
@@ -451,39 +515,12 @@ def run(dataset, strategy: str, *, config: TrainConfig, trials: int, folds: int,
     before the query, diverged networks.  ``passive`` and ``random`` compute no
     per-pattern score: their records have no ``score`` key.
     """
-    from alnn.preprocess import prepare, splits
-
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be an alnn.TrainConfig, got {type(config).__name__}")
-    trials = _check_int("trials", trials, 1)
-    folds = _check_int("folds", folds, 2)
     epochs = _check_int("epochs", epochs, 1)
-    seed = _check_int("seed", seed, 0)
-    trial_start = _check_int("trial_start", trial_start, 0)
+    data, strat, ident, init_seeds, shuffles, dev = _prepare(dataset, strategy, params, trials=trials, folds=folds,
+                                                             seed=seed, trial_start=trial_start, device=device)
     task = dataset.task
-    params = check_strategy(strategy, params, task, _pool_min(dataset, folds))
-    dev = resolve_device(device)
-    module, cls = _MODULES[strategy]
-    strat = cls(params, task)
-    E = strat.members
-
-    ident = {"trial": [], "fold": []}
-    init_seeds, shuffles, streams = [], [], []
-    for t in range(trial_start, trial_start + trials):
-        for f in range(folds):
-            ident["trial"].append(t)
-            ident["fold"].append(f)
-            streams.append((seed_words(seed, _LABELLED, t, f), seed_words(seed, _QUERY, t, f)))
-            for e in range(E):
-                init_seeds.append((seed, _INIT, t, f, e))
-                shuffles.append(seed_words(seed, _SHUFFLE, t, f, e))
-
-    def prepared():
-        for t in range(trial_start, trial_start + trials):
-            for tr, va in splits(dataset, folds, _split_seed(seed, _SPLIT, t)):
-                yield prepare(dataset, tr, va)
-
-    data = _build(dataset, prepared(), streams, dev, torch.float32)
     cols, masks = _engine(
         data, strat, task=task, hidden=config.hidden, lr=config.lr, momentum=config.momentum,
         weight_decay=config.weight_decay, batch_size=config.batch_size, epochs=epochs, init_seeds=init_seeds,

@@ -34,20 +34,22 @@ __all__ = [
     "STRATEGY_LINESTYLES", "METRIC_LABELS", "COLUMN_WIDTH", "TEXT_WIDTH", "PAPER_RC",
     "paper_style", "save", "learning_curves", "subset_sizes", "labels_to_convergence",
     "grid_heatmap", "critical_difference_diagram", "sasla_at_work",
+    "budget_curves", "penalty_matrix_figure", "labels_to_target_figure",
 ]
 
 STRATEGY_ORDER = _an.STRATEGY_ORDER
 _PALETTE = sns.color_palette("colorblind")
-#: One colour per strategy (seaborn "colorblind": blue, orange, green, purple, grey;
-#: red is avoided beside green).
+#: One colour per strategy (seaborn "colorblind": blue, orange, green, purple, grey,
+#: and vermilion for sensitivity, told from green by lightness as well as hue and
+#: by its own marker and dash pattern).
 STRATEGY_COLORS = {"passive": _PALETTE[0], "sasla": _PALETTE[1], "entropy": _PALETTE[2],
-                   "ensemble": _PALETTE[4], "random": _PALETTE[7]}
+                   "ensemble": _PALETTE[4], "random": _PALETTE[7], "sensitivity": _PALETTE[3]}
 STRATEGY_LABELS = {"passive": "Passive", "sasla": "SASLA", "entropy": "Entropy",
-                   "ensemble": "Ensemble", "random": "Random"}
+                   "ensemble": "Ensemble", "random": "Random", "sensitivity": "Sensitivity"}
 STRATEGY_MARKERS = {"passive": "o", "sasla": "s", "entropy": "^", "ensemble": "D",
-                    "random": "v"}
+                    "random": "v", "sensitivity": "P"}
 STRATEGY_LINESTYLES = {"passive": "-", "sasla": "--", "entropy": "-.", "ensemble": (0, (5, 1)),
-                       "random": ":"}
+                       "random": ":", "sensitivity": (0, (3, 1, 1, 1, 1, 1))}
 METRIC_LABELS = {"accuracy": "Accuracy", "f1": "Macro F1", "precision": "Macro precision",
                  "recall": "Macro recall", "mcc": "MCC", "mse": "MSE", "rmse": "RMSE",
                  "mae": "MAE", "r2": "$R^2$", "val_loss": "Validation loss",
@@ -560,4 +562,180 @@ def selection_scores(diag: pd.DataFrame, strategy: str, *, beta: float | None = 
         ax.legend(fontsize=6)
     if title:
         ax.set_title(title)
+    return fig
+
+
+# --------------------------------------------------------------------------- budget protocol
+def _strategy_handles(strategies, *, marker: bool = True) -> list:
+    return [Line2D([], [], color=_color(s), ls=STRATEGY_LINESTYLES.get(s, "-"),
+                   marker=STRATEGY_MARKERS.get(s) if marker else None, label=_label(s))
+            for s in strategies]
+
+
+def budget_curves(frame: pd.DataFrame, metric: str | None = None, *,
+                  datasets: Sequence[str] | None = None, ci: float = 0.95, ncols: int = 3,
+                  width: float = TEXT_WIDTH, panel_height: float = 1.55,
+                  logy: bool | None = None, markers: bool = True,
+                  reference: str = "passive") -> Figure:
+    """Budget curves (SPEC 3b): the criterion against the labels, one panel per problem.
+
+    Per strategy the mean ``metric`` (default: each problem's primary one)
+    over the non-diverged runs at each budget with its ``ci`` Student-t band
+    (:func:`alnn.analysis.budget_curve`), markers at the budgets, on a log
+    labels axis; ``reference`` (passive)'s full-pool value as a grey
+    horizontal line with its band (:func:`alnn.analysis.passive_reference`):
+    the ceiling. Error metrics get a log y axis by default. One legend.
+    """
+    bc = _an.budget_curve(frame, metric, ci=ci)
+    ref = _an.passive_reference(frame, metric, ci=ci, reference=reference)
+    dss = list(datasets) if datasets is not None else list(pd.unique(bc["dataset"]))
+    nrows, ncols = _panels(len(dss), ncols)
+    curves = bc[bc["strategy"] != reference]
+    with paper_style():
+        fig, axes = _new(width, panel_height * nrows + 0.3, nrows, ncols)
+        for ax, ds in zip(axes.flat, dss):
+            sub = curves[curves["dataset"] == ds]
+            r = ref[ref["dataset"] == ds]
+            m = (sub["metric"].iloc[0] if len(sub) else
+                 r["metric"].iloc[0] if len(r) else (metric or ""))
+            ly = (not _an.higher_is_better(m)) if logy is None and m else bool(logy)
+            if len(r) and np.isfinite(r["mean"].iloc[0]):
+                lo, hi = r["ci_low"].iloc[0], r["ci_high"].iloc[0]
+                if np.isfinite(lo) and np.isfinite(hi):
+                    ax.axhspan(lo, hi, color="0.85", lw=0, zorder=0)
+                ax.axhline(r["mean"].iloc[0], color="0.45", lw=0.8, ls="--", zorder=1)
+            for s in _order(sub["strategy"]):
+                d = sub[sub["strategy"] == s].sort_values("budget")
+                ax.plot(d["budget"], d["mean"], color=_color(s),
+                        ls=STRATEGY_LINESTYLES.get(s, "-"),
+                        marker=STRATEGY_MARKERS.get(s) if markers else None, label=_label(s))
+                ax.fill_between(d["budget"], d["ci_low"], d["ci_high"], color=_color(s),
+                                alpha=0.2, lw=0)
+            ax.set_title(DATASET_LABELS.get(ds, ds))
+            ax.set_ylabel(METRIC_LABELS.get(m, m))
+            ax.set_xlabel("Labels")
+            _log_axis(ax, "x")
+            if ly:
+                _log_axis(ax, "y")
+        for ax in list(axes.flat)[len(dss):]:
+            ax.set_visible(False)
+        handles = _strategy_handles(_order(curves["strategy"]), marker=markers)
+        if len(ref):
+            handles.append(Line2D([], [], color="0.45", ls="--", lw=0.8,
+                                  label=f"{_label(reference)} (full pool)"))
+        fig.legend(handles=handles, loc="outside upper center", ncol=len(handles),
+                   handlelength=2.2, columnspacing=1.2)
+    return fig
+
+
+def penalty_matrix_figure(matrix: pd.DataFrame, *, title: str | None = None,
+                          width: float = COLUMN_WIDTH, height: float | None = None,
+                          column_mean: bool = True, cmap: str = "Blues") -> Figure:
+    """Heat map of the pairwise penalty matrix (:func:`alnn.stats.penalty_matrix`).
+
+    Cell (row i, column j): the share of (problem, budget) cells in which i
+    is significantly better than j, written in the cell (7 pt); the diagonal
+    and pairs without a common cell are blank grey. With ``column_mean`` a
+    last row gives each column's mean over the other rows (Ash et al.'s
+    summary: how often a strategy is beaten; lower is better).
+    """
+    mat = pd.DataFrame(matrix)
+    rows, cols = list(mat.index), list(mat.columns)
+    vals = mat.to_numpy(float)
+    if column_mean:
+        with np.errstate(all="ignore"):
+            means = np.array([np.nanmean(vals[:, j]) if np.isfinite(vals[:, j]).any()
+                              else np.nan for j in range(vals.shape[1])])
+        vals = np.vstack([vals, means])
+    nr, nc = vals.shape
+    height = height if height is not None else 0.3 * nr + 0.9 + (0.2 if title else 0)
+    cm = mpl.colormaps[cmap]
+    with paper_style():
+        fig, axes = _new(width, height)
+        ax = axes[0, 0]
+        im = ax.imshow(np.ma.masked_invalid(vals), cmap=cm, vmin=0, vmax=1, aspect="auto")
+        for i in range(nr):
+            for j in range(nc):
+                v = vals[i, j]
+                if not np.isfinite(v):
+                    ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, color="0.9", lw=0))
+                    continue
+                ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7,
+                        color="white" if v > 0.6 else "black")
+        if column_mean:
+            ax.axhline(nr - 1.5, color="white", lw=2.0)
+        ax.set_xticks(range(nc), [_label(c) for c in cols], rotation=30, ha="right")
+        ax.set_yticks(range(nr), [_label(r) for r in rows] + (["Mean"] if column_mean else []))
+        ax.set_xlabel("worse (column)")
+        ax.set_ylabel("better (row)")
+        ax.tick_params(length=0)
+        for sp in ax.spines.values():
+            sp.set_visible(False)
+        cb = fig.colorbar(im, ax=ax, shrink=0.9, pad=0.02, aspect=20)
+        cb.set_label("share of cells")
+        if title:
+            ax.set_title(title)
+    return fig
+
+
+def labels_to_target_figure(summary: pd.DataFrame, fraction: float = 0.95, *,
+                            datasets: Sequence[str] | None = None, ncols: int = 3,
+                            width: float = TEXT_WIDTH, panel_height: float = 1.2,
+                            logx: bool = True) -> Figure:
+    """Labels needed to reach the target (:func:`alnn.analysis.labels_to_target_summary`).
+
+    One panel per problem, one row per strategy, for the target ``fraction``
+    of passive's full-pool value: the median labels over the runs that
+    reached it (strategy marker) with the interquartile range as a line, on
+    a log axis over the schedule B_0 .. B_R; a dotted line at the largest
+    budget B_R. Strategies no run of
+    which reached the target get an open right-pointing triangle at B_R
+    (more than the budget). The right margin gives the censored count
+    ("c/n cens.": runs that never reached the target or diverged, of n).
+    """
+    s = summary[np.isclose(summary["fraction"].to_numpy(float), fraction)]
+    if s.empty:
+        raise ValueError(f"no rows for fraction {fraction}")
+    dss = list(datasets) if datasets is not None else list(pd.unique(s["dataset"]))
+    nrows, ncols = _panels(len(dss), ncols)
+    with paper_style():
+        fig, axes = _new(width, panel_height * nrows + 0.3, nrows, ncols)
+        for ax, ds in zip(axes.flat, dss):
+            sub = s[s["dataset"] == ds]
+            strategies = _order(sub["strategy"])
+            bmax = float(sub["labels_max"].max()) if "labels_max" in sub else np.nan
+            if np.isfinite(bmax):
+                ax.axvline(bmax, color="0.6", ls=":", lw=0.8)
+            for i, st in enumerate(strategies):
+                d = sub[sub["strategy"] == st].iloc[0]
+                y = len(strategies) - 1 - i
+                if d["n_reached"] > 0 and np.isfinite(d["labels_median"]):
+                    ax.plot([d["labels_q1"], d["labels_q3"]], [y, y], color=_color(st), lw=1.0)
+                    ax.plot([d["labels_median"]], [y], ls="", color=_color(st),
+                            marker=STRATEGY_MARKERS.get(st, "o"), ms=4)
+                elif np.isfinite(bmax):
+                    ax.plot([bmax], [y], ls="", marker=">", mfc="none", mec=_color(st), ms=4)
+                ax.annotate(f"{int(d['n_censored'])}/{int(d['n_runs'])} cens.",
+                            xy=(1.0, y), xycoords=("axes fraction", "data"), xytext=(2, 0),
+                            textcoords="offset points", va="center", fontsize=7)
+            ax.set_yticks(range(len(strategies)), [_label(x) for x in strategies[::-1]])
+            ax.set_ylim(-0.6, len(strategies) - 0.4)
+            bmin = float(sub["labels_min"].min()) if "labels_min" in sub else np.nan
+            if np.isfinite(bmin) and np.isfinite(bmax) and bmax > bmin > 0:
+                pad = (bmax / bmin) ** 0.05 if logx else 1.0
+                ax.set_xlim(bmin / pad if logx else bmin - 0.05 * (bmax - bmin),
+                            bmax * pad if logx else bmax + 0.05 * (bmax - bmin))
+            if logx:
+                _log_axis(ax, "x")
+            ax.set_xlabel(f"Labels to {100 * fraction:g} % of passive")
+            ax.set_title(DATASET_LABELS.get(ds, ds))
+        for ax in list(axes.flat)[len(dss):]:
+            ax.set_visible(False)
+        fig.legend(handles=[
+            Line2D([], [], ls="", marker="o", color="0.4", ms=3, label="median (reached runs)"),
+            Line2D([], [], color="0.4", lw=1.0, label="IQR"),
+            Line2D([], [], ls="", marker=">", mfc="none", mec="0.4", ms=3.5,
+                   label="none reached"),
+            Line2D([], [], color="0.6", ls=":", lw=0.8, label="largest budget")],
+            loc="outside upper center", ncol=4)
     return fig

@@ -449,7 +449,7 @@ class BatchedMLP:
 
     def train_epoch(self, inputs: torch.Tensor, targets: torch.Tensor, rows_x: torch.Tensor,
                     rows_t: torch.Tensor, mask: torch.Tensor, stream: torch.Tensor, epoch: int,
-                    batch_size: int) -> tuple[torch.Tensor, np.ndarray]:
+                    batch_size: int, balanced: bool = False) -> tuple[torch.Tensor, np.ndarray]:
         """One epoch of every network on the included patterns of its pool.
 
         ``inputs`` (R, I) and ``targets`` (R', K) are shared tables; network m's pool
@@ -457,9 +457,12 @@ class BatchedMLP:
         ``mask`` (M, P) bool says which positions it trains on; ``stream`` (M, 2)
         holds each network's shuffle key (`seed_words`); ``epoch`` is the counter.
         The batches of network m are ``shuffle_order(stream, epoch, mask)[m]`` cut
-        into pieces of ``batch_size``.  Returns the per-network sum of squared
-        errors over the epoch's batches (each measured before its step) and the
-        number of patterns each network was shown (numpy).
+        into pieces of ``batch_size`` (the last may be smaller), or with
+        ``balanced`` into ceil(n / batch_size) pieces whose sizes differ by at most
+        one, the larger first (``numpy.array_split``), so that no epoch ends with a
+        batch of a pattern or two taking a full step.  Returns the per-network sum
+        of squared errors over the epoch's batches (each measured before its step)
+        and the number of patterns each network was shown (numpy).
         """
         M, P = mask.shape
         B = int(batch_size)
@@ -471,20 +474,49 @@ class BatchedMLP:
             return sse, n
         steps = -(-nmax // B)
         order = shuffle_order(stream, epoch, mask)
-        width = steps * B
-        if width > P:
-            order = torch.cat([order, order.new_zeros((M, width - P))], dim=1)
-        order = order[:, :width]
+        work = self._buffers(B)
+        if balanced:
+            k = -(-n // B)  # batches of each network
+            base, extra = n // np.maximum(k, 1), n % np.maximum(k, 1)
+            s_idx = np.arange(steps)[None, :]
+            sizes = np.where(s_idx < k[:, None], base[:, None] + (s_idx < extra[:, None]), 0)  # (M, steps)
+            offsets = s_idx * base[:, None] + np.minimum(s_idx, extra[:, None])
+            pos = offsets[:, :, None] + np.arange(B)[None, None, :]
+            pos = np.where(np.arange(B)[None, None, :] < sizes[:, :, None], pos, 0)
+            pos_t = torch.as_tensor(pos.reshape(M, -1), dtype=torch.int64, device=self.device)
+            order = order.gather(1, pos_t)
+        else:
+            width = steps * B
+            if width > P:
+                order = torch.cat([order, order.new_zeros((M, width - P))], dim=1)
+            order = order[:, :width]
+            sizes = None
         rx = rows_x.gather(1, order).view(M, steps, B).transpose(0, 1).contiguous()
         rt = rows_t.gather(1, order).view(M, steps, B).transpose(0, 1).contiguous()
-        work = self._buffers(B)
         nmin = int(n.min())
         for s in range(steps):
             torch.index_select(inputs, 0, rx[s].view(-1), out=work["X"])
             torch.index_select(targets, 0, rt[s].view(-1), out=work["T"])
-            counts = None if (s + 1) * B <= nmin else np.clip(n - s * B, 0, B)
+            if sizes is not None:
+                counts = sizes[:, s]
+                counts = None if bool(np.all(counts == B)) else counts
+            else:
+                counts = None if (s + 1) * B <= nmin else np.clip(n - s * B, 0, B)
             sse += self._step(work, B, counts)
         return sse, n
+
+    # ------------------------------------------------------------------ state
+
+    def snapshot(self) -> list[torch.Tensor]:
+        """Copies of the parameters and momentum buffers (for `restore`)."""
+        return [t.clone() for t in self._storage() + self._bufs]
+
+    def restore(self, state: Sequence[torch.Tensor], which=None) -> None:
+        """Set the parameters and momentum of the networks ``which`` ((M,) bool; default all
+        networks still alive) to those of a `snapshot`; diverged networks stay frozen."""
+        which = self.alive if which is None else torch.as_tensor(which, device=self.device) & self.alive
+        for t, saved in zip(self._storage() + self._bufs, state):
+            t[which] = saved[which]
 
     # ------------------------------------------------------------------ divergence
 

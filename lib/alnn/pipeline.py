@@ -142,7 +142,7 @@ def data(profile: str | C.Profile, problem: str, *, store=None) -> dict[str, Any
 
 @dataclass(frozen=True)
 class Task:
-    kind: str  # "grid" or "trials"
+    kind: str  # "grid", "trials" or "budget"
     problem: str
     strategy: str  # "grid" for grid shards
     fields: dict[str, Any]  # everything that determines the shard (stored in its metadata)
@@ -174,7 +174,10 @@ class Task:
     def label(self) -> str:
         f = self.fields
         if self.kind == "grid":
-            return f"grid {self.problem} ({len(f['configs'])} configurations)"
+            how = f", successive halving eta={f['eta']}, {f['rungs']} rungs" if f.get("search") == "halving" else ""
+            return f"grid {self.problem} ({len(f['configs'])} configurations{how})"
+        if self.kind == "budget":
+            return f"{self.problem}/{self.strategy} budget trials {f['trial_start']}..{f['trial_start'] + f['trials'] - 1}"
         return f"{self.problem}/{self.strategy} trials {f['trial_start']}..{f['trial_start'] + f['trials'] - 1}"
 
 
@@ -189,16 +192,28 @@ def grid_configs(settings: C.ProblemSettings) -> list[dict[str, Any]]:
 
 
 def grid_tasks(settings: C.ProblemSettings, device: str = "cpu") -> list[Task]:
-    """Shards of at most ``grid_chunk`` configurations of one hidden-layer size (they train as one batch)."""
-    groups: dict[int, list[dict[str, Any]]] = {}
-    for cfg in grid_configs(settings):
-        groups.setdefault(cfg["hidden"], []).append(cfg)
-    size = settings.grid_chunk
-    chunks = [group[i:i + size] for group in groups.values() for i in range(0, len(group), size)]
+    """The grid stage's shards.
+
+    ``grid_search = "full"``: shards of at most ``grid_chunk`` configurations
+    of one hidden-layer size (they train as one batch). ``"halving"``: one
+    shard with every configuration (successive halving ranks them all
+    together at each rung, so it cannot be split; ``grid_chunk`` is unused);
+    its key holds eta, the rungs and the code of :mod:`alnn.halving` too.
+    """
+    configs = grid_configs(settings)
+    if settings.grid_search == "full":
+        groups: dict[int, list[dict[str, Any]]] = {}
+        for cfg in configs:
+            groups.setdefault(cfg["hidden"], []).append(cfg)
+        size = settings.grid_chunk
+        chunks = [group[i:i + size] for group in groups.values() for i in range(0, len(group), size)]
+    else:
+        chunks = [configs]
     return [
         Task("grid", settings.problem, "grid",
              {**_common(settings), "kind": "grid", "configs": chunk, "folds": settings.grid_folds,
-              "epochs": settings.grid_epochs, "seed": settings.seeds.grid}, device)
+              "epochs": settings.grid_epochs, "seed": settings.seeds.grid, **settings.grid_search_fields()},
+             device)
         for chunk in chunks
     ]
 
@@ -215,8 +230,33 @@ def trial_tasks(settings: C.ProblemSettings, strategy: str, winner: dict[str, An
             for start, n in settings.trial_chunks()]
 
 
-def init_worker() -> None:
-    """One thread per worker: the pool supplies the parallelism."""
+def budget_tasks(settings: C.ProblemSettings, strategy: str, winner: dict[str, Any],
+                 device: str = "cpu") -> list[Task]:
+    """One budget-protocol shard per chunk of trials of one problem x strategy (grid winner, SPEC 3b)."""
+    C.check_pair(settings.problem, strategy)
+    if strategy not in settings.budget_strategies():
+        raise C.ConfigError(f"strategy {strategy!r} has no budget-protocol form on {settings.problem}; valid: "
+                            f"{', '.join(settings.budget_strategies())}")
+    config = {k: winner[k] for k in GRID_KEYS}
+    base = {**_common(settings), "kind": "budget", "strategy": strategy, "config": config,
+            "params": C.params_dict(settings.params(strategy)), "seed": settings.seeds.trials,
+            "folds": settings.folds, "budget": C.as_plain(settings.budget),
+            "budget_engine": C.engine_version(C.BUDGET_MODULES)}
+    return [Task("budget", settings.problem, strategy, {**base, "trial_start": start, "trials": n}, device)
+            for start, n in settings.budget_chunks()]
+
+
+def init_worker(parent: int | None = None, signal_on_death: bool = True) -> None:
+    """One thread per worker: the pool supplies the parallelism.
+
+    With ``parent`` (the pid of the process that started this worker), the
+    worker also exits within moments of that process's death, instead of
+    computing on for no one (:func:`alnn.watchdog.exit_with_parent`).
+    """
+    if parent is not None:
+        from alnn.watchdog import exit_with_parent
+
+        exit_with_parent(parent, signal_on_death=signal_on_death)
     for name in THREAD_ENV:
         os.environ.setdefault(name, "1")
     import torch
@@ -228,6 +268,12 @@ def _engine():
     import alnn.experiment as engine
 
     return engine
+
+
+def _halving():
+    import alnn.halving as halving
+
+    return halving
 
 
 #: Largest diagnostics record kept (epochs x pool cells); beyond it, evenly spaced epochs are kept.
@@ -268,8 +314,22 @@ def compute(task: Task) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     ds = dataset(task.problem, f["subsample"], f["subsample_seed"])
     if task.kind == "grid":
         configs = [TrainConfig(**c) for c in f["configs"]]
+        if f.get("search") == "halving":
+            return _halving().halving_search(ds, configs, folds=f["folds"], epochs=f["epochs"], seed=f["seed"],
+                                             eta=f["eta"], rungs=f["rungs"], device=task.device,
+                                             progress=task.progress), None
         return engine.grid_search(ds, configs, folds=f["folds"], epochs=f["epochs"], seed=f["seed"],
                                   device=task.device, progress=task.progress), None
+    if task.kind == "budget":
+        from alnn.budget import run_budget
+
+        b = f["budget"]
+        schedule = b["schedule"] if isinstance(b["schedule"], str) else tuple(b["schedule"])
+        return run_budget(ds, task.strategy, config=TrainConfig(**f["config"]), trials=f["trials"],
+                          folds=f["folds"], round_epochs=b["round_epochs"], seed=f["seed"],
+                          trial_start=f["trial_start"], params=f["params"] or None, start=b["start"],
+                          schedule_kind=schedule, budgets=b["budgets"], max_budget=b["max_budget"],
+                          device=task.device, progress=task.progress), None
     out = engine.run(ds, task.strategy, config=TrainConfig(**f["config"]), trials=f["trials"],
                      folds=f["folds"], epochs=f["epochs"], seed=f["seed"], trial_start=f["trial_start"],
                      params=f["params"] or None, device=task.device, progress=task.progress,
@@ -330,8 +390,14 @@ class LocalExecutor(Executor):
             # Workers are spawned on demand and inherit the environment: one thread each, while the pool lives.
             self._saved_env = {k: os.environ.get(k) for k in THREAD_ENV}
             os.environ.update({k: "1" for k in THREAD_ENV})
+            # Workers exit when this process dies. The parent-death signal follows the thread that spawns a
+            # worker (the one calling map), so it is armed only from the main thread, which lives as long as
+            # the process; the watchdog thread of alnn.watchdog covers every case.
+            import threading
+
+            on_death = threading.current_thread() is threading.main_thread()
             self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=init_worker)
+                                             initializer=init_worker, initargs=(os.getpid(), on_death))
         return self._pool
 
     def map(self, fn, tasks):
@@ -524,6 +590,44 @@ def summarise_grid(frame: pd.DataFrame, configs: Sequence[dict[str, Any]]) -> pd
     return table
 
 
+def summarise_halving(frame: pd.DataFrame, configs: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """:func:`summarise_grid` of a successive-halving frame (:func:`alnn.halving.halving_search`), plus
+    ``rung`` (the last rung a configuration reached) and ``epochs`` (epochs its networks trained).
+
+    Ranked: the configurations of the highest rung reached by their final score first, then the others by
+    the rung they reached (higher first) and their score there; diverged configurations last; ties keep
+    the grid's order. Scores of different rungs are at different epochs: the ranking across rungs is the
+    order in which halving dropped them.
+    """
+    table = summarise_grid(frame, configs).drop(columns="rank")
+    order = pd.DataFrame(configs)[list(GRID_KEYS)]
+    order["order"] = np.arange(len(order))
+    table = table.merge(order, on=list(GRID_KEYS), how="left", validate="one_to_one")
+    for c in ("rung", "epochs"):
+        table[c] = table[c].round().astype(int)
+    table = table.sort_values(["diverged", "rung", "val_loss", "order"], ascending=[True, False, True, True],
+                              kind="stable", na_position="last")
+    table = table[[c for c in table.columns if c not in ("rung", "epochs", "order")] + ["rung", "epochs"]]
+    table["rank"] = np.arange(1, len(table) + 1)
+    return table.reset_index(drop=True)
+
+
+def search_summary(frame: pd.DataFrame, table: pd.DataFrame, settings: C.ProblemSettings) -> dict[str, Any]:
+    """How the grid was searched and what it cost: network-epochs (networks x epochs trained) against the
+    full grid's configurations x folds x grid_epochs (stored with the winner)."""
+    full = int(len(table)) * settings.grid_folds * settings.grid_epochs
+    out: dict[str, Any] = {"search": settings.grid_search, "network_epochs_full": full}
+    if settings.grid_search == "halving":
+        spent = int(frame["epochs"].sum())
+        reached = table.groupby("rung")["epochs"].agg(["size", "max"])
+        out.update({"network_epochs": spent, "eta": settings.halving_eta, "rungs": settings.halving_rungs,
+                    "rung_configs": {str(r): int(n) for r, n in reached["size"].items()},
+                    "rung_epochs": {str(r): int(e) for r, e in reached["max"].items()}})
+    else:
+        out["network_epochs"] = full
+    return out
+
+
 def winner_of(table: pd.DataFrame, settings: C.ProblemSettings, keys: Sequence[str]) -> dict[str, Any]:
     best = table.iloc[0]
     out = {k: (int(best[k]) if k in ("hidden", "batch_size") else float(best[k])) for k in GRID_KEYS}
@@ -546,16 +650,27 @@ def grid(profile: str | C.Profile, problem: str, *, store=None, execution: C.Exe
     tasks = grid_tasks(settings, execution.device)
     outcome = run_tasks(tasks, store, execution, what=f"grid {problem}", executor=executor)
     frame = pd.concat([outcome.frames[t.key] for t in tasks], ignore_index=True)
-    table = summarise_grid(frame, grid_configs(settings))
+    halving = settings.grid_search == "halving"
+    table = (summarise_halving if halving else summarise_grid)(frame, grid_configs(settings))
     keys = [t.key for t in tasks]
     winner = winner_of(table, settings, keys)
+    searched = search_summary(frame, table, settings)
+    winner.update(searched)
     shared = {k: v for k, v in tasks[0].fields.items() if k not in ("configs", "kind")}
-    S.write(store.grid_table(problem), table, {**shared, "grid": C.as_plain(settings.grid), "shards": keys})
+    S.write(store.grid_table(problem), table, {**shared, "grid": C.as_plain(settings.grid), "shards": keys,
+                                                "search": settings.grid_search})
     S.write_json(store.grid_winner(problem), winner)
     if winner["diverged"]:
         log(f"warning: every grid configuration of {problem} diverged; the winner is the least bad one")
+    how = ""
+    if halving:
+        last = max(int(r) for r in searched["rung_configs"])
+        how = (f", successive halving eta={settings.halving_eta} in {settings.halving_rungs} rungs: "
+               f"{searched['rung_configs'][str(last)]} reached rung {last}, {searched['network_epochs']} of "
+               f"{searched['network_epochs_full']} network-epochs "
+               f"({searched['network_epochs_full'] / max(searched['network_epochs'], 1):.1f}x fewer)")
     log(_summary_line("grid", f"{problem} ({len(table)} configurations x {settings.grid_folds} folds x "
-                      f"{settings.grid_epochs} epochs)", profile.name, outcome, execution,
+                      f"{settings.grid_epochs} epochs{how})", profile.name, outcome, execution,
                       _describe_executor(execution, outcome.computed))
         + f"; winner hidden={winner['hidden']} lr={winner['lr']:g} weight_decay={winner['weight_decay']:g} "
           f"momentum={winner['momentum']:g}")
@@ -595,13 +710,7 @@ def trials(profile: str | C.Profile, problem: str, strategies: Iterable[str] | N
     strategies = list(C.strategies_for(problem) if strategies is None else strategies)
     for s in strategies:
         C.check_pair(problem, s)
-    winner_path = store.grid_winner(problem)
-    if not winner_path.exists():
-        raise FileNotFoundError(f"{winner_path} is missing: run the grid stage first "
-                                f"(alnn grid --profile {profile.name} --problem {problem})")
-    winner = read_winner(winner_path, settings)
-    if store.data(problem).exists():
-        check_pool(settings, S.read_json(store.data(problem))["n_samples"])
+    winner = _winner_for(store, profile, settings, problem)
     by_strategy = {s: trial_tasks(settings, s, winner, execution.device) for s in strategies}
     all_tasks = [t for ts in by_strategy.values() for t in ts]
     outcome = run_tasks(all_tasks, store, execution, what=f"trials {problem}", executor=executor)
@@ -620,6 +729,52 @@ def trials(profile: str | C.Profile, problem: str, strategies: Iterable[str] | N
                       f"{settings.folds} folds x {settings.epochs} epochs)", profile.name, outcome, execution,
                       _describe_executor(execution, outcome.computed)))
     return paths
+
+
+def _winner_for(store: S.Store, profile: C.Profile, settings: C.ProblemSettings, problem: str) -> dict[str, Any]:
+    winner_path = store.grid_winner(problem)
+    if not winner_path.exists():
+        raise FileNotFoundError(f"{winner_path} is missing: run the grid stage first "
+                                f"(alnn grid --profile {profile.name} --problem {problem})")
+    winner = read_winner(winner_path, settings)
+    if store.data(problem).exists():
+        check_pool(settings, S.read_json(store.data(problem))["n_samples"])
+    return winner
+
+
+def budget(profile: str | C.Profile, problem: str, strategies: Iterable[str] | None = None, *, store=None,
+           execution: C.Execution | None = None, executor: Executor | None = None) -> dict[str, Path]:
+    """The budget stage of one problem (SPEC 3b): ``budget/<problem>/<strategy>.parquet`` per strategy.
+
+    Needs the problem's grid winner. Shards, reuse, integrity checks and
+    interruption behave exactly as in the trial stage (:func:`run_tasks`).
+    """
+    profile = _profile(profile)
+    execution = execution or C.Execution()
+    settings = profile.problem(problem)
+    store = _store(profile, store)
+    strategies = list(settings.budget_strategies() if strategies is None else strategies)
+    winner = _winner_for(store, profile, settings, problem)
+    by_strategy = {s: budget_tasks(settings, s, winner, execution.device) for s in strategies}
+    all_tasks = [t for ts in by_strategy.values() for t in ts]
+    outcome = run_tasks(all_tasks, store, execution, what=f"budget {problem}", executor=executor)
+    paths = {}
+    for s, tasks in by_strategy.items():
+        keys = [t.key for t in tasks]
+        frame = pd.concat([outcome.frames[k] for k in keys], ignore_index=True)
+        shared = {k: v for k, v in tasks[0].fields.items() if k not in ("trial_start", "trials", "kind")}
+        paths[s] = S.write(store.budget(problem, s), frame,
+                           {**shared, "trials": settings.trials, "strategy": s, "shards": keys})
+    b = settings.budget
+    log(_summary_line("budget", f"{problem} x {', '.join(strategies)} ({settings.trials} trials x "
+                      f"{settings.folds} folds, rounds of {b.round_epochs} epochs, {b.start} start)",
+                      profile.name, outcome, execution, _describe_executor(execution, outcome.computed)))
+    return paths
+
+
+def read_budget(store: S.Store, problem: str, strategy: str) -> pd.DataFrame:
+    """A budget-protocol frame, checked (metadata, row count, page checksums)."""
+    return S.read(store.budget(problem, strategy), {"problem": problem, "strategy": strategy})
 
 
 def read_trials(store: S.Store, problem: str, strategy: str) -> pd.DataFrame:
@@ -643,7 +798,8 @@ def write_stage_configs(profile: str | C.Profile, store=None) -> list[Path]:
     changed = []
     for problem in profile.problems:
         settings = profile.problem(problem)
-        items = [("data", None), ("grid", None)] + [("trials", s) for s in C.strategies_for(problem)]
+        items = ([("data", None), ("grid", None)] + [("trials", s) for s in C.strategies_for(problem)]
+                 + [("budget", s) for s in settings.budget_strategies()])
         for stage, strategy in items:
             path = store.config(stage, problem, strategy)
             if C.write_if_changed(path, settings.stage_config(stage, strategy)):

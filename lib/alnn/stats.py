@@ -9,6 +9,12 @@ Across problems (secondary; classification and regression separately):
 Friedman test with the Iman-Davenport F, Holm post-hoc against a control
 (passive), Nemenyi critical difference (Demsar 2006).
 
+Budget protocol (SPEC 3b, 6): AUBC and the criterion at every budget of
+each active strategy against random (:func:`budget_comparisons`), the
+pairwise penalty matrix of Ash et al. (2020) (:func:`penalty_matrix`), and
+the across-problem Friedman test on mean AUBC with random as the control
+(:func:`budget_across`).
+
 References
 ----------
 C. Nadeau and Y. Bengio, "Inference for the generalization error", Machine
@@ -21,7 +27,9 @@ change: a tutorial for comparing multiple classifiers through Bayesian
 analysis", JMLR 18 (2017) 1-36. S. Holm, "A simple sequentially rejective
 multiple test procedure", Scand. J. Statist. 6 (1979) 65-70. K. O. McGraw
 and S. P. Wong, "A common language effect size statistic", Psychol. Bull.
-111 (1992) 361-365.
+111 (1992) 361-365. J. T. Ash, C. Zhang, A. Krishnamurthy, J. Langford, A.
+Agarwal, "Deep batch active learning by diverse, uncertain gradient lower
+bounds", ICLR 2020 (the penalty matrix).
 """
 
 from __future__ import annotations
@@ -43,13 +51,14 @@ __all__ = [
     "bayesian_correlated_ttest", "compare_within_problem", "score_matrix", "average_ranks",
     "friedman_iman_davenport", "friedman_from_ranks", "holm_vs_control", "nemenyi_q",
     "critical_difference", "cd_groups", "low_power", "power_limits",
+    "budget_comparisons", "penalty_matrix", "budget_across",
 ]
 
 #: Comparisons made within a problem: baseline -> strategies compared with it
-#: (None: every other strategy present). Entropy and ensemble must also beat
-#: random sampling, the baseline any uncertainty strategy has to beat.
+#: (None: every other strategy present). Entropy, ensemble and sensitivity must
+#: also beat random sampling, the baseline any active strategy has to beat.
 DEFAULT_BASELINES: dict[str, Sequence[str] | None] = {
-    "passive": None, "random": ("entropy", "ensemble")}
+    "passive": None, "random": ("entropy", "ensemble", "sensitivity")}
 
 #: With this many problems or fewer the across-problem tests have little power.
 LOW_POWER_PROBLEMS = 6
@@ -480,3 +489,245 @@ def power_limits(k: int, n: int, alpha: float = 0.05) -> dict:
                 min_p_friedman=float(_st.chi2.sf(n * (k - 1), k - 1)),
                 min_p_vs_control=float(2 * _st.norm.sf((k - 1) / se)),
                 cd=critical_difference(k, n, alpha))
+
+
+# --------------------------------------------------------------------------- budget protocol
+_SEP = "\x1f"  # joins a strategy and a cell into one name for compare_within_problem
+
+
+def _cell_tests(values: pd.DataFrame, pairs: Sequence[tuple[str, str]], *, n_train=None,
+                n_test=None, alpha: float = 0.05) -> pd.DataFrame:
+    """Paired corrected t-tests of ``pairs`` in every cell, by :func:`compare_within_problem`.
+
+    ``values``: long frame with dataset, cell, strategy, trial, fold, metric,
+    value, diverged (one row per run and cell; ``diverged`` the run-level
+    flag: such a run is left out of every cell). ``pairs``: (strategy,
+    baseline) compared in every cell of a problem where both are present.
+    :func:`compare_within_problem` is called once per problem on a
+    finals-like frame in which the run of strategy s in cell c is named
+    ``s<SEP>c``; its Holm family (all comparisons of one problem and metric)
+    is thus every comparison of that problem over all its cells. Returns its
+    rows with ``strategy`` / ``baseline`` decoded and the ``cell`` added.
+    """
+    names = {s for pair in pairs for s in pair}
+    values = values[values["strategy"].isin(names)]
+    out = []
+    for ds, sub in values.groupby("dataset", sort=False):
+        metric = sub["metric"].iloc[0]
+        try:
+            cells = sorted(pd.unique(sub["cell"]))
+        except TypeError:
+            cells = list(pd.unique(sub["cell"]))
+        code = {c: str(i) for i, c in enumerate(cells)}
+        fin = pd.DataFrame({"dataset": ds,
+                            "strategy": sub["strategy"].astype(str) + _SEP
+                            + sub["cell"].map(code),
+                            "trial": sub["trial"], "fold": sub["fold"], "epoch": 0,
+                            "diverged": sub["diverged"].astype(bool),
+                            metric: sub["value"].astype(float)})
+        have = sub.groupby("cell")["strategy"].agg(set)
+        baselines: dict[str, list[str]] = {}
+        for c in cells:
+            for s, b in pairs:
+                if s in have[c] and b in have[c] and s != b:
+                    baselines.setdefault(b + _SEP + code[c], []).append(s + _SEP + code[c])
+        if not baselines:
+            continue
+        res = compare_within_problem(fin, metric, n_train=n_train, n_test=n_test,
+                                     baselines=baselines, alpha=alpha)
+        s_name = res["strategy"].str.split(_SEP, expand=True)
+        b_name = res["baseline"].str.split(_SEP, expand=True)
+        res["strategy"], res["baseline"] = s_name[0], b_name[0]
+        res.insert(1, "cell", [cells[int(i)] for i in s_name[1]])
+        out.append(res)
+    if not out:
+        return pd.DataFrame()
+    return pd.concat(out, ignore_index=True)
+
+
+def _budget_cells(frame: pd.DataFrame, metric, include_initial: bool) -> pd.DataFrame:
+    """:func:`alnn.analysis.at_budget` with ``cell`` = budget, optionally without B_0."""
+    ab = _an.at_budget(frame, metric)
+    if not include_initial:
+        active = ab[ab["strategy"] != "passive"]
+        b0 = active.groupby("dataset")["budget"].min()
+        ab = ab[ab["budget"] != ab["dataset"].map(b0)]
+    return ab.rename(columns={"budget": "cell"})
+
+
+def budget_comparisons(frame: pd.DataFrame, *, baseline: str = "random",
+                       strategies: Sequence[str] = ("entropy", "ensemble", "sensitivity"),
+                       metric: str | None = None, n_train=None, n_test=None,
+                       alpha: float = 0.05, include_initial: bool = True) -> pd.DataFrame:
+    """Each active strategy against ``baseline`` (random) within each problem (SPEC 6).
+
+    ``frame``: the budget frame (one row per run and round). Two quantities,
+    each on the runs paired by (trial, fold) (same split, initial weights
+    and initial labelled set), with the runs that diverged at any round left
+    out of every comparison (``n_excluded``):
+
+    * ``quantity="aubc"``: the run's AUBC (:func:`alnn.analysis.aubc`);
+    * ``quantity="budget"``: the criterion at each budget B_r of the
+      schedule (:func:`alnn.analysis.at_budget`), ``budget`` = B_r.
+
+    Test: :func:`corrected_resampled_ttest` with n_test/n_train given, or by
+    default 1/(K-1) for the problem's K folds (:func:`compare_within_problem`
+    does the pairing, the test and the direction). Holm families: per
+    problem and per quantity, i.e. the AUBC family of a problem is its
+    |strategies| tests, and its per-budget family is the |strategies| x
+    |budgets| tests over all budgets of the schedule. B_0, where every
+    strategy has the same initial labelled set (so entropy, random and
+    sensitivity differ only by chance, if at all), is included unless
+    ``include_initial=False``. ``significant``: Holm
+    rejects at ``alpha``; ``direction``: better / worse / equal from the sign
+    of the mean difference (strategy - baseline) and the metric's direction.
+    Strategies absent from a problem (entropy on regression) are skipped.
+    Columns: dataset, quantity, budget (NaN for aubc), metric,
+    higher_is_better, strategy, baseline, n_pairs, n_excluded,
+    mean_strategy, mean_baseline, mean_diff, ci_low, ci_high, t, df, p,
+    p_holm, significant, direction, prob_superiority.
+    """
+    pairs = [(s, baseline) for s in strategies if s != baseline]
+    au = _an.aubc(frame, metric).rename(columns={"aubc": "value"}).assign(cell=0)
+    ab = _budget_cells(frame, metric, include_initial)
+    parts = []
+    for quantity, vals in (("aubc", au), ("budget", ab)):
+        res = _cell_tests(vals, pairs, n_train=n_train, n_test=n_test, alpha=alpha)
+        if res.empty:
+            continue
+        res.insert(1, "quantity", quantity)
+        res["budget"] = np.nan if quantity == "aubc" else res["cell"].astype(float)
+        parts.append(res.drop(columns="cell"))
+    cols = ["dataset", "quantity", "budget", "metric", "higher_is_better", "strategy",
+            "baseline", "n_pairs", "n_excluded", "mean_strategy", "mean_baseline", "mean_diff",
+            "ci_low", "ci_high", "t", "df", "p", "p_holm", "significant", "direction",
+            "prob_superiority"]
+    if not parts:
+        return pd.DataFrame(columns=cols)
+    out = pd.concat(parts, ignore_index=True)[cols]
+    out["_q"] = (out["quantity"] == "budget").astype(int)
+    out = _an._sort(out, ["dataset", "_q", "budget", "strategy"]).drop(columns="_q")
+    return out
+
+
+def penalty_matrix(frame: pd.DataFrame, *, strategies: Sequence[str] | None = None,
+                   metric: str | None = None, n_train=None, n_test=None,
+                   alpha: float = 0.05, include_initial: bool = True) -> pd.DataFrame:
+    """Pairwise penalty matrix over the budget strategies (Ash et al. 2020).
+
+    A cell is one (problem, budget). In each cell where both strategies i and
+    j exist, the runs are paired by (trial, fold) (diverged runs left out)
+    and compared by :func:`corrected_resampled_ttest` (n_test/n_train as in
+    :func:`budget_comparisons`); i *beats* j in the cell when the two-sided p
+    is below ``alpha`` (strictly) and the mean difference is in i's favour
+    (for the metric's direction). As in Ash et al. the p-values are not
+    adjusted for multiplicity: the matrix is descriptive. Entry (i, j) is
+    the share of the cells of the pair in which i beats j, in [0, 1]; a
+    column's entries say how often that strategy was beaten. Ash et al. add
+    1/L per budget of a setting with L budgets and sum over settings; here
+    every cell weighs the same, which with a common number of budgets per
+    problem is their matrix divided by the number of problems. Unlike theirs,
+    the test here is the corrected resampled t-test of the folds. The cells
+    include B_0 (the shared initial labelled set) unless
+    ``include_initial=False``.
+
+    ``strategies``: rows and columns (default: every strategy of the frame
+    but ``passive``), in :data:`alnn.analysis.STRATEGY_ORDER`. Returns the
+    square DataFrame of shares (diagonal and pairs without a common cell
+    NaN) with ``.attrs["cells"]`` (cells per pair: only cells where both
+    exist, so entropy's pairs count classification cells only),
+    ``.attrs["wins"]`` (cells won, row over column) and ``.attrs["alpha"]``.
+    """
+    ab = _budget_cells(frame, metric, include_initial)
+    ab = ab[ab["strategy"] != "passive"]
+    names = list(strategies) if strategies is not None else list(pd.unique(ab["strategy"]))
+    order = [s for s in _an.STRATEGY_ORDER if s in names]
+    order += sorted(set(names) - set(order))
+    pairs = [(a, b) for i, a in enumerate(order) for b in order[i + 1:]]
+    res = _cell_tests(ab, pairs, n_train=n_train, n_test=n_test, alpha=alpha)
+    k = len(order)
+    pos = {s: i for i, s in enumerate(order)}
+    wins = np.zeros((k, k), int)
+    cells = np.zeros((k, k), int)
+    for s, b, p, direction in zip(res.get("strategy", []), res.get("baseline", []),
+                                  res.get("p", []), res.get("direction", [])):
+        i, j = pos[s], pos[b]
+        cells[i, j] += 1
+        cells[j, i] += 1
+        if np.isfinite(p) and p < alpha:
+            if direction == "better":
+                wins[i, j] += 1
+            elif direction == "worse":
+                wins[j, i] += 1
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(cells > 0, wins / np.maximum(cells, 1), np.nan)
+    np.fill_diagonal(share, np.nan)
+    out = pd.DataFrame(share, index=pd.Index(order, name="row"),
+                       columns=pd.Index(order, name="column"))
+    out.attrs["cells"] = pd.DataFrame(cells, index=order, columns=order)
+    out.attrs["wins"] = pd.DataFrame(wins, index=order, columns=order)
+    out.attrs["alpha"] = alpha
+    return out
+
+
+def budget_across(frame: pd.DataFrame, metric: str | None = None, *, control: str = "random",
+                  strategies: Sequence[str] | None = None,
+                  alpha: float = 0.05) -> dict[str, dict]:
+    """Across problems on mean AUBC, classification and regression apart (SPEC 6).
+
+    For each task present: the problems x strategies matrix of mean AUBC
+    over the non-diverged runs (:func:`alnn.analysis.aubc_summary`; passive,
+    with no AUBC, is absent; a strategy missing on one of the task's problems
+    is dropped and listed in ``dropped``), the Friedman test with the
+    Iman-Davenport correction (:func:`friedman_iman_davenport`, best rank 1
+    in the metric's direction) and the Holm post-hoc of every strategy
+    against ``control`` (random) (:func:`holm_vs_control`). Returns
+    ``{task: entry}`` with entry keys: ``task``, ``metric``,
+    ``higher_is_better``, ``scores`` (the matrix), ``avg_ranks`` (Series;
+    None with fewer than two strategies), ``friedman``
+    (:class:`FriedmanResult`, None with fewer than two problems or
+    strategies), ``posthoc`` (DataFrame, None when there is no Friedman test
+    or no control), ``power`` (:func:`power_limits`, None without a test),
+    ``dropped`` and ``note`` (why a test is missing, else None).
+    """
+    per = _an.aubc(frame, metric)
+    summ = _an.aubc_summary(per)
+    task_by = _an.tasks(frame)
+    out: dict[str, dict] = {}
+    for task in ("classification", "regression"):
+        dss = [d for d, t in task_by.items() if t == task and d in set(summ["dataset"])]
+        if not dss:
+            continue
+        s = summ[summ["dataset"].isin(dss)]
+        ms = set(s["metric"])
+        if len(ms) != 1:
+            raise ValueError(f"{task}: problems judged on different metrics {sorted(ms)}")
+        m = ms.pop()
+        hib = _an.higher_is_better(m)
+        wide = s.pivot(index="dataset", columns="strategy", values="mean").reindex(dss)
+        order = [c for c in _an.STRATEGY_ORDER if c in wide.columns]
+        order += sorted(set(wide.columns) - set(order))
+        if strategies is not None:
+            order = [c for c in strategies if c in wide.columns]
+        dropped = [c for c in order if wide[c].isna().any()]
+        wide = wide[[c for c in order if c not in dropped]]
+        wide.columns.name = None
+        wide.attrs["metric"] = m
+        n, k = wide.shape
+        entry = dict(task=task, metric=m, higher_is_better=hib, scores=wide, avg_ranks=None,
+                     friedman=None, posthoc=None, power=None, dropped=dropped, note=None)
+        if k >= 2:
+            entry["avg_ranks"] = average_ranks(wide, higher_is_better=hib)
+        if n >= 2 and k >= 2:
+            fr = friedman_iman_davenport(wide, higher_is_better=hib)
+            entry.update(friedman=fr, power=power_limits(k, n, alpha))
+            if control in wide.columns:
+                entry["posthoc"] = holm_vs_control(fr.avg_ranks, n, control=control,
+                                                   alpha=alpha)
+            else:
+                entry["note"] = f"control {control!r} absent: no post-hoc test"
+        else:
+            entry["note"] = (f"{n} problem(s) and {k} strategies: the Friedman test needs "
+                             "at least two of each")
+        out[task] = entry
+    return out

@@ -173,6 +173,10 @@ class Store:
     def trials(self, problem: str, strategy: str) -> Path:
         return self.root / "trials" / problem / f"{strategy}.parquet"
 
+    def budget(self, problem: str, strategy: str) -> Path:
+        """The budget-protocol frame of one problem x strategy (SPEC 3b)."""
+        return self.root / "budget" / problem / f"{strategy}.parquet"
+
     def diagnostics(self, problem: str, strategy: str) -> Path:
         return self.root / "diagnostics" / problem / f"{strategy}.parquet"
 

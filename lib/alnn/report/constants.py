@@ -10,11 +10,11 @@ from alnn import analysis as an
 #: Names of the figures (without extension) that main.tex includes.
 FIGURES = ("learning-curves-epochs", "learning-curves-presentations", "subset-size",
            "labels-to-target", "grid-heatmaps", "cd-classification", "cd-regression",
-           "sasla-at-work")
+           "sasla-at-work", "budget-curves", "penalty-matrix", "budget-labels")
 #: Generated LaTeX files that main.tex inputs.
 GENERATED = ("profile.tex", "numbers.tex", "findings.tex", "profile-table.tex",
              "gridsearch.tex", "sanity.tex", "comparison.tex", "stats-within.tex",
-             "convergence.tex", "stats-across.tex")
+             "convergence.tex", "stats-across.tex", "budget.tex", "budget-table.tex")
 
 REFERENCES_PATH = Path(__file__).parent.with_name("references.toml")
 
@@ -25,10 +25,11 @@ PROBLEM_LABELS = {"iris": "Iris", "wine": "Wine", "fashion-mnist": "Fashion-MNIS
 PROBLEM_SHORT = {"iris": "Iris", "wine": "Wine", "fashion-mnist": "F-MNIST", "sine": "Sine",
                  "california-housing": "Housing", "energy-efficiency": "Energy"}
 STRATEGY_LABELS = {"passive": "Passive", "sasla": "SASLA", "entropy": "Entropy",
-                   "ensemble": "Ensemble", "random": "Random"}
+                   "ensemble": "Ensemble", "random": "Random", "sensitivity": "Sensitivity"}
 #: How the prose names each strategy.
 STRATEGY_PROSE = {"passive": "passive learning", "sasla": "SASLA", "entropy": "entropy sampling",
-                  "ensemble": "the committee", "random": "random sampling"}
+                  "ensemble": "the committee", "random": "random sampling",
+                  "sensitivity": "sensitivity sampling"}
 TASK_PROSE = {"classification": "classification", "regression": "function approximation"}
 
 #: Inputs I (after one-hot encoding) and outputs K of every problem (SPEC section 1);

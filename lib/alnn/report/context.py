@@ -269,7 +269,7 @@ def _query_params(settings: Mapping[str, Any]) -> dict[str, Any]:
 def _initial_rule() -> tuple[str, str]:
     """The default initial labelled set as (fraction of the pool, maximum)."""
     try:
-        from alnn.entropy import initial_sizes
+        from alnn.strategies.entropy import initial_sizes
 
         cap = int(initial_sizes(np.array([10 ** 6]), None)[0])
         frac = float(initial_sizes(np.array([50]), None)[0]) / 50
@@ -280,7 +280,7 @@ def _initial_rule() -> tuple[str, str]:
 
 def _members() -> str:
     try:
-        from alnn.ensemble import MEMBERS
+        from alnn.strategies.ensemble import MEMBERS
 
         return str(int(MEMBERS))
     except Exception:  # pragma: no cover - engine absent

@@ -59,3 +59,6 @@ class Passive:
 
     def select(self, pool, view, mask, epoch: int = 0):
         return mask, torch.zeros_like(pool.length)
+
+
+STRATEGY = Passive

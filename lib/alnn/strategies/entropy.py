@@ -14,8 +14,8 @@ Schedule (shared with `ensemble` and `random`)
       min(floor(10% of the pool), 10) and at least 1; for classification
       stratified by class (each class present gets one pattern first when the
       set has room for all classes, the rest is shared out in proportion to the
-      class sizes by largest remainder: `allocate`), chosen uniformly within
-      each class;
+      class sizes by largest remainder, ties broken at random from the draw's
+      own stream: `allocate`), chosen uniformly within each class;
       uniformly for regression.  The draw comes from the (seed, trial, fold)
       stream that `entropy`, `ensemble` and `random` share, so all three start
       from the same L;
@@ -72,14 +72,21 @@ def _take(labelled, avail, order):
     return new
 
 
-def allocate(counts, size: int) -> np.ndarray:
+def allocate(counts, size: int, tiebreak=None) -> np.ndarray:
     """Stratified allocation of ``size`` draws to classes of sizes ``counts``.
 
     One per present class first when ``size`` allows it; the rest goes to the
     classes in proportion to how far each is below its share ``size * n_c / n``,
-    by largest remainder (ties: lower class), never more than a class holds.
+    by largest remainder, never more than a class holds.  Remainders that tie
+    (to 1e-9) are broken by ``tiebreak`` (one random key per class, from the
+    draw's own stream: the smallest key wins), so no class is favoured; without
+    it, by class order.  When ``size`` is smaller than the number of present
+    classes, which classes get a pattern is decided by the same rule.
     """
     counts = np.asarray(counts, dtype=np.int64)
+    keys = np.arange(len(counts), dtype=np.float64) if tiebreak is None else np.asarray(tiebreak, np.float64)
+    if keys.shape != counts.shape:
+        raise ValueError(f"tiebreak must have one key per class ({len(counts)}), got shape {keys.shape}")
     size = int(min(size, counts.sum()))
     present = counts > 0
     alloc = np.where(present, 1, 0) if size >= present.sum() else np.zeros_like(counts)
@@ -91,10 +98,10 @@ def allocate(counts, size: int) -> np.ndarray:
         add = np.minimum(np.floor(quota).astype(np.int64), counts - alloc)
         alloc = alloc + add
         left = rest - int(add.sum())
-        frac = quota - add
+        frac = np.round(quota - add, 9)
         while left > 0:
             frac = np.where(counts - alloc > 0, frac, -np.inf)
-            k = int(np.argmax(frac))
+            k = int(np.lexsort((keys, -frac))[0])  # largest remainder, ties: smallest key
             alloc[k] += 1
             frac[k] -= 1.0
             left -= 1
@@ -130,8 +137,9 @@ def initial_labelled(pool, initial, stratified: bool) -> torch.Tensor:
     counts.scatter_add_(1, lab, torch.ones_like(lab))
     counts_np = counts[:, :C].cpu().numpy()
     alloc = np.zeros((L, C + 1), dtype=np.int64)
+    tiebreak = hash_uniform(pool.init_stream, 1, C).cpu().numpy()  # counter 1: the class keys of the draw
     for l in range(L):
-        alloc[l, :C] = allocate(counts_np[l], sizes[l])
+        alloc[l, :C] = allocate(counts_np[l], sizes[l], tiebreak[l])
     order = torch.sort(lab * (1 << 33) + keys, dim=1, stable=True).indices
     lab_sorted = lab.gather(1, order)
     start = torch.cumsum(counts, dim=1) - counts  # first sorted position of each class
@@ -213,3 +221,6 @@ class Entropy(PoolSchedule):
 
     def scores(self, pool, view, epoch: int) -> torch.Tensor:
         return utility(view.outputs()[:, 0])
+
+
+STRATEGY = Entropy

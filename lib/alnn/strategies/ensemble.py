@@ -3,13 +3,13 @@
 Three networks with their own initial weights (members 0, 1, 2 of the
 (seed, trial, fold) weight streams; member 0 is the network every other
 strategy starts from), their own shuffles and their own optimiser state, all
-trained on one shared labelled set L with the schedule of `alnn.entropy`
+trained on one shared labelled set L with the schedule of `alnn.strategies.entropy`
 (initial set, ``tau``, ``query_size``, warm start).
 
 Utility of a pattern of U: the total variance across the members (population
 variance, ddof = 0) of
 - classification: their class distributions, softmax over the sigmoid output
-  activations (as in `alnn.entropy`), summed over classes;
+  activations (as in `alnn.strategies.entropy`), summed over classes;
 - regression: their predictions (in the standardised training units), summed
   over targets.
 
@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import torch
 
-from alnn.entropy import PoolSchedule
-from alnn.entropy import check_params as _check_schedule
+from alnn.strategies.entropy import PoolSchedule
+from alnn.strategies.entropy import check_params as _check_schedule
 
 __all__ = ["Ensemble", "utility", "vote", "NAME", "MEMBERS", "DEFAULTS", "check_params"]
 
@@ -64,3 +64,6 @@ class Ensemble(PoolSchedule):
 
     def scores(self, pool, view, epoch: int) -> torch.Tensor:
         return utility(view.outputs(), self.task)
+
+
+STRATEGY = Ensemble

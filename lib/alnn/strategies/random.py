@@ -1,13 +1,13 @@
 """Random sampling: the baseline that uncertainty sampling must beat (SPEC section 3).
 
-The same initial labelled set and schedule as `alnn.entropy` (``tau``,
+The same initial labelled set and schedule as `alnn.strategies.entropy` (``tau``,
 ``query_size``, ``initial``), but the ``query_size`` patterns moved from U to L
 at each query are drawn uniformly at random from U, from the (seed, trial,
 fold) query stream of the model (a counter-based hash of the epoch and the pool
 position: `alnn.model.hash_uniform`).  It scores nothing (``scored`` stays 0).
 Classification (stratified initial set) and regression (uniform initial set).
 
-This module is ``alnn.random``; inside the package it never shadows the
+This module is ``alnn.strategies.random``; inside the package it never shadows the
 standard library's ``random`` (imports are absolute).
 """
 
@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import torch
 
-from alnn.entropy import PoolSchedule
-from alnn.entropy import check_params as _check_schedule
+from alnn.strategies.entropy import PoolSchedule
+from alnn.strategies.entropy import check_params as _check_schedule
 from alnn.model import hash_uniform
 
 __all__ = ["Random", "NAME", "MEMBERS", "DEFAULTS", "check_params"]
@@ -40,3 +40,6 @@ class Random(PoolSchedule):
 
     def scores(self, pool, view, epoch: int) -> torch.Tensor:
         return hash_uniform(pool.query_stream, epoch, pool.valid.shape[1]).to(torch.float64)
+
+
+STRATEGY = Random

@@ -213,3 +213,6 @@ class Sasla:
         # Phi of every pool pattern, the values the rule above used (NaN: padding, diverged models)
         self.last_scores = torch.where(alive & pool.valid, phi, torch.full_like(phi, float("nan")))
         return torch.where(alive, new, mask), scored
+
+
+STRATEGY = Sasla

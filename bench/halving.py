@@ -1,0 +1,156 @@
+"""Successive halving against the full grid search: the same winner, at what cost?
+
+    python bench/halving.py                                   # iris, wine, sine, energy-efficiency; quick grid
+    python bench/halving.py --problems iris,wine --epochs 1000  # the full budget (SPEC: 1000 epochs)
+    python bench/halving.py --problems california-housing,fashion-mnist --halving-only   # time of halving alone
+
+For every problem: the profile's grid (``--profile``, quick by default: 256
+configurations, 3 folds, 100 epochs, the problem's batch size, subsample and
+grid seed) searched twice, by `alnn.experiment.grid_search` (every
+configuration for all the epochs) and by `alnn.halving.halving_search`
+(``--eta``, ``--rungs``).  Reported: each winner, the full grid's
+cross-validated score (mean validation MSE over folds, the grid's score) of
+both winners, whether halving's winner is within one standard error of the
+full grid's winner (score_halving - score_full <= std_full / sqrt(folds), std
+over folds of the full winner), the network-epochs of each and their ratio,
+the wall time of each, and whether every configuration that reached
+halving's last rung has bit-identical validation losses to the full grid's.
+``--halving-only`` skips the full grid (its score and rank columns are then
+empty).  One process, one thread.  Writes the table to stdout (Markdown) and
+to bench/results/halving.csv.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ.setdefault(_name, "1")
+
+import argparse  # noqa: E402
+import dataclasses  # noqa: E402
+import math  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import torch  # noqa: E402
+
+from alnn import config as C  # noqa: E402
+from alnn import experiment, halving  # noqa: E402
+from alnn import pipeline as P  # noqa: E402
+from alnn.model import TrainConfig  # noqa: E402
+
+torch.set_num_threads(1)
+ROOT = Path(__file__).resolve().parent
+SMALL = ("iris", "wine", "sine", "energy-efficiency")
+
+
+def _config(row) -> str:
+    return f"h={int(row['hidden'])} lr={row['lr']:g} wd={row['weight_decay']:g} m={row['momentum']:g}"
+
+
+def compare(settings: C.ProblemSettings, eta: int, rungs: int, halving_only: bool = False) -> dict:
+    ds = P.settings_dataset(settings)
+    configs = P.grid_configs(settings)
+    trains = [TrainConfig(**c) for c in configs]
+    folds, epochs, seed = settings.grid_folds, settings.grid_epochs, settings.seeds.grid
+    t0 = time.perf_counter()
+    hframe = halving.halving_search(ds, trains, folds=folds, epochs=epochs, seed=seed, eta=eta, rungs=rungs,
+                                    progress=False)
+    t_half = time.perf_counter() - t0
+    htable = P.summarise_halving(hframe, configs)
+    hwin = htable.iloc[0]
+    full_ne = len(configs) * folds * epochs
+    half_ne = int(hframe["epochs"].sum())
+    out = {"problem": settings.problem, "configs": len(configs), "folds": folds, "epochs": epochs, "eta": eta,
+           "rungs": rungs, "halving_winner": _config(hwin), "halving_score_own": float(hwin["val_loss"]),
+           "network_epochs_full": full_ne, "network_epochs_halving": half_ne, "ratio": full_ne / half_ne,
+           "seconds_halving": t_half, "last_rung_configs": int((htable["rung"] == rungs).sum())}
+    if halving_only:
+        return out
+    t0 = time.perf_counter()
+    fframe = experiment.grid_search(ds, trains, folds=folds, epochs=epochs, seed=seed, progress=False)
+    t_full = time.perf_counter() - t0
+    ftable = P.summarise_grid(fframe, configs)
+    fwin = ftable.iloc[0]
+    keys = list(P.GRID_KEYS)
+    at = ftable.set_index(keys).loc[tuple(hwin[k] for k in keys)]
+    se = float(fwin["val_loss_std"]) / math.sqrt(folds)
+    # the survivors of the last rung: the same networks as the full grid's (bit for bit)
+    last = hframe[hframe["rung"] == rungs]
+    both = last.merge(fframe, on=keys + ["fold"], suffixes=("", "_full"))
+    identical = bool(len(both) == len(last) and np.array_equal(both["val_loss"].to_numpy(),
+                                                               both["val_loss_full"].to_numpy(), equal_nan=True))
+    out.update({"full_winner": _config(fwin), "same_winner": bool(all(hwin[k] == fwin[k] for k in keys)),
+                "full_score": float(fwin["val_loss"]), "full_std": float(fwin["val_loss_std"]),
+                "halving_score": float(at["val_loss"]), "halving_rank_in_full": int(at["rank"]),
+                "difference": float(at["val_loss"]) - float(fwin["val_loss"]), "se": se,
+                "within_1se": bool(float(at["val_loss"]) - float(fwin["val_loss"]) <= se),
+                "seconds_full": t_full, "survivors_identical": identical})
+    return out
+
+
+def markdown(rows: list[dict]) -> str:
+    head = ("| problem | epochs | full-grid winner | halving winner | same | score full (std) | score of halving's "
+            "winner (its rank in the full grid) | difference / SE | within 1 SE | network-epochs full / halving "
+            "| ratio | seconds full / halving | last rung bit-identical |")
+    lines = [head, "| " + " | ".join(["---"] * 13) + " |"]
+    for r in rows:
+        if "full_score" in r:
+            lines.append(
+                f"| {r['problem']} | {r['epochs']} | {r['full_winner']} | {r['halving_winner']} | "
+                f"{'yes' if r['same_winner'] else 'no'} | {r['full_score']:.4f} ({r['full_std']:.4f}) | "
+                f"{r['halving_score']:.4f} ({r['halving_rank_in_full']}) | "
+                f"{r['difference']:.4f} / {r['se']:.4f} | {'yes' if r['within_1se'] else 'NO'} | "
+                f"{r['network_epochs_full']:,} / {r['network_epochs_halving']:,} | {r['ratio']:.1f}x | "
+                f"{r['seconds_full']:.0f} / {r['seconds_halving']:.0f} | "
+                f"{'yes' if r['survivors_identical'] else 'NO'} |")
+        else:
+            lines.append(
+                f"| {r['problem']} | {r['epochs']} | (not run) | {r['halving_winner']} | | | "
+                f"{r['halving_score_own']:.4f} (own) | | | {r['network_epochs_full']:,} / "
+                f"{r['network_epochs_halving']:,} | {r['ratio']:.1f}x | - / {r['seconds_halving']:.0f} | |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--profile", default="quick", choices=C.PROFILES)
+    ap.add_argument("--problems", default=",".join(SMALL), help="comma-separated problems")
+    ap.add_argument("--epochs", type=int, default=None, help="grid epochs (default: the profile's)")
+    ap.add_argument("--eta", type=int, default=None, help="default: the profile's halving_eta")
+    ap.add_argument("--rungs", type=int, default=None, help="default: the profile's halving_rungs")
+    ap.add_argument("--full-grid", action="store_true",
+                    help="the SPEC's 256-configuration grid even where the profile thins it")
+    ap.add_argument("--halving-only", action="store_true", help="skip the full grid (time halving alone)")
+    ap.add_argument("--out", default=str(ROOT / "results" / "halving.csv"))
+    args = ap.parse_args(argv)
+    profile = C.load_profile(args.profile)
+    spec_grid = C.load_profile("full").problem("iris").grid
+    rows = []
+    for problem in args.problems.split(","):
+        s = profile.problem(problem.strip())
+        if args.epochs is not None:
+            s = dataclasses.replace(s, grid_epochs=args.epochs)
+        if args.full_grid:
+            s = dataclasses.replace(s, grid=spec_grid)
+        eta = args.eta if args.eta is not None else s.halving_eta
+        rungs = args.rungs if args.rungs is not None else s.halving_rungs
+        halving.check_halving(eta, rungs)
+        row = compare(s, eta, rungs, args.halving_only)
+        print(f"{problem}: {row}", flush=True)
+        rows.append(row)
+    print()
+    print(f"profile {args.profile}, eta {rows[0]['eta']}, {rows[0]['rungs']} rungs, {os.cpu_count()} cpus, "
+          f"torch {torch.__version__}, load {os.getloadavg()[0]:.1f}")
+    print(markdown(rows))
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows).to_csv(out, index=False)
+    print(f"\nwritten {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,539 @@
+"""The budget protocol's part of the paper (SPEC 3b, 6): results, findings with their checks, table, figures.
+
+Every sentence here comes from a finding record (:class:`Finding`: its kind,
+its subjects, the numbers and tests it rests on) rendered by a template; each
+kind has a check (:func:`check_findings`) that recomputes the claim from the
+result tables and fails the build when the two disagree.
+
+Kinds:
+
+``aubc``
+    one problem x strategy against random on AUBC: ``verdict`` better / worse
+    / none from the Holm-corrected corrected resampled t-test (better and
+    worse only when significant, in the metric's direction);
+``budgets``
+    one problem x strategy against random at every budget: how many budgets
+    are significantly better and worse (Holm over the problem's family);
+``across``
+    one task: whether Friedman / Iman-Davenport rejects equal ranks of the
+    AUBC, and the strategies Holm finds different from random;
+``target``
+    one problem: the strategy needing the fewest labels to reach 95% of
+    passive's full-pool value, by the median over all runs with never-reached
+    runs counted as needing more than the whole budget (so a strategy that
+    rarely reaches the target is never called the most label-efficient);
+``plateau``
+    one problem: passive's full-pool value after ``round_epochs`` against its
+    final value in the draft's protocol (whether the rounds are long enough).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from alnn import analysis as an
+from alnn import stats as st
+from alnn.datasets import NAMES as PROBLEMS
+from alnn.datasets import TASKS
+from alnn.report.constants import ALPHA, METRIC_PROSE, PROBLEM_LABELS, STRATEGY_LABELS, STRATEGY_PROSE, TASK_PROSE
+from alnn.report.format import Values, _finite, capital, count, join, num, pval
+
+__all__ = ["BudgetResults", "Finding", "FindingError", "budget_results", "findings", "check_findings",
+           "budget_values", "budget_table", "budget_figures", "QUERIES", "TARGET"]
+
+#: The strategies compared with random sampling.
+QUERIES = ("entropy", "ensemble", "sensitivity")
+#: The share of passive's full-pool value the labels-to-target finding uses.
+TARGET = 0.95
+
+
+class FindingError(AssertionError):
+    """A generated claim that its own tables contradict."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str
+    subjects: tuple
+    numbers: dict
+    text: str
+
+
+@dataclass
+class BudgetResults:
+    """Everything the budget section states, computed once from the budget frames."""
+
+    frame: pd.DataFrame
+    problems: list[str]
+    schedules: dict[str, list[int]]
+    aubc: pd.DataFrame
+    aubc_summary: pd.DataFrame
+    comparisons: pd.DataFrame
+    penalty: pd.DataFrame
+    across: dict[str, dict]
+    targets: pd.DataFrame
+    targets_summary: pd.DataFrame
+    reference: pd.DataFrame
+    settings: dict[str, dict] = field(default_factory=dict)
+    trials_passive: dict[str, float] = field(default_factory=dict)
+
+    def strategies(self, problem: str) -> list[str]:
+        present = set(self.frame.loc[self.frame["dataset"] == problem, "strategy"])
+        return [s for s in an.STRATEGY_ORDER if s in present]
+
+    def test(self, problem: str, strategy: str, quantity: str = "aubc", budget=None):
+        c = self.comparisons
+        sel = (c["dataset"] == problem) & (c["strategy"] == strategy) & (c["quantity"] == quantity)
+        if budget is not None:
+            sel &= c["budget"] == budget
+        rows = c[sel]
+        return None if rows.empty else rows.iloc[0]
+
+    def aubc_mean(self, problem: str, strategy: str, what: str = "mean") -> float:
+        s = self.aubc_summary
+        row = s[(s["dataset"] == problem) & (s["strategy"] == strategy)]
+        return float(row[what].iloc[0]) if len(row) else float("nan")
+
+
+def budget_results(budget: pd.DataFrame, *, profile: Mapping | None = None,
+                   trials: pd.DataFrame | None = None, alpha: float = ALPHA) -> BudgetResults:
+    """The statistics of SPEC 6 for the budget protocol, from the concatenated budget frames."""
+    frame = budget
+    problems = [p for p in PROBLEMS if p in set(frame["dataset"])]
+    per = an.aubc(frame)
+    comps = st.budget_comparisons(frame, baseline="random", strategies=QUERIES, alpha=alpha)
+    targets = an.labels_to_target(frame, fractions=(TARGET, 0.99))
+    settings = {p: dict(((profile or {}).get("problems") or {}).get(p, {}).get("budget", {})) for p in problems}
+    trials_passive = {}
+    if trials is not None and len(trials):
+        fin = an.finals(trials[trials["strategy"] == "passive"])
+        for p in problems:
+            sub = fin[(fin["dataset"] == p) & ~fin["diverged"].astype(bool)]
+            if len(sub):
+                trials_passive[p] = float(sub[an.PRIMARY_METRIC[TASKS[p]]].mean())
+    return BudgetResults(
+        frame=frame, problems=problems, schedules=an.budget_schedule_of(frame), aubc=per,
+        aubc_summary=an.aubc_summary(per), comparisons=comps, penalty=st.penalty_matrix(frame, alpha=alpha),
+        across=st.budget_across(frame, control="random", alpha=alpha), targets=targets,
+        targets_summary=an.labels_to_target_summary(targets, fractions=(TARGET, 0.99)),
+        reference=an.passive_reference(frame), settings=settings, trials_passive=trials_passive)
+
+
+# =========================================================================== findings
+def _verdict(t) -> str:
+    if t is None or not _finite(t["p"]) or not bool(t["significant"]):
+        return "none"
+    return t["direction"] if t["direction"] in ("better", "worse") else "none"
+
+
+def _median_labels(res: BudgetResults, p: str, s: str, fraction: float = TARGET) -> tuple[float, int, int]:
+    """Median labels over all runs (never reached = +inf), runs reaching, runs in all."""
+    t = res.targets
+    sub = t[(t["dataset"] == p) & (t["strategy"] == s) & np.isclose(t["fraction"], fraction)]
+    if sub.empty:
+        return float("nan"), 0, 0
+    labels = np.where(sub["censored"].to_numpy(bool), np.inf, sub["labels"].to_numpy(float))
+    return float(np.median(labels)), int((~sub["censored"].astype(bool)).sum()), int(len(sub))
+
+
+def _aubc_findings(res: BudgetResults) -> list[Finding]:
+    out = []
+    for p in res.problems:
+        for s in [q for q in QUERIES if q in res.strategies(p)]:
+            t = res.test(p, s)
+            if t is None or "random" not in res.strategies(p):
+                continue
+            v = _verdict(t)
+            nums = {"mean": float(t["mean_strategy"]), "random": float(t["mean_baseline"]),
+                    "p_holm": float(t["p_holm"]), "verdict": v}
+            out.append(Finding("aubc", (p, s), nums, ""))
+    return out
+
+
+def _budget_findings(res: BudgetResults) -> list[Finding]:
+    out = []
+    c = res.comparisons[res.comparisons["quantity"] == "budget"]
+    for p in res.problems:
+        for s in [q for q in QUERIES if q in res.strategies(p)]:
+            sub = c[(c["dataset"] == p) & (c["strategy"] == s)]
+            if sub.empty:
+                continue
+            verdicts = [_verdict(r) for _, r in sub.iterrows()]
+            out.append(Finding("budgets", (p, s), {"better": verdicts.count("better"),
+                                                   "worse": verdicts.count("worse"), "budgets": len(verdicts)}, ""))
+    return out
+
+
+def _across_findings(res: BudgetResults) -> list[Finding]:
+    out = []
+    for task, a in res.across.items():
+        f = a.get("friedman")
+        if f is None:
+            out.append(Finding("across", (task,), {"tested": False, "note": a.get("note") or ""}, ""))
+            continue
+        post = a.get("posthoc")
+        diff = [] if post is None else [r["strategy"] for _, r in post.iterrows() if bool(r["significant"])]
+        out.append(Finding("across", (task,), {"tested": True, "p": float(f.p_f), "reject": bool(f.p_f <= ALPHA),
+                                               "n": int(a["scores"].shape[0]), "different": diff}, ""))
+    return out
+
+
+def _target_findings(res: BudgetResults) -> list[Finding]:
+    out = []
+    for p in res.problems:
+        cands = [s for s in ("random",) + QUERIES if s in res.strategies(p)]
+        med = {s: _median_labels(res, p, s) for s in cands}
+        finite = {s: m for s, (m, _, _) in med.items() if np.isfinite(m)}
+        nums = {"median": {s: m[0] for s, m in med.items()}, "reached": {s: m[1] for s, m in med.items()},
+                "runs": {s: m[2] for s, m in med.items()}}
+        if finite:
+            low = min(finite.values())
+            nums["fewest"] = [s for s, m in finite.items() if m == low]
+        else:
+            nums["fewest"] = []
+        out.append(Finding("target", (p,), nums, ""))
+    return out
+
+
+def _plateau_findings(res: BudgetResults) -> list[Finding]:
+    out = []
+    ref = res.reference
+    for p in res.problems:
+        row = ref[ref["dataset"] == p]
+        if row.empty or p not in res.trials_passive:
+            continue
+        out.append(Finding("plateau", (p,), {"ceiling": float(row["mean"].iloc[0]),
+                                             "trials": res.trials_passive[p],
+                                             "metric": an.PRIMARY_METRIC[TASKS[p]]}, ""))
+    return out
+
+
+def _fmt(metric: str, x: float) -> str:
+    return num(100 * x, 1) + "\\%" if metric == "accuracy" else num(x, sig=3)
+
+
+def _render(f: Finding, res: BudgetResults) -> Finding:
+    n = f.numbers
+    if f.kind == "aubc":
+        p, s = f.subjects
+        crit = METRIC_PROSE[an.PRIMARY_METRIC[TASKS[p]]]
+        head = f"{capital(STRATEGY_PROSE[s])} on {PROBLEM_LABELS[p]} (AUBC of {crit} {num(n['mean'], sig=3)} " \
+               f"against random sampling's {num(n['random'], sig=3)}, Holm-adjusted {pval(n['p_holm'])})"
+        tail = {"better": "is significantly better than random sampling",
+                "worse": "is significantly worse than random sampling",
+                "none": "does not differ significantly from random sampling"}[n["verdict"]]
+        text = f"{head} {tail}."
+    elif f.kind == "budgets":
+        p, s = f.subjects
+        parts = []
+        if n["better"]:
+            parts.append(f"significantly better at {count(n['better'])}")
+        if n["worse"]:
+            parts.append(f"significantly worse at {count(n['worse'])}")
+        if not parts:
+            text = (f"At none of the {count(n['budgets'])} budgets of {PROBLEM_LABELS[p]} does "
+                    f"{STRATEGY_PROSE[s]} differ significantly from random sampling.")
+        else:
+            text = (f"Of the {count(n['budgets'])} budgets of {PROBLEM_LABELS[p]}, {STRATEGY_PROSE[s]} is "
+                    + " and ".join(parts) + " than random sampling.")
+    elif f.kind == "across":
+        (task,) = f.subjects
+        if not n["tested"]:
+            text = f"Across the {TASK_PROSE[task]} problems no ranking test is possible ({n['note']})."
+        else:
+            dec = "rejects" if n["reject"] else "does not reject"
+            text = (f"Across the {count(n['n'])} {TASK_PROSE[task]} problems the Friedman test with the "
+                    f"Iman-Davenport correction {dec} equal ranks of the AUBC ({pval(n['p'])})")
+            if n["different"]:
+                text += f"; Holm finds {join([STRATEGY_PROSE[s] for s in n['different']])} different from random sampling."
+            else:
+                text += "; the Holm post-hoc finds no strategy different from random sampling."
+    elif f.kind == "target":
+        (p,) = f.subjects
+        parts = []
+        for s, m in n["median"].items():
+            reached, runs = n["reached"][s], n["runs"][s]
+            if np.isfinite(m):
+                parts.append(f"{STRATEGY_PROSE[s]} {count(int(round(m)))} ({reached}/{runs} runs reach it)")
+            else:
+                parts.append(f"{STRATEGY_PROSE[s]} more than the whole schedule ({reached}/{runs} runs reach it)")
+        text = (f"To reach {int(round(TARGET * 100))}\\% of passive learning's full-pool value on "
+                f"{PROBLEM_LABELS[p]}, the median labels are: " + "; ".join(parts) + ".")
+        if len(n["fewest"]) == 1:
+            text += f" {capital(STRATEGY_PROSE[n['fewest'][0]])} needs the fewest."
+        elif len(n["fewest"]) > 1:
+            text += f" {capital(join([STRATEGY_PROSE[s] for s in n['fewest']]))} tie for the fewest."
+    elif f.kind == "plateau":
+        (p,) = f.subjects
+        m = n["metric"]
+        text = (f"On {PROBLEM_LABELS[p]}, passive learning trained for one round on the whole pool reaches "
+                f"{_fmt(m, n['ceiling'])} {METRIC_PROSE[m]}, against {_fmt(m, n['trials'])} at the end of the "
+                f"draft's protocol.")
+    else:  # pragma: no cover - a programming error
+        raise ValueError(f"unknown finding kind {f.kind!r}")
+    return Finding(f.kind, f.subjects, n, text)
+
+
+def findings(res: BudgetResults) -> list[Finding]:
+    """Every finding of the budget section, rendered and checked."""
+    out = [_render(f, res) for f in (_aubc_findings(res) + _budget_findings(res) + _across_findings(res)
+                                     + _target_findings(res) + _plateau_findings(res))]
+    check_findings(out, res)
+    return out
+
+
+def check_findings(found: list[Finding], res: BudgetResults) -> None:
+    """Recompute every finding's claim from the result tables; :class:`FindingError` names the first wrong one."""
+    c = res.comparisons
+    for f in found:
+        n = f.numbers
+        if f.kind == "aubc":
+            p, s = f.subjects
+            rows = c[(c["dataset"] == p) & (c["strategy"] == s) & (c["quantity"] == "aubc")]
+            sig = rows["significant"].astype(bool) & (rows["p_holm"] <= ALPHA)
+            truth = "none" if not sig.any() else rows.loc[sig, "direction"].iloc[0]
+            means = res.aubc_mean(p, s), res.aubc_mean(p, "random")
+            hib = an.higher_is_better(an.PRIMARY_METRIC[TASKS[p]])
+            if truth != "none" and ((means[0] > means[1]) == hib) != (truth == "better"):
+                raise FindingError(f"aubc {p}/{s}: the test says {truth} but the mean AUBCs are {means}")
+            ok = truth == n["verdict"] and ("significantly better" in f.text) == (truth == "better") \
+                and ("significantly worse" in f.text) == (truth == "worse")
+        elif f.kind == "budgets":
+            p, s = f.subjects
+            rows = c[(c["dataset"] == p) & (c["strategy"] == s) & (c["quantity"] == "budget")]
+            sig = rows["significant"].astype(bool)
+            ok = (n["better"] == int((sig & (rows["direction"] == "better")).sum())
+                  and n["worse"] == int((sig & (rows["direction"] == "worse")).sum())
+                  and n["budgets"] == len(rows) == len(res.schedules[p]))
+        elif f.kind == "across":
+            (task,) = f.subjects
+            a = res.across[task]
+            ok = (a.get("friedman") is None) == (not n["tested"])
+            if n["tested"]:
+                ok = ok and (a["friedman"].p_f <= ALPHA) == n["reject"] and ("rejects" in f.text) == n["reject"] \
+                    and n["n"] == len([p for p in res.problems if TASKS[p] == task])
+        elif f.kind == "target":
+            (p,) = f.subjects
+            meds = {s: _median_labels(res, p, s)[0] for s in n["median"]}
+            finite = {s: m for s, m in meds.items() if np.isfinite(m)}
+            low = min(finite.values()) if finite else None
+            ok = sorted(n["fewest"]) == sorted(s for s, m in finite.items() if m == low)
+            for s in n["fewest"]:  # the fewest never goes to a strategy most of whose runs never reach the target
+                ok = ok and 2 * n["reached"][s] > n["runs"][s]
+        elif f.kind == "plateau":
+            ok = np.isfinite(n["ceiling"]) and np.isfinite(n["trials"])
+        else:
+            ok = False
+        if not ok:
+            raise FindingError(f"finding {f.kind} {f.subjects} is not what the tables say: {f.text}")
+
+
+# =========================================================================== values, table, figures
+def _schedule_text(res: BudgetResults) -> str:
+    parts = []
+    for p in res.problems:
+        b = res.schedules.get(p, [])
+        e = res.settings.get(p, {}).get("round_epochs")
+        if b:
+            parts.append(f"{PROBLEM_LABELS[p]} {count(len(b))} budgets from {count(b[0])} to {count(b[-1])} "
+                         f"labels" + (f", {count(e)} epochs per round" if e else ""))
+    return "; ".join(parts) + "." if parts else ""
+
+
+def _starts(res: BudgetResults) -> str:
+    starts = sorted({str(s.get("start", "cold")) for s in res.settings.values()} or {"cold"})
+    return join(starts)
+
+
+def _p(x: float) -> str:
+    return "$p_{\\mathrm{Holm}}<0.001$" if x < 0.001 else f"$p_{{\\mathrm{{Holm}}}}={x:.3f}$"
+
+
+def _grouped_aubc(found: list[Finding]) -> str:
+    """One sentence per query strategy: the problems where its AUBC is better, worse, or not different."""
+    out = []
+    for s in QUERIES:
+        fs = [f for f in found if f.kind == "aubc" and f.subjects[1] == s]
+        if not fs:
+            continue
+        by = {v: [f for f in fs if f.numbers["verdict"] == v] for v in ("better", "worse", "none")}
+        parts = []
+        for v, word in (("better", "significantly better than random sampling"),
+                        ("worse", "significantly worse than random sampling")):
+            if by[v]:
+                parts.append(f"{word} on " + join([f"{PROBLEM_LABELS[f.subjects[0]]} ({_p(f.numbers['p_holm'])})"
+                                                   for f in by[v]]))
+        if by["none"]:
+            parts.append(("not significantly different on " if parts else
+                          "not significantly different from random sampling on ")
+                         + join([PROBLEM_LABELS[f.subjects[0]] for f in by["none"]]))
+        out.append(f"In AUBC, {STRATEGY_PROSE[s]} is " + "; ".join(parts) + ".")
+    return " ".join(out)
+
+
+def _grouped_budgets(found: list[Finding]) -> str:
+    out = []
+    for s in QUERIES:
+        fs = [f for f in found if f.kind == "budgets" and f.subjects[1] == s]
+        if not fs:
+            continue
+        some = [f for f in fs if f.numbers["better"] or f.numbers["worse"]]
+        none = [f for f in fs if not (f.numbers["better"] or f.numbers["worse"])]
+        parts = []
+        for f in some:
+            n = f.numbers
+            bits = []
+            if n["better"]:
+                bits.append(f"better at {count(n['better'])}")
+            if n["worse"]:
+                bits.append(f"worse at {count(n['worse'])}")
+            parts.append(f"{' and '.join(bits)} of the {count(n['budgets'])} budgets of {PROBLEM_LABELS[f.subjects[0]]}")
+        text = f"Budget by budget, {STRATEGY_PROSE[s]} is significantly " + "; ".join(parts) if parts else \
+            f"Budget by budget, {STRATEGY_PROSE[s]} differs significantly from random sampling at no budget"
+        if none and parts:
+            text += f", and at no budget of {join([PROBLEM_LABELS[f.subjects[0]] for f in none])}"
+        elif none:
+            text += f" of {join([PROBLEM_LABELS[f.subjects[0]] for f in none])}"
+        out.append(text + ".")
+    return " ".join(out)
+
+
+def _grouped_targets(found: list[Finding]) -> str:
+    fs = [f for f in found if f.kind == "target"]
+    if not fs:
+        return ""
+    parts = []
+    for f in fs:
+        n = f.numbers
+        cells = []
+        for s, m in n["median"].items():
+            lab = count(int(round(m))) if np.isfinite(m) else "more than the schedule"
+            cells.append(f"{lab} ({STRATEGY_PROSE[s]}, {n['reached'][s]}/{n['runs'][s]} runs)")
+        text = f"on {PROBLEM_LABELS[f.subjects[0]]} " + ", ".join(cells)
+        if len(n["fewest"]) == 1:
+            text += f", the fewest for {STRATEGY_PROSE[n['fewest'][0]]}"
+        parts.append(text)
+    return (f"The median labels needed to reach {int(round(TARGET * 100))}\\% of passive learning's full-pool value "
+            "(a run that never reaches it counts as needing more than the whole schedule; in brackets the runs "
+            "that reach it) are " + "; ".join(parts) + ".")
+
+
+def _grouped_plateau(found: list[Finding]) -> str:
+    fs = [f for f in found if f.kind == "plateau"]
+    if not fs:
+        return ""
+    parts = [f"{_fmt(f.numbers['metric'], f.numbers['ceiling'])} against {_fmt(f.numbers['metric'], f.numbers['trials'])} "
+             f"on {PROBLEM_LABELS[f.subjects[0]]}" for f in fs]
+    return ("Trained for one round on the whole pool, passive learning reaches (primary criterion, against its "
+            "value at the end of the draft's protocol) " + "; ".join(parts) + ".")
+
+
+def budget_values(res: BudgetResults, found: list[Finding]) -> Values:
+    v = Values()
+    v["budget/schedule"] = _schedule_text(res)
+    v["budget/start"] = _starts(res)
+    v["text/budget-aubc"] = _grouped_aubc(found) or "No query strategy was compared with random sampling."
+    v["text/budget-budgets"] = _grouped_budgets(found)
+    v["text/budget-across"] = " ".join(f.text for f in found if f.kind == "across")
+    v["text/budget-target"] = _grouped_targets(found)
+    v["text/budget-plateau"] = _grouped_plateau(found)
+    better = [f for f in found if f.kind == "aubc" and f.numbers["verdict"] == "better"]
+    worse = [f for f in found if f.kind == "aubc" and f.numbers["verdict"] == "worse"]
+    tested = [f for f in found if f.kind == "aubc"]
+    v["text/budget-summary"] = _summary(tested, better, worse)
+    return v
+
+
+def _pairs(fs: list[Finding]) -> str:
+    by: dict[str, list[str]] = {}
+    for f in fs:
+        by.setdefault(f.subjects[1], []).append(PROBLEM_LABELS[f.subjects[0]])
+    return join([f"{STRATEGY_PROSE[s]} on {join(ps)}" for s, ps in by.items()])
+
+
+def _summary(tested, better, worse) -> str:
+    """One sentence for the abstract and the conclusions, decided from the AUBC findings."""
+    if not tested:
+        return "The budget protocol produced no comparison with random sampling."
+    n = len(tested)
+    text = (f"Of the {count(n)} comparisons of a query strategy with random sampling on AUBC, "
+            f"{count(len(better)) if better else 'none'} {'is' if len(better) == 1 else 'are'} significantly better")
+    if better:
+        text += f" ({_pairs(better)})"
+    text += f" and {count(len(worse)) if worse else 'none'} significantly worse"
+    if worse:
+        text += f" ({_pairs(worse)})"
+    return text + "."
+
+
+def not_run_values() -> Values:
+    """The macros of the budget section when no budget frame was given."""
+    v = Values()
+    v["budget/schedule"] = "not run"
+    v["budget/start"] = "cold"
+    for kind in ("aubc", "budgets", "across", "target", "plateau", "summary"):
+        v[f"text/budget-{kind}"] = "The budget protocol was not run."
+    return v
+
+
+def placeholder_figures(figures_dir: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from alnn import figures as fg
+    from alnn.report.figures import _placeholder
+
+    out = []
+    for name in ("budget-curves", "penalty-matrix", "budget-labels"):
+        out += fg.save(_placeholder("The budget protocol was not run."), Path(figures_dir) / name)
+    return out
+
+
+def budget_table(res: BudgetResults) -> str:
+    """AUBC per problem and strategy (mean, std) with the verdict against random, and passive's ceiling."""
+    strategies = [s for s in ("random",) + QUERIES if any(s in res.strategies(p) for p in res.problems)]
+    lines = ["% Generated by alnn.report.build: do not edit.", "\\footnotesize\\setlength{\\tabcolsep}{3pt}",
+             f"\\begin{{tabular}}{{l{'c' * len(strategies)}c}}", "\\toprule",
+             "Problem & " + " & ".join(STRATEGY_LABELS[s] for s in strategies) + " & Passive (full pool) \\\\",
+             "\\midrule"]
+    for p in res.problems:
+        metric = an.PRIMARY_METRIC[TASKS[p]]
+        cells = []
+        for s in strategies:
+            m, sd = res.aubc_mean(p, s), res.aubc_mean(p, s, "std")
+            if not _finite(m):
+                cells.append("--")
+                continue
+            scale = 100 if metric == "accuracy" else 1
+            cell = f"{num(scale * m, 1 if scale == 100 else None)} $\\pm$ {num(scale * sd, 1 if scale == 100 else None)}"
+            v = _verdict(res.test(p, s)) if s != "random" else "none"
+            cell = {"better": f"\\textbf{{{cell}}}$^{{+}}$", "worse": f"{cell}$^{{-}}$"}.get(v, cell)
+            cells.append(cell)
+        ref = res.reference[res.reference["dataset"] == p]
+        scale = 100 if metric == "accuracy" else 1
+        ceiling = num(scale * float(ref["mean"].iloc[0]), 1 if scale == 100 else None) if len(ref) else "--"
+        crit = "acc.\\ \\%" if metric == "accuracy" else "MSE"
+        lines.append(f"{PROBLEM_LABELS[p]} ({crit}) & " + " & ".join(cells) + f" & {ceiling} \\\\")
+    lines += ["\\bottomrule", "\\end{tabular}"]
+    return "\n".join(lines) + "\n"
+
+
+def budget_figures(res: BudgetResults, figures_dir: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from alnn import figures as fg
+
+    figures_dir = Path(figures_dir)
+    order = [p for p in PROBLEMS if p in res.problems]
+    out = fg.save(fg.budget_curves(res.frame, datasets=order), figures_dir / "budget-curves")
+    out += fg.save(fg.penalty_matrix_figure(res.penalty), figures_dir / "penalty-matrix")
+    out += fg.save(fg.labels_to_target_figure(res.targets_summary, fraction=TARGET, datasets=order),
+                   figures_dir / "budget-labels")
+    return out

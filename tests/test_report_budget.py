@@ -1,0 +1,143 @@
+"""The budget section of the paper: every finding kind stated when the numbers say so and only then,
+and every check trips on a claim its tables contradict."""
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from alnn import analysis as an
+from alnn import stats as st
+from alnn.report import budget as rb
+
+
+def _frame(**efficiency):
+    return an.synthetic_budget_frame(("iris", "wine", "sine"), trials=4, folds=5, budgets=8,
+                                     efficiency=efficiency or None, noise=0.01, seed=3)
+
+
+@pytest.fixture(scope="module")
+def strong():
+    """Entropy much better than random (efficiency 3), sensitivity much worse (0.3), the committee equal."""
+    return rb.budget_results(_frame(entropy=3.0, ensemble=1.0, sensitivity=0.3))
+
+
+@pytest.fixture(scope="module")
+def null():
+    """Every query strategy exactly as label-efficient as random sampling."""
+    return rb.budget_results(_frame(entropy=1.0, ensemble=1.0, sensitivity=1.0))
+
+
+def _by(found, kind, *subjects):
+    return next(f for f in found if f.kind == kind and f.subjects == subjects)
+
+
+def test_aubc_finding_states_better_and_worse_exactly_when_the_test_says_so(strong, null):
+    found = rb.findings(strong)
+    assert _by(found, "aubc", "iris", "entropy").numbers["verdict"] == "better"
+    assert "significantly better than random sampling" in _by(found, "aubc", "iris", "entropy").text
+    assert _by(found, "aubc", "iris", "sensitivity").numbers["verdict"] == "worse"
+    assert _by(found, "aubc", "sine", "sensitivity").numbers["verdict"] == "worse"
+    for f in rb.findings(null):
+        if f.kind == "aubc":
+            t = null.test(*f.subjects)
+            assert (f.numbers["verdict"] != "none") == bool(t["significant"])
+            assert ("significantly" in f.text.replace("does not differ significantly", "")) == bool(t["significant"])
+
+
+def test_budgets_finding_counts_the_significant_budgets(strong):
+    found = rb.findings(strong)
+    f = _by(found, "budgets", "iris", "entropy")
+    c = strong.comparisons
+    rows = c[(c["dataset"] == "iris") & (c["strategy"] == "entropy") & (c["quantity"] == "budget")]
+    assert f.numbers["better"] == int((rows["significant"] & (rows["direction"] == "better")).sum()) > 0
+    assert f.numbers["budgets"] == len(strong.schedules["iris"]) == 8
+
+
+def test_target_finding_never_crowns_a_strategy_that_rarely_reaches_the_target(strong):
+    found = rb.findings(strong)
+    f = _by(found, "target", "iris")
+    assert f.numbers["fewest"] == ["entropy"]
+    # a strategy that reaches the target in 1 of 20 runs, at few labels, is not the most label-efficient
+    t = strong.targets.copy()
+    sel = (t["dataset"] == "iris") & (t["strategy"] == "sensitivity") & np.isclose(t["fraction"], rb.TARGET)
+    idx = t.index[sel]
+    t.loc[idx, "censored"] = True
+    t.loc[idx, "reached"] = False
+    t.loc[idx, "labels"] = np.nan
+    t.loc[idx[0], ["censored", "reached", "labels"]] = [False, True, 10.0]
+    fooled = dataclasses.replace(strong, targets=t)
+    f2 = _by(rb.findings(fooled), "target", "iris")
+    assert "sensitivity" not in f2.numbers["fewest"]
+    assert "1/20 runs reach it" in f2.text
+
+
+def test_across_finding_follows_the_friedman_decision(strong):
+    f = _by(rb.findings(strong), "across", "classification")
+    a = strong.across["classification"]
+    assert f.numbers["reject"] == (a["friedman"].p_f <= 0.05)
+    assert ("does not reject" in f.text) == (not f.numbers["reject"])
+
+
+@pytest.mark.parametrize("kind,subjects,tamper", [
+    ("aubc", ("iris", "entropy"), {"verdict": "none"}),
+    ("aubc", ("iris", "ensemble"), {"verdict": "better"}),
+    ("budgets", ("iris", "entropy"), {"better": 0}),
+    ("across", ("classification",), {"reject": None}),
+    ("target", ("iris",), {"fewest": ["random"]}),
+])
+def test_every_check_trips_on_a_contradicted_claim(strong, kind, subjects, tamper):
+    found = rb.findings(strong)
+    f = _by(found, kind, *subjects)
+    numbers = dict(f.numbers)
+    for key, value in tamper.items():
+        numbers[key] = (not numbers[key]) if value is None else value
+    bad = dataclasses.replace(f, numbers=numbers)
+    with pytest.raises(rb.FindingError):
+        rb.check_findings([bad], strong)
+
+
+def test_text_that_contradicts_its_record_is_caught(strong):
+    f = _by(rb.findings(strong), "aubc", "iris", "entropy")
+    bad = dataclasses.replace(f, text=f.text.replace("significantly better", "significantly worse"))
+    with pytest.raises(rb.FindingError):
+        rb.check_findings([bad], strong)
+
+
+def test_summary_sentence_counts_the_aubc_verdicts(strong):
+    found = rb.findings(strong)
+    v = rb.budget_values(strong, found)
+    better = [f for f in found if f.kind == "aubc" and f.numbers["verdict"] == "better"]
+    worse = [f for f in found if f.kind == "aubc" and f.numbers["verdict"] == "worse"]
+    n = len([f for f in found if f.kind == "aubc"])
+    text = v["text/budget-summary"]
+    assert text.startswith(f"Of the {n} comparisons")
+    assert f"{len(better)} is significantly better" in text or f"{len(better)} are significantly better" in text
+    assert f"{len(worse)} significantly worse" in text
+
+
+def test_table_marks_exactly_the_significant_cells(strong):
+    tex = rb.budget_table(strong)
+    rows = {line.split(" (")[0]: line for line in tex.splitlines() if "(" in line and "&" in line}
+    c = strong.comparisons[strong.comparisons["quantity"] == "aubc"]
+    n_plus = int((c["significant"] & (c["direction"] == "better")).sum())
+    n_minus = int((c["significant"] & (c["direction"] == "worse")).sum())
+    assert tex.count("$^{+}$") == n_plus and tex.count("$^{-}$") == n_minus
+    assert "Iris" in rows and "Sine" in rows
+
+
+def test_grouped_sentences_put_every_problem_under_its_own_verdict(strong):
+    found = rb.findings(strong)
+    text = rb.budget_values(strong, found)["text/budget-aubc"]
+    for s in rb.QUERIES:
+        sentence = next(x for x in text.split(". ") if rb.STRATEGY_PROSE[s] in x)
+        for f in found:
+            if f.kind == "aubc" and f.subjects[1] == s:
+                label = rb.PROBLEM_LABELS[f.subjects[0]]
+                head = sentence.split(label)[0]
+                last = max(("significantly better", "significantly worse", "not significantly different"),
+                           key=lambda w: head.rfind(w))
+                want = {"better": "significantly better", "worse": "significantly worse",
+                        "none": "not significantly different"}[f.numbers["verdict"]]
+                assert last == want, (s, label, sentence)
