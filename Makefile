@@ -179,8 +179,10 @@ $(ANALYSIS): notebooks/analysis.ipynb $(DATA) $(GRID) $(TRIALS) $(BUDGET) $(R)/d
 	$(call notebook,notebooks/analysis.ipynb,$@,-r profile $(PROFILE) -r results $(R) \
 	  -r generated $(GEN) -r figures $(FIG))
 
-$(NOTEBOOKS:.ipynb=.html) $(INDEX) &: $(NOTEBOOKS) lib/alnn/cli.py
-	$(CLI) reports --profile $(PROFILE) --index $(INDEX) $(NOTEBOOKS)
+# The index page shows the analysis notebook's tables and figures (copied into $(RP)/site/).
+$(NOTEBOOKS:.ipynb=.html) $(INDEX) &: $(NOTEBOOKS) lib/alnn/cli.py lib/alnn/site.py \
+    $(wildcard $(GEN)/*.csv $(FIG)/*.png)
+	$(CLI) reports --profile $(PROFILE) --index $(INDEX) --generated $(GEN) --figures $(FIG) $(NOTEBOOKS)
 
 # LaTeX: generated files and figures of this profile come first on TEXINPUTS; errors show the log's lines.
 $(PDF): $(PAPER_SRC) $(ANALYSIS) | tex
@@ -201,6 +203,17 @@ tex: ## Check for LaTeX (latexmk, IEEEtran); installs it with apt-get on Debian 
 	    texlive-latex-recommended texlive-latex-extra texlive-publishers texlive-fonts-recommended poppler-utils; \
 	else \
 	  echo "make: *** the paper needs latexmk and IEEEtran.cls: install TeX Live (Debian/Ubuntu: latexmk texlive-latex-base texlive-latex-recommended texlive-latex-extra texlive-publishers texlive-fonts-recommended)" >&2; \
+	  exit 1; \
+	fi
+
+.PHONY: chromium
+chromium: ## Check for headless Chromium (tests/test_site.py renders the index page); installs it with apt-get on Debian as root
+	@if command -v chromium >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing Chromium for the index page's browser test (apt-get)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
+	else \
+	  echo "make: *** the tests render reports/<profile>/index.html in headless Chromium: install it (Debian/Ubuntu: chromium chromium-driver)" >&2; \
 	  exit 1; \
 	fi
 
@@ -236,5 +249,5 @@ $(STAMP): pyproject.toml
 
 ##@ Tests
 .PHONY: test
-test: $(STAMP) tex ## Run the test suite (sets everything up first, TeX Live included)
+test: $(STAMP) tex chromium ## Run the test suite (sets everything up first, TeX Live and Chromium included)
 	$(PY) -m pytest -q

@@ -6,12 +6,16 @@
 Everything runs in one process with one thread (torch, MKL, OpenMP), on
 synthetic data of the sizes of the real problems, so the numbers need no data
 files.  Rates are model-epochs per second (one network, one pass over its
-training pool).  Writes the table to stdout and to bench/results/bench.csv.
+training pool) of process CPU time (see `_timed`).  Writes the table to stdout
+and to bench/results/bench.csv.
 
 Cases
   iris-sized     150 patterns (pool 120) x 4 inputs, 3 classes, 64 hidden, batch 32, 256 networks
   fashion-sized  56,000-pattern pool x 784 inputs, 10 classes, 256 hidden, batch 32 and 128
-                 (timed on a sample of the pool and scaled to a full epoch)
+                 (timed on a sample of the pool and scaled to a full epoch); at batch 128 also
+                 the engine with bfloat16 products (``precision="bfloat16"``) against float32
+  housing-sized  16,512-pattern pool x 13 inputs, 1 linear output, 64 and 512 hidden, batch 128,
+                 80 networks (one grid shard: 16 configurations x 5 folds)
   sasla          selection (informativeness of 56,000 patterns) vs one training epoch, same network
 """
 
@@ -40,13 +44,17 @@ ROOT = Path(__file__).resolve().parent
 
 
 def _timed(fn, repeat: int = 1) -> float:
-    """Best wall time of ``repeat`` calls (after one warm-up call)."""
+    """Best CPU time of the process over ``repeat`` calls (after one warm-up call).
+
+    CPU time rather than wall time: everything here runs on one thread, and on a shared
+    machine the time the process waits for a core is not its own (wall-clock figures
+    moved by 2x between runs)."""
     fn()
     best = np.inf
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         fn()
-        best = min(best, time.perf_counter() - t0)
+        best = min(best, time.process_time() - t0)
     return best
 
 
@@ -64,10 +72,12 @@ def _data(n: int, I: int, K: int, seed: int = 0, pixels: bool = False):
 # --------------------------------------------------------------------------- the three trainers
 
 
-def engine_rate(X, T, M: int, J: int, B: int, epochs: int, repeat: int = 3) -> float:
+def engine_rate(X, T, M: int, J: int, B: int, epochs: int, repeat: int = 3, *, output: str = "sigmoid",
+                lr=0.1, precision: str = "float32") -> float:
     n, I = X.shape
     K = T.shape[1]
-    net = BatchedMLP.initialise([(0, m) for m in range(M)], I, J, K, lr=0.1, momentum=0.9, weight_decay=1e-3)
+    net = BatchedMLP.initialise([(0, m) for m in range(M)], I, J, K, output=output, lr=lr, momentum=0.9,
+                                weight_decay=1e-3, precision=precision)
     rows = torch.arange(n).repeat(M, 1)
     mask = torch.ones(M, n, dtype=torch.bool)
     stream = torch.tensor([seed_words(0, m) for m in range(M)])
@@ -81,12 +91,14 @@ def engine_rate(X, T, M: int, J: int, B: int, epochs: int, repeat: int = 3) -> f
     return M * epochs / _timed(go, repeat)
 
 
-def torch_loop_rate(X, T, M: int, J: int, B: int, epochs: int, repeat: int = 3) -> float:
+def torch_loop_rate(X, T, M: int, J: int, B: int, epochs: int, repeat: int = 3, *,
+                    output: str = "sigmoid") -> float:
     n, I = X.shape
     K = T.shape[1]
     torch.manual_seed(0)
-    nets = [torch.nn.Sequential(torch.nn.Linear(I, J), torch.nn.Sigmoid(), torch.nn.Linear(J, K),
-                                torch.nn.Sigmoid()) for _ in range(M)]
+    last = [torch.nn.Sigmoid()] if output == "sigmoid" else []
+    nets = [torch.nn.Sequential(torch.nn.Linear(I, J), torch.nn.Sigmoid(), torch.nn.Linear(J, K), *last)
+            for _ in range(M)]
     opts = [torch.optim.SGD(m.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-3) for m in nets]
     g = torch.Generator().manual_seed(0)
 
@@ -105,14 +117,17 @@ def torch_loop_rate(X, T, M: int, J: int, B: int, epochs: int, repeat: int = 3) 
 
 
 def sklearn_rate(X, labels, M: int, J: int, B: int, epochs: int, repeat: int = 3) -> float:
-    """``MLPClassifier.fit`` for exactly ``epochs`` epochs (no early stopping), M times."""
+    """``MLPClassifier.fit`` (float ``labels``: ``MLPRegressor.fit``) for exactly ``epochs`` epochs
+    (no early stopping), M times."""
     from sklearn.exceptions import ConvergenceWarning
-    from sklearn.neural_network import MLPClassifier
+    from sklearn.neural_network import MLPClassifier, MLPRegressor
 
     Xn, yn = X.numpy(), labels.numpy()
-    models = [MLPClassifier(hidden_layer_sizes=(J,), activation="logistic", solver="sgd", batch_size=B,
-                            learning_rate_init=0.1, momentum=0.9, nesterovs_momentum=False, alpha=1e-3,
-                            max_iter=epochs, tol=0.0, n_iter_no_change=epochs + 1, random_state=m)
+    regression = yn.dtype.kind == "f"
+    kind, lr = (MLPRegressor, 0.01) if regression else (MLPClassifier, 0.1)
+    models = [kind(hidden_layer_sizes=(J,), activation="logistic", solver="sgd", batch_size=B,
+                   learning_rate_init=lr, momentum=0.9, nesterovs_momentum=False, alpha=1e-3,
+                   max_iter=epochs, tol=0.0, n_iter_no_change=epochs + 1, random_state=m)
               for m in range(M)]
 
     def go():
@@ -135,14 +150,14 @@ def run_rate(J: int, B: int, epochs: int) -> float:
     ds = Dataset(name="iris-sized", task="classification", X=(rng.normal(size=(150, 4)) + y[:, None]).astype(np.float32),
                  y=y.astype(np.int64), feature_names=("a", "b", "c", "d"), class_names=("0", "1", "2"))
     cfg = TrainConfig(hidden=J, lr=0.1, weight_decay=1e-3, momentum=0.9, batch_size=B)
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     run(ds, "passive", config=cfg, trials=51, folds=5, epochs=epochs, seed=0, progress=False)
-    return 255 * epochs / (time.perf_counter() - t0)
+    return 255 * epochs / (time.process_time() - t0)
 
 
-def gemm_rate(size: int = 1024, repeat: int = 10) -> float:
-    a, b = torch.randn(size, size), torch.randn(size, size)
-    out = torch.empty(size, size)
+def gemm_rate(size: int = 1024, repeat: int = 10, dtype=torch.float32) -> float:
+    a, b = torch.randn(size, size).to(dtype), torch.randn(size, size).to(dtype)
+    out = torch.empty(size, size, dtype=dtype)
     return 2 * size ** 3 / _timed(lambda: torch.mm(a, b, out=out), repeat) / 1e9
 
 
@@ -173,7 +188,7 @@ def iris_case(quick: bool) -> list[dict]:
     ]
 
 
-def fashion_case(quick: bool, batches=(32, 128)) -> list[dict]:
+def fashion_case(quick: bool, batches=(32, 128), bf16_batch: int = 128) -> list[dict]:
     pool, I, K, J = 56_000, 784, 10, 256
     sample = 2048 if quick else 8192
     X, T, labels = _data(sample, I, K, pixels=True)
@@ -185,8 +200,14 @@ def fashion_case(quick: bool, batches=(32, 128)) -> list[dict]:
         results[B] = {"eng": engine_rate(X, T, M, J, B, 1, repeat=rep) * scale,
                       "loop": torch_loop_rate(X, T, 2, J, B, 1, repeat=rep) * scale,
                       "skl": sklearn_rate(X, labels, 1, J, B, 1, repeat=rep) * scale}
+        if B == bf16_batch:  # float32 and bfloat16 products back to back
+            results[B]["bf16"] = engine_rate(X, T, M, J, B, 1, repeat=rep, precision="bfloat16") * scale
+            results[B]["f32"] = engine_rate(X, T, M, J, B, 1, repeat=rep) * scale
     peak = max(gemm_rate(), gemm_rate())
     rows.append({"case": "fashion-sized", "method": "float32 matmul 1024^3 (GFLOP/s)", "value": peak})
+    peak16 = gemm_rate(repeat=2, dtype=torch.bfloat16)
+    rows.append({"case": "fashion-sized", "method": "bfloat16 matmul 1024^3 (GFLOP/s)", "value": peak16})
+    mode = BatchedMLP.initialise([(0, 0)], 2, 2, 1, precision="bfloat16").bf16_mode
     for B in batches:
         case = f"fashion b={B}"
         eng, loop, skl = results[B]["eng"], results[B]["loop"], results[B]["skl"]
@@ -195,6 +216,45 @@ def fashion_case(quick: bool, batches=(32, 128)) -> list[dict]:
             {"case": case, "method": f"alnn engine ({M} networks)", "model_epochs_per_s": eng},
             {"case": case, "method": "torch.nn loop + optim.SGD", "model_epochs_per_s": loop},
             {"case": case, "method": "sklearn MLPClassifier sgd", "model_epochs_per_s": skl},
+            {"case": case, "method": "engine / torch loop", "ratio": eng / loop},
+            {"case": case, "method": "engine / sklearn", "ratio": eng / skl},
+            {"case": case, "method": "engine useful GFLOP/s / matmul rate", "ratio": eff},
+        ]
+        if "bf16" in results[B]:
+            f32 = max(results[B]["f32"], eng)
+            rows += [
+                {"case": case, "method": f"alnn engine, bfloat16 products ({mode})",
+                 "model_epochs_per_s": results[B]["bf16"]},
+                {"case": case, "method": "engine bfloat16 / float32", "ratio": results[B]["bf16"] / f32},
+            ]
+    return rows
+
+
+def housing_case(quick: bool, hidden=(64, 512)) -> list[dict]:
+    """California-Housing-sized: one grid shard of 80 networks (16 configurations of lr x 5 folds)."""
+    pool, I, K, M, B = 16_512, 13, 1, 80, 128
+    g = torch.Generator().manual_seed(1)
+    rows, results = [], {}
+    for J in hidden:
+        sample = min(pool, (2048 if quick else 8192) if J > 128 else pool)
+        scale = sample / pool
+        X = torch.randn(sample, I, generator=g)
+        T = torch.randn(sample, K, generator=g)
+        rep = 1 if quick else 2
+        lr = np.repeat(np.geomspace(0.003, 0.1, 16), 5)  # per-network hyperparameters, as in a grid shard
+        results[J] = {"eng": engine_rate(X, T, M, J, B, 1, repeat=rep, output="linear", lr=lr) * scale,
+                      "loop": torch_loop_rate(X, T, 2 if quick else 4, J, B, 1, repeat=rep, output="linear") * scale,
+                      "skl": sklearn_rate(X, T[:, 0], 2 if quick else 4, J, B, 1, repeat=rep) * scale}
+    peak = max(gemm_rate(), gemm_rate())
+    rows.append({"case": "housing-sized", "method": "float32 matmul 1024^3 (GFLOP/s)", "value": peak})
+    for J in hidden:
+        case = f"housing J={J}"
+        eng, loop, skl = results[J]["eng"], results[J]["loop"], results[J]["skl"]
+        eff = eng * pool * flops_per_pattern(I, J, K) / 1e9 / peak
+        rows += [
+            {"case": case, "method": f"alnn engine ({M} networks)", "model_epochs_per_s": eng},
+            {"case": case, "method": "torch.nn loop + optim.SGD", "model_epochs_per_s": loop},
+            {"case": case, "method": "sklearn MLPRegressor sgd", "model_epochs_per_s": skl},
             {"case": case, "method": "engine / torch loop", "ratio": eng / loop},
             {"case": case, "method": "engine / sklearn", "ratio": eng / skl},
             {"case": case, "method": "engine useful GFLOP/s / matmul rate", "ratio": eff},
@@ -225,13 +285,13 @@ def sasla_case(quick: bool, batches=(32, 128)) -> list[dict]:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smaller samples (a smoke test)")
-    parser.add_argument("--cases", default="iris,fashion,sasla", help="comma-separated subset of the cases")
+    parser.add_argument("--cases", default="iris,fashion,housing,sasla", help="comma-separated subset of the cases")
     parser.add_argument("--out", default=str(ROOT / "results" / "bench.csv"))
     args = parser.parse_args(argv)
     print(f"# torch {torch.__version__}, {torch.get_num_threads()} thread, {platform.machine()}, "
           f"{os.cpu_count()} cpus, load average {os.getloadavg()[0]:.2f}, "
           f"MALLOC_MMAP_THRESHOLD_={os.environ.get('MALLOC_MMAP_THRESHOLD_', 'unset')}", flush=True)
-    cases = {"iris": iris_case, "fashion": fashion_case, "sasla": sasla_case}
+    cases = {"iris": iris_case, "fashion": fashion_case, "housing": housing_case, "sasla": sasla_case}
     rows = []
     for name in args.cases.split(","):
         t0 = time.perf_counter()

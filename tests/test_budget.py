@@ -355,3 +355,32 @@ def test_balanced_epoch_matches_torch_sgd_on_array_split_batches():
     for m, (seq, _) in enumerate(refs):
         for mine, theirs in zip(net.parameters(), (seq[0].weight, seq[0].bias, seq[2].weight, seq[2].bias)):
             np.testing.assert_allclose(mine[m].detach().numpy(), theirs.detach().numpy(), atol=1e-10)
+
+
+def test_precision_reaches_the_engine_from_the_profile_and_the_entry_points(iris, tmp_path):
+    """bfloat16 products change the numbers a little, never the shape; a bad precision is named."""
+    kw = dict(config=CFG, trials=1, folds=2, round_epochs=3, seed=SEED, progress=False)
+    ref = run_budget(iris, "random", **kw)
+    bf = run_budget(iris, "random", precision="bfloat16", **kw)
+    assert ref.shape == bf.shape and not np.array_equal(ref["val_loss"], bf["val_loss"])
+    np.testing.assert_allclose(bf["val_loss"], ref["val_loss"], rtol=0.2)
+    with pytest.raises(ValueError, match="precision must be one of"):
+        alnn.run(iris, "passive", config=CFG, trials=1, folds=2, epochs=1, seed=0, progress=False, precision="fp8")
+    raw = {"defaults": {"chunk": 1, "seeds": {"grid": 1, "trials": 2},
+                        "problems": {p: {"batch_size": 8} for p in alnn.datasets.NAMES}},
+           "smoke": {"trials": 1, "folds": 2, "epochs": 1, "grid_folds": 2, "grid_epochs": 1, "precision": "bfloat16",
+                     "grid": {"hidden": [2], "lr": [0.1], "weight_decay": [0.0], "momentum": [0.0]}},
+           "quick": {"trials": 1, "folds": 2, "epochs": 1, "grid_folds": 2, "grid_epochs": 1, "precision": "fp16",
+                     "grid": {"hidden": [2], "lr": [0.1], "weight_decay": [0.0], "momentum": [0.0]}},
+           "full": {"trials": 1, "folds": 2, "epochs": 1, "grid_folds": 2, "grid_epochs": 1,
+                    "grid": {"hidden": [2], "lr": [0.1], "weight_decay": [0.0], "momentum": [0.0]}}}
+    with pytest.raises(C.ConfigError, match="precision = 'fp16' is not valid; valid: float32, bfloat16, tf32"):
+        C.parse_profiles(raw)
+    raw["quick"]["precision"] = "float32"
+    profs = C.parse_profiles(raw)
+    smoke, full = profs["smoke"].problem("iris"), profs["full"].problem("iris")
+    assert smoke.precision == "bfloat16" and smoke.stage_config("trials", "random")["precision"] == "bfloat16"
+    assert "precision" not in full.stage_config("trials", "random")  # the reference keeps its shard keys
+    task = P.trial_tasks(smoke, "random", {"hidden": 2, "lr": 0.1, "weight_decay": 0.0, "momentum": 0.0,
+                                           "batch_size": 8})[0]
+    assert task.fields["precision"] == "bfloat16"

@@ -43,10 +43,11 @@ def run_all(results, *extra, **kw):
 
 
 def result_frames(results) -> dict[str, pd.DataFrame]:
-    """Every grid table and trial frame of a results folder, keyed by its relative path."""
+    """Every grid table, trial frame and budget-protocol frame of a results folder, keyed by its relative path."""
     root = Path(results) / "smoke"
     out = {}
-    for path in sorted(root.glob("grid/*.parquet")) + sorted(root.glob("trials/*/*.parquet")):
+    for path in (sorted(root.glob("grid/*.parquet")) + sorted(root.glob("trials/*/*.parquet"))
+                 + sorted(root.glob("budget/*/*.parquet"))):
         frame = S.read(path)
         out[str(path.relative_to(root))] = frame.drop(columns=[c for c in ("wall_s",) if c in frame])
     return out

@@ -112,7 +112,8 @@ def schedule(pool: int, initial: int, kind="geometric", budgets: int = 10, max_b
 def run_budget(dataset, strategy: str, *, config: TrainConfig, trials: int, folds: int, round_epochs: int,
                seed: int, trial_start: int = 0, params: dict | None = None, start: str = "cold",
                schedule_kind="geometric", budgets: int = 10, max_budget: float = 1.0, balanced: bool = True,
-               device: str = "cpu", progress: bool = True, return_labelled: bool = False):
+               device: str = "cpu", progress: bool = True, return_labelled: bool = False,
+               precision: str = "float32"):
     """The budget protocol of one strategy on ``trials`` x ``folds`` models: the frame (module docstring).
 
     ``params`` are the strategy's (its ``tau`` plays no part here: a query
@@ -153,7 +154,8 @@ def run_budget(dataset, strategy: str, *, config: TrainConfig, trials: int, fold
     L, P = data.pool_x.shape
     E = strat.members
     model, rep, rows_x, rows_t, val_rows, val_T = _setup(data, E, task, config.hidden, config.lr, config.momentum,
-                                                         config.weight_decay, init_seeds, dev, torch.float32)
+                                                         config.weight_decay, init_seeds, dev, torch.float32,
+                                                         precision)
     stream = torch.as_tensor(shuffles, dtype=torch.int64, device=dev)
     view = _View(model, data, E)
     pool = data.pool

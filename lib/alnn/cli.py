@@ -18,7 +18,6 @@ exit status 2.
 from __future__ import annotations
 
 import argparse
-import html
 import json
 import os
 import sys
@@ -70,6 +69,10 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("reports", help="render executed notebooks to HTML and write their index page")
     p.add_argument("--profile", default="quick")
     p.add_argument("--index", required=True, help="index.html to write")
+    p.add_argument("--generated", default=None, help="the analysis notebook's CSV folder (default: its "
+                   "'generated' parameter, e.g. paper/generated/<profile>)")
+    p.add_argument("--figures", default=None, help="the analysis notebook's figure folder (default: its "
+                   "'figures' parameter, e.g. figures/<profile>)")
     p.add_argument("notebooks", nargs="+", help="executed notebooks (.ipynb); each gets a .html beside it")
     return ap
 
@@ -107,23 +110,12 @@ def render_html(notebook: str | Path) -> Path:
     return out
 
 
-def write_index(profile: str, out: Path, pages: list[str | Path]) -> Path:
-    """A plain index page linking every rendered notebook (links relative to the index)."""
-    out = Path(out)
-    rows = []
-    for page in pages:
-        rel = Path(os.path.relpath(page, out.parent))
-        rows.append(f'<li><a href="{html.escape(rel.as_posix())}">{html.escape(rel.stem)}</a>'
-                    f' (<a href="{html.escape(rel.with_suffix(".ipynb").as_posix())}">notebook</a>)</li>')
-    body = (f"<!doctype html>\n<html><head><meta charset='utf-8'><title>alnn reports: {html.escape(profile)}"
-            f"</title></head>\n<body><h1>alnn: executed notebooks, profile {html.escape(profile)}</h1>\n"
-            f"<p>Made by <code>make reports PROFILE={html.escape(profile)}</code>; each page is an executed "
-            f"notebook rendered to HTML.</p>\n<ul>\n" + "\n".join(rows) + "\n</ul>\n</body></html>\n")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    tmp.write_text(body, encoding="utf-8")
-    os.replace(tmp, out)
-    return out
+def write_index(profile: str, out: Path, pages: list[str | Path], **options) -> Path:
+    """The index page of the rendered notebooks: headline tables and figures, then every notebook
+    (:func:`alnn.site.write_index`; links relative to the index)."""
+    from alnn import site
+
+    return site.write_index(profile, out, pages, **options)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -142,7 +134,7 @@ def _main(args) -> int:
     if args.command == "reports":
         C.check_profile(args.profile)
         pages = [render_html(nb) for nb in args.notebooks]
-        write_index(args.profile, Path(args.index), pages)
+        write_index(args.profile, Path(args.index), pages, generated=args.generated, figures=args.figures)
         print(f"reports [{args.profile}]: {len(pages)} notebook(s) rendered, index {args.index}", file=sys.stderr)
         return 0
     C.check_profile(args.profile)

@@ -45,6 +45,8 @@ STRATEGIES: tuple[str, ...] = ("passive", "sasla", "entropy", "ensemble", "rando
 #: Strategies of the budget protocol (SPEC 3b): ``passive`` is its full-pool ceiling.
 BUDGET_STRATEGIES: tuple[str, ...] = ("passive", "entropy", "ensemble", "random", "sensitivity")
 STARTS: tuple[str, ...] = ("cold", "warm")
+#: Precisions of the engine's products (`alnn.model.BatchedMLP`).
+PRECISIONS: tuple[str, ...] = ("float32", "bfloat16", "tf32")
 #: Strategies that exist for classification only (SPEC section 3).
 CLASSIFICATION_ONLY: frozenset[str] = frozenset({"entropy"})
 EXECUTORS: tuple[str, ...] = ("local", "dask")
@@ -385,6 +387,11 @@ class ProblemSettings:
     grid_search: str = "full"  # "full" or "halving" (GRID_SEARCHES)
     halving_eta: int = 3  # halving: keep the best 1/eta of the configurations at each rung
     halving_rungs: int = 4  # halving: rungs; the first ends after grid_epochs / eta^(rungs - 1) epochs
+    precision: str = "float32"  # the engine's products (PRECISIONS): float32 (the reference), bfloat16, tf32 (CUDA)
+
+    def precision_fields(self) -> dict[str, Any]:
+        """What the precision adds to every stage's config and shard key (nothing for the float32 reference)."""
+        return {} if self.precision == "float32" else {"precision": self.precision}
 
     def grid_search_fields(self) -> dict[str, Any]:
         """What the search method adds to the grid stage's config and shard key (nothing for ``full``,
@@ -421,6 +428,7 @@ class ProblemSettings:
         }
         if stage == "data":
             return data
+        data.update(self.precision_fields())
         data["batch_size"] = self.batch_size
         if stage == "grid":
             return {**data, "grid": as_plain(self.grid), "folds": self.grid_folds,
@@ -442,7 +450,7 @@ class ProblemSettings:
 
 # Settings a problem table may override, and the ones only a problem table has.
 _SHARED_KEYS = ("trials", "folds", "epochs", "chunk", "grid_folds", "grid_epochs", "grid_chunk", "grid",
-                "grid_search", "halving_eta", "halving_rungs", "strategies", "budget")
+                "grid_search", "halving_eta", "halving_rungs", "strategies", "budget", "precision")
 _PROBLEM_KEYS = ("batch_size", "subsample") + _SHARED_KEYS
 _PROFILE_KEYS = ("description", "seeds", "problems") + _SHARED_KEYS
 
@@ -518,9 +526,12 @@ def _resolve_problem(profile: str, problem: str, table: Mapping[str, Any], seeds
     for key, default, minimum in (("halving_eta", 3, 2), ("halving_rungs", 4, 1)):
         halving[key] = _coerce(table.get(key, default), int, f"{where}.{key}")
         _positive(f"{where}.{key}", halving[key], minimum)
+    precision = _coerce(table.get("precision", "float32"), str, f"{where}.precision")
+    if precision not in PRECISIONS:
+        raise ConfigError(f"{where}.precision = {precision!r} is not valid; valid: {', '.join(PRECISIONS)}")
     return ProblemSettings(profile=profile, problem=problem, task=TASKS[problem], subsample=subsample,
                            grid=grid, seeds=seeds, strategies=strategies, budget=budget, grid_search=search,
-                           **halving, **ints)
+                           precision=precision, **halving, **ints)
 
 
 def _resolve_profile(name: str, raw: Mapping[str, Any], defaults: Mapping[str, Any]) -> Profile:

@@ -355,13 +355,14 @@ def _empty_columns(n_rec: int, L: int) -> dict:
 
 
 def _setup(data: _Data, members: int, task: str, hidden: int, lr, momentum, weight_decay, init_seeds, device,
-           dtype):
+           dtype, precision: str = "float32"):
     """The batched model of the L x members networks and the row tables they train and validate on."""
     E = members
     K = data.T.shape[1]
     model = BatchedMLP.initialise(init_seeds, data.X.shape[1], hidden, K,
                                   output="sigmoid" if task == "classification" else "linear", lr=lr,
-                                  momentum=momentum, weight_decay=weight_decay, device=device, dtype=dtype)
+                                  momentum=momentum, weight_decay=weight_decay, device=device, dtype=dtype,
+                                  precision=precision)
     rep = (lambda t: t.repeat_interleave(E, dim=0)) if E > 1 else (lambda t: t)
     val_T = data.T.index_select(0, rep(data.val_t).reshape(-1)).view(model.n_models, -1, K)
     return model, rep, rep(data.pool_x), rep(data.pool_t), rep(data.val_x), val_T
@@ -369,12 +370,12 @@ def _setup(data: _Data, members: int, task: str, hidden: int, lr, momentum, weig
 
 def _engine(data: _Data, strategy, *, task: str, hidden: int, lr, momentum, weight_decay, batch_size: int,
             epochs: int, init_seeds: list, shuffle_streams: list, device, dtype, progress: bool, desc: str,
-            final_only: bool = False, return_masks: bool = False, target_names=None):
+            final_only: bool = False, return_masks: bool = False, target_names=None, precision: str = "float32"):
     L, P = data.pool_x.shape
     E = strategy.members
     M = L * E
     model, rep, rows_x, rows_t, val_rows, val_T = _setup(data, E, task, hidden, lr, momentum, weight_decay,
-                                                         init_seeds, device, dtype)
+                                                         init_seeds, device, dtype, precision)
     stream = torch.as_tensor(shuffle_streams, dtype=torch.int64, device=device)
     view = _View(model, data, E)
     pool = data.pool
@@ -497,7 +498,7 @@ def _prepare(dataset, strategy: str, params: dict | None, *, trials: int, folds:
 
 def run(dataset, strategy: str, *, config: TrainConfig, trials: int, folds: int, epochs: int, seed: int,
         trial_start: int = 0, params: dict | None = None, device: str = "cpu", progress: bool = True,
-        return_masks: bool = False):
+        return_masks: bool = False, precision: str = "float32"):
     """Train ``trials`` x ``folds`` networks with one strategy; the tidy frame (see the module docstring).
 
     Trials are ``trial_start .. trial_start + trials - 1``.  ``params`` are the
@@ -513,7 +514,9 @@ def run(dataset, strategy: str, *, config: TrainConfig, trials: int, folds: int,
     queried ones included).  NaN elsewhere: epochs without a selection or query
     (sasla's epochs 1 .. tau; no value is carried over), patterns labelled
     before the query, diverged networks.  ``passive`` and ``random`` compute no
-    per-pattern score: their records have no ``score`` key.
+    per-pattern score: their records have no ``score`` key.  ``precision`` is
+    the engine's product precision (`alnn.model.BatchedMLP`: float32, the
+    reference; bfloat16; tf32 on CUDA).
     """
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be an alnn.TrainConfig, got {type(config).__name__}")
@@ -526,7 +529,7 @@ def run(dataset, strategy: str, *, config: TrainConfig, trials: int, folds: int,
         weight_decay=config.weight_decay, batch_size=config.batch_size, epochs=epochs, init_seeds=init_seeds,
         shuffle_streams=shuffles, device=dev, dtype=torch.float32, progress=progress,
         desc=f"{dataset.name} {strategy}", return_masks=return_masks,
-        target_names=getattr(dataset, "target_names", None))
+        target_names=getattr(dataset, "target_names", None), precision=precision)
     L = len(ident["trial"])
     frame = _frame({k: cols[k] for k in _metric_order(task, cols)},
                    {"dataset": [dataset.name] * L, "strategy": [strategy] * L, **ident},
@@ -544,7 +547,7 @@ def run(dataset, strategy: str, *, config: TrainConfig, trials: int, folds: int,
 
 
 def grid_search(dataset, configs: Sequence[TrainConfig], *, folds: int, epochs: int, seed: int,
-                device: str = "cpu", progress: bool = True) -> pd.DataFrame:
+                device: str = "cpu", progress: bool = True, precision: str = "float32") -> pd.DataFrame:
     """Passive training of every configuration on every fold; one row per (config, fold).
 
     Columns: hidden, lr, weight_decay, momentum, batch_size, fold, val_loss (final
@@ -588,7 +591,7 @@ def grid_search(dataset, configs: Sequence[TrainConfig], *, folds: int, epochs: 
             shuffle_streams=[seed_words(seed, _GRID + _SHUFFLE, 0, f, 0) for _, f in order],
             device=dev, dtype=torch.float32, progress=progress,
             desc=f"{dataset.name} grid h={hidden} ({len(members)} configs)", final_only=True,
-            target_names=getattr(dataset, "target_names", None))
+            target_names=getattr(dataset, "target_names", None), precision=precision)
         ident = {k: [getattr(configs[i], k) for i, _ in order]
                  for k in ("hidden", "lr", "weight_decay", "momentum", "batch_size")}
         ident["fold"] = [f for _, f in order]

@@ -183,7 +183,7 @@ class Task:
 
 def _common(settings: C.ProblemSettings) -> dict[str, Any]:
     return {"profile": settings.profile, "problem": settings.problem, "subsample": settings.subsample,
-            "subsample_seed": settings.seeds.subsample, "engine": C.engine_version()}
+            "subsample_seed": settings.seeds.subsample, "engine": C.engine_version(), **settings.precision_fields()}
 
 
 def grid_configs(settings: C.ProblemSettings) -> list[dict[str, Any]]:
@@ -312,14 +312,15 @@ def compute(task: Task) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     engine = _engine()
     f = task.fields
     ds = dataset(task.problem, f["subsample"], f["subsample_seed"])
+    precision = {"precision": f["precision"]} if "precision" in f else {}  # absent: the float32 reference
     if task.kind == "grid":
         configs = [TrainConfig(**c) for c in f["configs"]]
         if f.get("search") == "halving":
             return _halving().halving_search(ds, configs, folds=f["folds"], epochs=f["epochs"], seed=f["seed"],
                                              eta=f["eta"], rungs=f["rungs"], device=task.device,
-                                             progress=task.progress), None
+                                             progress=task.progress, **precision), None
         return engine.grid_search(ds, configs, folds=f["folds"], epochs=f["epochs"], seed=f["seed"],
-                                  device=task.device, progress=task.progress), None
+                                  device=task.device, progress=task.progress, **precision), None
     if task.kind == "budget":
         from alnn.budget import run_budget
 
@@ -329,11 +330,11 @@ def compute(task: Task) -> tuple[pd.DataFrame, pd.DataFrame | None]:
                           folds=f["folds"], round_epochs=b["round_epochs"], seed=f["seed"],
                           trial_start=f["trial_start"], params=f["params"] or None, start=b["start"],
                           schedule_kind=schedule, budgets=b["budgets"], max_budget=b["max_budget"],
-                          device=task.device, progress=task.progress), None
+                          device=task.device, progress=task.progress, **precision), None
     out = engine.run(ds, task.strategy, config=TrainConfig(**f["config"]), trials=f["trials"],
                      folds=f["folds"], epochs=f["epochs"], seed=f["seed"], trial_start=f["trial_start"],
                      params=f["params"] or None, device=task.device, progress=task.progress,
-                     return_masks=task.wants_diagnostics)
+                     return_masks=task.wants_diagnostics, **precision)
     if not task.wants_diagnostics:
         return out, None
     frame, masks = out
@@ -642,7 +643,12 @@ def winner_of(table: pd.DataFrame, settings: C.ProblemSettings, keys: Sequence[s
 
 def grid(profile: str | C.Profile, problem: str, *, store=None, execution: C.Execution | None = None,
          executor: Executor | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """The grid stage of one problem: ``grid/<problem>.parquet`` (ranked table) and ``.json`` (winner)."""
+    """The grid stage of one problem: ``grid/<problem>.parquet`` (ranked table) and ``.json`` (winner).
+
+    With ``grid_search = "halving"`` the table is :func:`summarise_halving`'s (``rung``, ``epochs``
+    added) and the shard is one per problem; the winner records the search and its network-epochs
+    (:func:`search_summary`) either way.
+    """
     profile = _profile(profile)
     execution = execution or C.Execution()
     settings = profile.problem(problem)
@@ -712,15 +718,10 @@ def trials(profile: str | C.Profile, problem: str, strategies: Iterable[str] | N
         C.check_pair(problem, s)
     winner = _winner_for(store, profile, settings, problem)
     by_strategy = {s: trial_tasks(settings, s, winner, execution.device) for s in strategies}
-    all_tasks = [t for ts in by_strategy.values() for t in ts]
-    outcome = run_tasks(all_tasks, store, execution, what=f"trials {problem}", executor=executor)
+    outcome = run_tasks([t for ts in by_strategy.values() for t in ts], store, execution, what=f"trials {problem}",
+                        executor=executor)
     paths = {}
-    for s, tasks in by_strategy.items():
-        keys = [t.key for t in tasks]
-        frame = pd.concat([outcome.frames[k] for k in keys], ignore_index=True)
-        # the settings shared by the shards (everything but the trial range), and the shards themselves
-        shared = {k: v for k, v in tasks[0].fields.items() if k not in ("trial_start", "trials", "kind")}
-        meta = {**shared, "trials": settings.trials, "strategy": s, "shards": keys}
+    for s, tasks, frame, meta in _assembled(by_strategy, outcome, settings):
         first = tasks[0]
         S.write(store.diagnostics(problem, s), outcome.diagnostics[first.key],
                 {**meta, "trial": 0, "fold": 0, "shard": first.key})
@@ -729,6 +730,16 @@ def trials(profile: str | C.Profile, problem: str, strategies: Iterable[str] | N
                       f"{settings.folds} folds x {settings.epochs} epochs)", profile.name, outcome, execution,
                       _describe_executor(execution, outcome.computed)))
     return paths
+
+
+def _assembled(by_strategy: dict[str, list[Task]], outcome: Outcome, settings: C.ProblemSettings):
+    """(strategy, tasks, frame, metadata) of each strategy of a trial-like stage: its shards' frames in
+    trial order, and the settings its shards share (everything but the trial range) with their keys."""
+    for s, tasks in by_strategy.items():
+        keys = [t.key for t in tasks]
+        frame = pd.concat([outcome.frames[k] for k in keys], ignore_index=True)
+        shared = {k: v for k, v in tasks[0].fields.items() if k not in ("trial_start", "trials", "kind")}
+        yield s, tasks, frame, {**shared, "trials": settings.trials, "strategy": s, "shards": keys}
 
 
 def _winner_for(store: S.Store, profile: C.Profile, settings: C.ProblemSettings, problem: str) -> dict[str, Any]:
@@ -756,15 +767,10 @@ def budget(profile: str | C.Profile, problem: str, strategies: Iterable[str] | N
     strategies = list(settings.budget_strategies() if strategies is None else strategies)
     winner = _winner_for(store, profile, settings, problem)
     by_strategy = {s: budget_tasks(settings, s, winner, execution.device) for s in strategies}
-    all_tasks = [t for ts in by_strategy.values() for t in ts]
-    outcome = run_tasks(all_tasks, store, execution, what=f"budget {problem}", executor=executor)
-    paths = {}
-    for s, tasks in by_strategy.items():
-        keys = [t.key for t in tasks]
-        frame = pd.concat([outcome.frames[k] for k in keys], ignore_index=True)
-        shared = {k: v for k, v in tasks[0].fields.items() if k not in ("trial_start", "trials", "kind")}
-        paths[s] = S.write(store.budget(problem, s), frame,
-                           {**shared, "trials": settings.trials, "strategy": s, "shards": keys})
+    outcome = run_tasks([t for ts in by_strategy.values() for t in ts], store, execution, what=f"budget {problem}",
+                        executor=executor)
+    paths = {s: S.write(store.budget(problem, s), frame, meta)
+             for s, _, frame, meta in _assembled(by_strategy, outcome, settings)}
     b = settings.budget
     log(_summary_line("budget", f"{problem} x {', '.join(strategies)} ({settings.trials} trials x "
                       f"{settings.folds} folds, rounds of {b.round_epochs} epochs, {b.start} start)",

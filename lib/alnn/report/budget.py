@@ -41,6 +41,7 @@ from alnn import analysis as an
 from alnn import stats as st
 from alnn.datasets import NAMES as PROBLEMS
 from alnn.datasets import TASKS
+from alnn.report.claims import Finding, FindingError  # the record of a claim, shared with the draft's protocol
 from alnn.report.constants import ALPHA, METRIC_PROSE, PROBLEM_LABELS, STRATEGY_LABELS, STRATEGY_PROSE, TASK_PROSE
 from alnn.report.format import Values, _finite, capital, count, join, num, pval
 
@@ -51,18 +52,6 @@ __all__ = ["BudgetResults", "Finding", "FindingError", "budget_results", "findin
 QUERIES = ("entropy", "ensemble", "sensitivity")
 #: The share of passive's full-pool value the labels-to-target finding uses.
 TARGET = 0.95
-
-
-class FindingError(AssertionError):
-    """A generated claim that its own tables contradict."""
-
-
-@dataclass(frozen=True)
-class Finding:
-    kind: str
-    subjects: tuple
-    numbers: dict
-    text: str
 
 
 @dataclass

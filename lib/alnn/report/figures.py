@@ -18,8 +18,9 @@ from alnn.report.tables import _grid_per_config
 
 # =========================================================================== figures
 def _grid_overview(ctx: Context):
-    """Compact grid-search figure: per problem, hidden size x learning rate, the best mean
-    validation loss over weight decay and momentum (cells annotated, winner outlined)."""
+    """Grid-search figure at the text width: per problem, hidden size x learning rate, the best
+    mean validation loss over weight decay and momentum (cells annotated at 7 pt, winner
+    outlined)."""
     from matplotlib.colors import LogNorm, Normalize
     from matplotlib.patches import Rectangle
 
@@ -30,7 +31,7 @@ def _grid_overview(ctx: Context):
     ncols = min(3, n)
     nrows = int(np.ceil(n / ncols))
     with fg.paper_style():
-        fig, axes = fg._new(fg.COLUMN_WIDTH, 1.05 * nrows + 0.1, nrows, ncols)
+        fig, axes = fg._new(fg.TEXT_WIDTH, 1.45 * nrows + 0.1, nrows, ncols)
         for ax, p in zip(axes.flat, probs):
             per = _grid_per_config(ctx.grids[p])
             per = per.assign(v=per["val_loss"].where(~per["diverged"]))
@@ -47,20 +48,20 @@ def _grid_overview(ctx: Context):
             for i in range(mat.shape[0]):
                 for j in range(mat.shape[1]):
                     txt = "x" if not np.isfinite(mat[i, j]) else f"{mat[i, j]:.2g}"
-                    ax.text(j, i, txt, ha="center", va="center", fontsize=4.5,
+                    ax.text(j, i, txt, ha="center", va="center", fontsize=MIN_FONT,
                             color="black" if np.isfinite(mat[i, j]) and norm(mat[i, j]) > 0.5 else "white")
             w = ctx.winners.get(p)
             if w and w.get("lr") in list(best.index) and w.get("hidden") in list(best.columns):
                 i, j = list(best.index).index(w["lr"]), list(best.columns).index(w["hidden"])
                 ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, ec="red", lw=1.0))
-            ax.set_xticks(range(mat.shape[1]), [f"{int(h)}" for h in best.columns], fontsize=5)
-            ax.set_yticks(range(mat.shape[0]), [f"{v:g}" for v in best.index], fontsize=5)
+            ax.set_xticks(range(mat.shape[1]), [f"{int(h)}" for h in best.columns], fontsize=MIN_FONT)
+            ax.set_yticks(range(mat.shape[0]), [f"{v:g}" for v in best.index], fontsize=MIN_FONT)
             ax.tick_params(length=0, pad=1)
             for sp in ax.spines.values():
                 sp.set_visible(False)
-            ax.set_title(PROBLEM_LABELS[p], fontsize=7)
-            ax.set_xlabel("hidden units $J$", fontsize=6, labelpad=1)
-            ax.set_ylabel("learning rate $\\eta$", fontsize=6, labelpad=1)
+            ax.set_title(PROBLEM_LABELS[p], fontsize=8)
+            ax.set_xlabel("hidden units $J$", fontsize=MIN_FONT, labelpad=1)
+            ax.set_ylabel("learning rate $\\eta$", fontsize=MIN_FONT, labelpad=1)
         for ax in list(axes.flat)[len(probs):]:
             ax.set_visible(False)
     return fig
@@ -86,7 +87,7 @@ def _sasla_share_figure(ctx: Context):
         ax.set_xlabel("Epoch")
         ax.set_ylabel("$|D_T|$ / pool")
         ax.set_ylim(0, 1.05)
-        ax.legend(ncol=2, fontsize=6)
+        ax.legend(ncol=2, fontsize=MIN_FONT)
     return fig
 
 
@@ -237,10 +238,10 @@ def _compact(fig, ylabel: str | None = None, legend_cols: int = 3):
 
     axes = [a for a in fig.axes if a.get_visible()]
     for ax in axes:
-        ax.title.set_fontsize(7)
-        ax.tick_params(labelsize=5.5, pad=1)
-        ax.xaxis.label.set_fontsize(6)
-        ax.yaxis.label.set_fontsize(6)
+        ax.title.set_fontsize(8)
+        ax.tick_params(labelsize=MIN_FONT, pad=1)
+        ax.xaxis.label.set_fontsize(MIN_FONT)
+        ax.yaxis.label.set_fontsize(MIN_FONT)
         if ylabel is not None:
             spec = ax.get_subplotspec()
             ax.set_ylabel(ylabel if spec is not None and spec.is_first_col() else "")
@@ -252,7 +253,7 @@ def _compact(fig, ylabel: str | None = None, legend_cols: int = 3):
     for leg in list(fig.legends):  # a legend's layout is fixed when it is made: make it anew
         handles, labels = leg.legend_handles, [t.get_text() for t in leg.get_texts()]
         leg.remove()
-        fig.legend(handles, labels, loc="outside upper center", ncol=legend_cols, fontsize=6,
+        fig.legend(handles, labels, loc="outside upper center", ncol=legend_cols, fontsize=MIN_FONT,
                    frameon=False, handlelength=2.0, columnspacing=1.0)
     return fig
 

@@ -1,4 +1,11 @@
-"""Sentences of the results whose wording depends on the numbers."""
+"""Sentences of the results whose wording depends on the numbers: deciding and rendering.
+
+Each claim is a :class:`~alnn.report.claims.Finding` decided here from the
+report's :class:`Context` and rendered by its kind's template (registered
+with :func:`~alnn.report.claims.template`); :mod:`alnn.report.claims` holds
+the record, the checks and the rules (tolerances, censored runs, scopes).
+The ``_..._text(ctx)`` functions return the checked sentences joined.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +15,25 @@ from typing import Any
 import numpy as np
 
 from alnn import analysis as an
-from alnn.datasets import NAMES as PROBLEMS
+from alnn.datasets import TASKS
 
-from alnn.report.constants import ALPHA, METRIC_PROSE, PROBLEM_LABELS, STRATEGY_PROSE, TASK_PROSE
+from alnn.report.claims import (
+    FULL, INCREMENTAL, QUERY, TOLERANCE, Finding, check_findings, compare, fmt_value, make, median_all,
+    names, on, on_any, runs_of, scope, template,
+)
+from alnn.report.constants import ALPHA, METRIC_PROSE, PROBLEM_LABELS, STRATEGIES, STRATEGY_PROSE, TASK_PROSE
 from alnn.report.format import _finite, capital, count, join, num, p_is, pct, words
-from alnn.report.context import Context, _labels, _on, _reference_points
-from alnn.report.tables import _fmt_metric, _metric_name, _passive_value
+from alnn.report.context import Context, _labels, _reference_points
+from alnn.report.tables import _best, _fmt_metric, _metric_name, _passive_value
 
 
-# =========================================================================== findings
+def said(found: Sequence[Finding], ctx: Context) -> str:
+    """The findings' sentences, after their checks."""
+    check_findings(found, ctx)
+    return " ".join(f.text for f in found if f.text)
+
+
+# =========================================================================== against passive learning
 def _classify(pairs):
     """Split ``(item, test)`` pairs into significantly better, significantly worse and the rest
     (pairs without a finite p-value are left out)."""
@@ -38,69 +55,146 @@ def _sig_sets(ctx: Context, p: str, metric: str, baseline: str = "passive"):
 
 
 def _names(strategies: Sequence[str]) -> str:
-    return join([STRATEGY_PROSE[s] for s in strategies])
+    return names(strategies)
 
 
 def _best_strategy(ctx: Context, p: str, metric: str) -> str | None:
-    means = {s: ctx.stat(p, s, metric) for s in ctx.strategies(p)}
-    means = {s: m for s, m in means.items() if _finite(m)}
-    if not means:
-        return None
-    return (max if an.higher_is_better(metric) else min)(means, key=means.get)
+    """The first of the strategies tied for the best mean (the comparison table's tie rule)."""
+    best = _best(ctx, p, ctx.strategies(p), metric, metric in ("accuracy", "f1"))
+    return next((s for s in ctx.strategies(p) if s in best), None)
 
 
-def _problem_comparison(ctx: Context, p: str) -> str:
-    """One sentence on the significant differences from passive learning on one problem."""
+def _versus_passive(ctx: Context, p: str) -> Finding:
     metric = ctx.primary(p)
     better, worse, same = _sig_sets(ctx, p, metric)
-    label = PROBLEM_LABELS[p]
-    crit = METRIC_PROSE[metric]
+    return make("versus-passive", (p,), {"metric": metric, "better": better, "worse": worse, "same": same})
+
+
+@template("versus-passive")
+def _t_versus_passive(f: Finding) -> str:
+    (p,) = f.subjects
+    n = f.numbers
+    label, crit = PROBLEM_LABELS[p], METRIC_PROSE[n["metric"]]
+    better, worse, same = n["better"], n["worse"], n["same"]
     if not better and not worse:
         if same:
             return f"On {label}, no strategy differs significantly from passive learning in {crit}."
         return f"On {label}, the runs are too few to test the differences in {crit}."
     clauses = []
     if better:
-        clauses.append(f"{_names(better)} {'is' if len(better) == 1 else 'are'} significantly better "
+        clauses.append(f"{names(better)} {'is' if len(better) == 1 else 'are'} significantly better "
                        f"than passive learning")
     if worse:
-        clauses.append(f"{_names(worse)} {'is' if len(worse) == 1 else 'are'} significantly worse"
+        clauses.append(f"{names(worse)} {'is' if len(worse) == 1 else 'are'} significantly worse"
                        + ("" if better else " than passive learning"))
     text = f"On {label}, " + " and ".join(clauses) + f" in {crit}"
     if same:
-        text += f", while {_names(same)} {'does' if len(same) == 1 else 'do'} not differ significantly"
+        text += f", while {names(same)} {'does' if len(same) == 1 else 'do'} not differ significantly"
     return text + "."
 
 
-def _comparison_text(ctx: Context, task: str) -> str:
+@template("quiet")
+def _t_quiet(f: Finding) -> str:
+    crit = METRIC_PROSE[f.numbers["metric"]]
+    return f"{capital(on(f.numbers['where']))}, no strategy differs significantly from passive learning in {crit}."
+
+
+def _schedule(ctx: Context, p: str) -> list[Finding]:
+    """A query strategy significantly apart from passive learning while random sampling, on the
+    same schedule, is apart on the same side and not significantly different from it."""
+    metric = ctx.primary(p)
+    out = []
+    t_rp = ctx.test(p, "random", metric, "passive")
+    if t_rp is None or not _finite(t_rp["p"]):
+        return out
+    for s in QUERY:
+        t_sp, t_sr = ctx.test(p, s, metric, "passive"), ctx.test(p, s, metric, "random")
+        if t_sp is None or t_sr is None or not _finite(t_sr["p"]) or not _finite(t_sp["p"]):
+            continue
+        direction = t_sp["direction"]
+        if not bool(t_sp["significant"]) or direction not in ("better", "worse") or bool(t_sr["significant"]):
+            continue
+        if t_rp["direction"] != direction:
+            continue
+        out.append(make("schedule", (p, s), {
+            "metric": metric, "direction": direction, "mean": ctx.stat(p, s, metric),
+            "random": ctx.stat(p, "random", metric), "passive": ctx.stat(p, "passive", metric),
+            "random_sig": bool(t_rp["significant"])}))
+    return out
+
+
+@template("schedule")
+def _t_schedule(f: Finding) -> str:
+    p, s = f.subjects
+    n = f.numbers
+    m, S = n["metric"], STRATEGY_PROSE[s]
+    side = "behind" if n["direction"] == "worse" else "ahead of"
+    sig = "significantly " if n["random_sig"] else ""
+    though = "" if n["random_sig"] else ", though not significantly"
+    return (f"Random sampling, which labels on the same schedule as {S}, is also {sig}{side} passive learning "
+            f"on {PROBLEM_LABELS[p]}{though} ({METRIC_PROSE[m]} {fmt_value(m, n['random'])} against "
+            f"{fmt_value(m, n['mean'])} for {S} and {fmt_value(m, n['passive'])} for passive learning), and {S} "
+            f"does not differ significantly from it, so these tests do not attribute the difference to {S}'s "
+            f"choice of patterns.")
+
+
+def _best_mean(ctx: Context, task: str) -> Finding | None:
+    metric = an.PRIMARY_METRIC[task]
+    best = {}
+    for p in ctx.problems_of(task):
+        tied = _best(ctx, p, ctx.strategies(p), metric, metric in ("accuracy", "f1"))
+        if tied:
+            best[p] = [s for s in STRATEGIES if s in tied]
+    if not best:
+        return None
+    groups: dict[tuple, list[str]] = {}
+    for p, b in best.items():
+        groups.setdefault(tuple(b), []).append(p)
+    return make("best-mean", (task,), {"metric": metric, "best": best,
+                                       "groups": [{"strategies": list(b), "where": scope(ctx, ps)}
+                                                  for b, ps in groups.items()]})
+
+
+@template("best-mean")
+def _t_best_mean(f: Finding) -> str:
+    n = f.numbers
+    what = "highest" if an.higher_is_better(n["metric"]) else "lowest"
+    parts = [f"{names(g['strategies'])}{' (tied)' if len(g['strategies']) > 1 else ''} {on(g['where'])}"
+             for g in n["groups"]]
+    return f"The {what} mean {METRIC_PROSE[n['metric']]} belongs to " + join(parts) + "."
+
+
+def _comparison_findings(ctx: Context, task: str) -> list[Finding]:
     probs = ctx.problems_of(task)
     if not probs:
-        return ""
+        return []
     metric = an.PRIMARY_METRIC[task]
-    crit = METRIC_PROSE[metric]
-    quiet = [p for p in probs if not any(_sig_sets(ctx, p, metric)[:2]) and _sig_sets(ctx, p, metric)[2]]
+    per = {p: _versus_passive(ctx, p) for p in probs}
+    quiet = [p for p, f in per.items() if not f.numbers["better"] and not f.numbers["worse"] and f.numbers["same"]]
     out = []
     if quiet:
-        out.append(f"{capital(_on(ctx, quiet))}, no strategy differs significantly from passive learning in "
-                   f"{crit}.")
-    out += [_problem_comparison(ctx, p) for p in probs if p not in quiet]
-    best = {}
+        out.append(make("quiet", (task,), {"metric": metric, "where": scope(ctx, quiet)}))
     for p in probs:
-        b = _best_strategy(ctx, p, metric)
-        if b is not None:
-            best.setdefault(b, []).append(p)
-    if best:
-        what = "highest" if an.higher_is_better(metric) else "lowest"
-        out.append(f"The {what} mean {crit} belongs to "
-                   + join([f"{STRATEGY_PROSE[s]} {_on(ctx, ps)}" for s, ps in best.items()]) + ".")
-    return " ".join(out)
+        if p not in quiet:
+            out.append(per[p])
+            out += _schedule(ctx, p)
+    best = _best_mean(ctx, task)
+    return out + ([best] if best else [])
 
 
-def _divergence_text(ctx: Context) -> str:
-    """How many trial runs diverged (they are left out of every mean and counted here)."""
+def _problem_comparison(ctx: Context, p: str) -> str:
+    """One sentence on the significant differences from passive learning on one problem."""
+    return said([_versus_passive(ctx, p)], ctx)
+
+
+def _comparison_text(ctx: Context, task: str) -> str:
+    return said(_comparison_findings(ctx, task), ctx)
+
+
+# =========================================================================== diverged runs
+def _divergence_findings(ctx: Context) -> list[Finding]:
     summary = ctx.summary
-    rows = []
-    total = 0
+    rows, total = [], 0
     for p in ctx.problems:
         metric = ctx.primary(p)
         for s in ctx.strategies(p):
@@ -109,276 +203,518 @@ def _divergence_text(ctx: Context) -> str:
                 n, d = int(hit["n_runs"].iloc[0]), int(hit["n_diverged"].iloc[0])
                 total += n
                 if d:
-                    rows.append(f"{STRATEGY_PROSE[s]} on {PROBLEM_LABELS[p]} ({d} of {n})")
-    if not rows:
-        return (f"None of the {count(total)} trial runs diverged (a diverged run has a non-finite loss or "
+                    rows.append([s, p, d, n])
+    return [make("divergence", (), {"total": total, "rows": rows})]
+
+
+@template("divergence")
+def _t_divergence(f: Finding) -> str:
+    n = f.numbers
+    if not n["rows"]:
+        return (f"None of the {count(n['total'])} trial runs diverged (a diverged run has a non-finite loss or "
                 "weight; it would be left out of every mean and counted here).")
     return ("Some trial runs diverged (a non-finite loss or weight); they are left out of every mean and "
-            "spread, and counted here: " + join(rows) + ".")
+            "spread, and counted here: "
+            + join([f"{STRATEGY_PROSE[s]} on {PROBLEM_LABELS[p]} ({d} of {k})" for s, p, d, k in n["rows"]]) + ".")
 
 
-def _random_text(ctx: Context) -> str:
-    """Entropy sampling and the committee against random sampling, their baseline."""
-    quiet, loud = [], []
-    for s in ("entropy", "ensemble"):
+def _divergence_text(ctx: Context) -> str:
+    """How many trial runs diverged (they are left out of every mean and counted here)."""
+    return said(_divergence_findings(ctx), ctx)
+
+
+# =========================================================================== against random sampling
+def _random_findings(ctx: Context) -> list[Finding]:
+    rows = []
+    for s in QUERY:
         better, worse, same = _classify((p, ctx.test(p, s, ctx.primary(p), "random")) for p in ctx.problems)
         if not (better or worse or same):
             continue
-        name = STRATEGY_PROSE[s]
-        if not better and not worse:
-            quiet.append(name)
+        rows.append({"strategy": s, "tested": scope(ctx, better + worse + same), "better": scope(ctx, better),
+                     "worse": scope(ctx, worse), "same": same})
+    return [make("versus-random", (), {"rows": rows})] if rows else []
+
+
+@template("versus-random")
+def _t_versus_random(f: Finding) -> str:
+    parts = []
+    for r in f.numbers["rows"]:
+        S = STRATEGY_PROSE[r["strategy"]]
+        if not r["better"]["problems"] and not r["worse"]["problems"]:
+            parts.append(f"{S} does not differ significantly from it {on_any(r['tested'])}")
             continue
         bits = []
-        if better:
-            bits.append(f"significantly better {_on(ctx, better)}")
-        if worse:
-            bits.append(f"significantly worse {_on(ctx, worse)}")
-        if same:
+        if r["better"]["problems"]:
+            bits.append(f"significantly better {on(r['better'])}")
+        if r["worse"]["problems"]:
+            bits.append(f"significantly worse {on(r['worse'])}")
+        if r["same"]:
             bits.append("not significantly different elsewhere")
-        loud.append(f"{name} is {join(bits)}")
-    if not quiet and not loud:
-        return ""
-    parts = []
-    if len(quiet) == 2:
-        parts.append("neither entropy sampling nor the committee differs significantly from it on any "
-                     "problem")
-    elif quiet:
-        parts.append(f"{quiet[0]} does not differ significantly from it on any problem")
-    parts += loud
-    return ("Against random sampling, the baseline of the uncertainty strategies, "
-            + join(parts, "while") + ".")
+        parts.append(f"{S} is {join(bits)}")
+    return "Against random sampling, which labels on the same schedule, " + join(parts, "while") + "."
 
 
-def _labelled_share(ctx: Context) -> dict[str, float]:
-    """Share of the training pool labelled at the last epoch by the incremental schedule, per problem.
+def _random_text(ctx: Context) -> str:
+    """The query strategies against random sampling, their baseline."""
+    return said(_random_findings(ctx), ctx)
 
-    Read from ``random``: every incremental strategy labels on the same schedule.
-    """
+
+# =========================================================================== subsets, presentations, labels
+def _pool(ctx: Context, p: str) -> float:
+    return ctx.pools.get(p, {}).get("pool_mean") or float("nan")
+
+
+def _last_mean(ctx: Context, p: str, s: str, col: str) -> float:
+    sub = runs_of(ctx, p, s)
+    if sub.empty:
+        return float("nan")
+    return float(sub[sub["epoch"] == sub["epoch"].max()][col].mean())
+
+
+def _labelled_share(ctx: Context, strategy: str = "random") -> dict[str, float]:
+    """Share of the training pool labelled at the last epoch by ``strategy``, per problem."""
     share = {}
     for p in ctx.problems:
-        pool = ctx.pools.get(p, {}).get("pool_mean")
-        sub = ctx.trials[(ctx.trials["dataset"] == p) & (ctx.trials["strategy"] == "random")]
-        if sub.empty or not pool:
-            continue
-        share[p] = sub[sub["epoch"] == sub["epoch"].max()]["labels_used"].mean() / pool
+        v, pool = _last_mean(ctx, p, strategy, "labels_used"), _pool(ctx, p)
+        if _finite(v) and _finite(pool) and pool:
+            share[p] = v / pool
     return share
 
 
-def _subset_text(ctx: Context) -> str:
-    sentences = []
+def _subset_range(ctx: Context) -> list[Finding]:
     shares = {}
     for p in ctx.problems:
-        pool = ctx.pools.get(p, {}).get("pool_mean")
-        sub = ctx.trials[(ctx.trials["dataset"] == p) & (ctx.trials["strategy"] == "sasla")]
-        if sub.empty or not pool:
-            continue
-        last = sub[sub["epoch"] == sub["epoch"].max()]["subset_size"].mean()
-        low = sub.groupby("epoch")["subset_size"].mean().min()
-        shares[p] = (last / pool, low / pool)
-    if shares:
-        lo = min(shares, key=lambda p: shares[p][0])
-        hi = max(shares, key=lambda p: shares[p][0])
-        if lo == hi:
-            sentences.append(f"At the last epoch SASLA trained on {pct(shares[lo][0], 0)} of the pool of "
-                             f"{PROBLEM_LABELS[lo]}.")
-        else:
-            sentences.append(
-                f"At the last epoch SASLA trained on between {pct(shares[lo][0], 0)} "
-                f"({PROBLEM_LABELS[lo]}) and {pct(shares[hi][0], 0)} ({PROBLEM_LABELS[hi]}) of the pool.")
-        full = [p for p, (last, _) in shares.items() if last >= 0.995]
-        if full:
-            sentences.append(f"On {_labels(full)} it kept practically the whole pool, so it saved no "
-                             "presentations there.")
-    inc = _labelled_share(ctx)
-    if inc:
-        whole = [p for p, v in inc.items() if v >= 0.995]
-        part = {p: v for p, v in inc.items() if v < 0.995}
-        bits = []
-        if whole:
-            where = _on(ctx, whole)
-            bits.append(f"labelled the whole pool {where} before the budget ran out" if where.startswith("on every")
-                        else f"labelled the whole pool of {_labels(whole)} before the budget ran out")
-        if part:
-            bits.append("ended with " + join([f"{pct(v, 0)} of the pool of {PROBLEM_LABELS[p]}"
-                                              for p, v in part.items()]) + " labelled")
-        sentences.append("The incremental strategies " + join(bits, "but") + ".")
-    return " ".join(sentences)
+        v, pool = _last_mean(ctx, p, "sasla", "subset_size"), _pool(ctx, p)
+        if _finite(v) and _finite(pool) and pool:
+            shares[p] = v / pool
+    if not shares:
+        return []
+    shown = {p: round(100 * v) for p, v in shares.items()}
+    low = [p for p, v in shown.items() if v == min(shown.values())]
+    high = [p for p, v in shown.items() if v == max(shown.values())]
+    return [make("subset-range", (), {"shares": shares, "low": low, "high": high, "where": scope(ctx, shares)})]
 
 
-def _budget_text(ctx: Context) -> str:
-    inc = _labelled_share(ctx)
+@template("subset-range")
+def _t_subset_range(f: Finding) -> str:
+    n = f.numbers
+    lo, hi = n["shares"][n["low"][0]], n["shares"][n["high"][0]]
+    if set(n["low"]) == set(n["shares"]):
+        return f"At the last epoch SASLA trained on {pct(lo, 0)} of the pool {on(n['where'])}."
+    return (f"At the last epoch SASLA trained on between {pct(lo, 0)} ({_labels(n['low'])}) and "
+            f"{pct(hi, 0)} ({_labels(n['high'])}) of the pool.")
+
+
+def _total_presentations(ctx: Context, p: str, s: str) -> float:
+    sub = runs_of(ctx, p, s)
+    return float(sub.groupby(["trial", "fold"])["presentations"].max().mean()) if len(sub) else float("nan")
+
+
+def _presentations_saved(ctx: Context) -> list[Finding]:
+    """SASLA's cumulative presentations over the whole run against passive learning's."""
+    ratio = {}
+    for p in ctx.problems:
+        a, b = _total_presentations(ctx, p, "sasla"), _total_presentations(ctx, p, "passive")
+        if _finite(a) and _finite(b) and b > 0:
+            ratio[p] = a / b
+    if not ratio:
+        return []
+    verdict = {p: compare(r, 1.0, TOLERANCE) for p, r in ratio.items()}
+    groups = {key: scope(ctx, [p for p, v in verdict.items() if v == word])
+              for key, word in (("fewer", "lower"), ("same", "same"), ("more", "higher"))}
+    return [make("presentations-saved", (), {"ratio": ratio, "tolerance": TOLERANCE, **groups})]
+
+
+@template("presentations-saved")
+def _t_presentations_saved(f: Finding) -> str:
+    n = f.numbers
+
+    def shares(sc):
+        return ", ".join(f"{PROBLEM_LABELS[p]} {pct(n['ratio'][p], 0)}" for p in sc["problems"])
+
+    parts = []
+    if n["fewer"]["problems"]:
+        parts.append(f"fewer pattern presentations than passive learning {on(n['fewer'])} "
+                     f"({shares(n['fewer'])} of passive learning's)")
+    if n["same"]["problems"]:
+        parts.append(f"as many as passive learning, within {pct(n['tolerance'], 1)}, {on(n['same'])}, so it saved "
+                     f"no presentations there")
+    if n["more"]["problems"]:
+        parts.append(f"more than passive learning {on(n['more'])} ({shares(n['more'])} of passive learning's)")
+    return "Counted over the whole run, SASLA made " + "; ".join(parts) + "."
+
+
+def _labelled(ctx: Context) -> dict[str, Any] | None:
+    inc = _labelled_share(ctx, "random")
     if not inc:
-        return ""
-    small = {p: v for p, v in inc.items() if v < 0.995}
-    if not small:
+        return None
+    same = all(abs(v - inc[p]) <= TOLERANCE * inc[p] for s in INCREMENTAL
+               for p, v in _labelled_share(ctx, s).items() if p in inc)
+    return {"shares": inc, "who": "incremental" if same else "random",
+            "whole": scope(ctx, [p for p, v in inc.items() if v >= FULL]),
+            "part": [p for p, v in inc.items() if v < FULL]}
+
+
+@template("labelled-share")
+def _t_labelled_share(f: Finding) -> str:
+    n = f.numbers
+    bits = []
+    if n["whole"]["problems"]:
+        where = on(n["whole"])
+        bits.append(f"labelled the whole pool {where} before the budget ran out" if where.startswith("on every")
+                    else f"labelled the whole pool of {_labels(n['whole']['problems'])} before the budget ran out")
+    if n["part"]:
+        bits.append("ended with " + join([f"{pct(n['shares'][p], 0)} of the pool of {PROBLEM_LABELS[p]}"
+                                          for p in n["part"]]) + " labelled")
+    who = "The incremental strategies" if n["who"] == "incremental" else "Random sampling"
+    return f"{who} " + join(bits, "but") + "."
+
+
+@template("labelled-budget")
+def _t_labelled_budget(f: Finding) -> str:
+    n = f.numbers
+    if not n["part"]:
         return ("With the budgets of this profile the labelled set reaches the whole pool on every "
                 "problem before training ends.")
     return ("With the budgets of this profile the labelled set stays below the whole pool on "
-            + join([f"{PROBLEM_LABELS[p]} ({pct(v, 0)} at the end)" for p, v in small.items()]) + ".")
+            + join([f"{PROBLEM_LABELS[p]} ({pct(n['shares'][p], 0)} at the end)" for p in n["part"]]) + ".")
+
+
+def _subset_findings(ctx: Context) -> list[Finding]:
+    out = _subset_range(ctx) + _presentations_saved(ctx)
+    lab = _labelled(ctx)
+    return out + ([make("labelled-share", (), lab)] if lab else [])
+
+
+def _subset_text(ctx: Context) -> str:
+    return said(_subset_findings(ctx), ctx)
+
+
+def _budget_text(ctx: Context) -> str:
+    lab = _labelled(ctx)
+    return said([make("labelled-budget", (), lab)], ctx) if lab else ""
+
+
+# =========================================================================== convergence
+def _rate_findings(ctx: Context) -> list[Finding]:
+    rows = []
+    for s in ctx.strategies():
+        rs = {p: r for p in ctx.problems if (r := ctx.conv_row(p, s)) is not None}
+        if rs:
+            rows.append({"strategy": s, "converged": sum(int(r["n_converged"]) for r in rs.values()),
+                         "runs": sum(int(r["n_runs"]) for r in rs.values()), "where": scope(ctx, rs),
+                         "everywhere": set(rs) == set(ctx.problems)})
+    return [make("convergence-rate", (), {"rows": rows})] if rows else []
+
+
+@template("convergence-rate")
+def _t_convergence_rate(f: Finding) -> str:
+    parts = []
+    for r in f.numbers["rows"]:
+        w = r["where"]
+        qual = "" if r["everywhere"] else (f" ({TASK_PROSE[w['every']]} problems only)"
+                                           if w["every"] in TASK_PROSE else f" ({_labels(w['problems'])} only)")
+        parts.append(f"{pct(r['converged'] / r['runs'], 0)} for {STRATEGY_PROSE[r['strategy']]}{qual}")
+    return "Over all problems, the share of runs that reached the target was " + join(parts) + "."
+
+
+def _pairs_to_target(ctx: Context, column: str, tol: float) -> list[dict]:
+    """Each strategy against passive learning on each problem: medians over all runs of ``column`` at
+    the target, a run that never reached it counting as +inf."""
+    out = []
+    for p in ctx.problems:
+        c = ctx.conv[ctx.conv["dataset"] == p]
+        base = c[c["strategy"] == "passive"]
+        if base.empty:
+            continue
+        mp = median_all(base[column], base["converged"])
+        for s in ctx.strategies(p):
+            runs = c[c["strategy"] == s]
+            if s == "passive" or runs.empty:
+                continue
+            ms = median_all(runs[column], runs["converged"])
+            out.append({"problem": p, "strategy": s, "median": ms, "passive": mp, "verdict": compare(ms, mp, tol)})
+    return out
+
+
+def _grouped(ctx: Context, pairs: Sequence[Mapping], verdict: str) -> list[dict]:
+    by: dict[str, list[str]] = {}
+    for r in pairs:
+        if r["verdict"] == verdict:
+            by.setdefault(r["strategy"], []).append(r["problem"])
+    return [{"strategy": s, "where": scope(ctx, ps)} for s, ps in by.items()]
+
+
+def _listing(groups: Sequence[Mapping]) -> str:
+    return "; ".join(f"{STRATEGY_PROSE[g['strategy']]} {on(g['where'])}" for g in groups)
+
+
+def _counts(pairs: Sequence[Mapping]) -> dict[str, int]:
+    return {v: sum(r["verdict"] == v for r in pairs) for v in ("lower", "higher", "same", "undecided")}
+
+
+def _faster_findings(ctx: Context) -> list[Finding]:
+    pairs = _pairs_to_target(ctx, "epochs_to_convergence", 0.0)
+    return [make("faster", (), {"pairs": pairs, "faster": _grouped(ctx, pairs, "lower")})]
+
+
+_CENSORED = ("over all runs, a run that never reached the target counting as needing more than any run that "
+             "did, so that a median is finite only when more than half of the runs converged")
+
+
+@template("faster")
+def _t_faster(f: Finding) -> str:
+    n = f.numbers
+    c = _counts(n["pairs"])
+    decided = len(n["pairs"]) - c["undecided"]
+    if not n["pairs"]:
+        return "No strategy ran beside passive learning, so epochs to the target cannot be compared."
+    if not decided:
+        return ("In no (strategy, problem) pair did the strategy or passive learning reach the target in more "
+                "than half of its runs, so the median epochs to the target cannot be compared.")
+    text = (f"Taking medians {_CENSORED}, a strategy needed fewer epochs than passive learning to reach the target "
+            f"in {words(c['lower'], 'none')} and more in {words(c['higher'], 'none')}"
+            + (f" (as many in {words(c['same'])})" if c["same"] else "")
+            + f" of the {words(decided)} (strategy, problem) pairs that can be compared")
+    if n["faster"]:
+        text += " (fewer: " + _listing(n["faster"]) + ")"
+    text += "."
+    if c["undecided"]:
+        text += (f" In {words(c['undecided'])} further pair{'s' if c['undecided'] > 1 else ''} neither the strategy "
+                 f"nor passive learning reached the target in more than half of its runs.")
+    return text
 
 
 def _convergence_text(ctx: Context) -> str:
-    out = []
-    rates = {}
-    for s in ctx.strategies():
-        rs = [r for p in ctx.problems if (r := ctx.conv_row(p, s)) is not None]
-        if rs:
-            n = sum(int(r["n_runs"]) for r in rs)
-            rates[s] = sum(int(r["n_converged"]) for r in rs) / n if n else float("nan")
-    if rates:
-        out.append("Over all problems, the share of runs that reached the target was "
-                   + join([f"{pct(v, 0)} for {STRATEGY_PROSE[s]}" for s, v in rates.items()]) + ".")
-    faster, slower, same = [], [], []
+    return said(_rate_findings(ctx) + _faster_findings(ctx), ctx)
+
+
+def _presentation_findings(ctx: Context) -> list[Finding]:
+    pairs = _pairs_to_target(ctx, "presentations", TOLERANCE)
+    return [make("presentations-to-target", (), {"pairs": pairs, "tolerance": TOLERANCE,
+                                                 "fewer": _grouped(ctx, pairs, "lower"),
+                                                 "same": _grouped(ctx, pairs, "same")})]
+
+
+@template("presentations-to-target")
+def _t_presentations_to_target(f: Finding) -> str:
+    n = f.numbers
+    c = _counts(n["pairs"])
+    decided = len(n["pairs"]) - c["undecided"]
+    if not decided:
+        return ("Counted in presentations, the strategies cannot be compared with passive learning either: "
+                "no pair has a finite median.") if n["pairs"] else ""
+    text = (f"Counted in presentations rather than epochs (medians {_CENSORED}; medians less than "
+            f"{pct(n['tolerance'], 1)} apart count as equal), ")
+    text += (f"fewer presentations than passive learning's were needed by {_listing(n['fewer'])}" if n["fewer"]
+             else "no strategy needed fewer presentations than passive learning")
+    if n["same"]:
+        text += f", as many by {_listing(n['same'])}"
+    text += (f" ({words(c['lower'], 'none')} fewer, {words(c['same'], 'none')} as many and "
+             f"{words(c['higher'], 'none')} more of the {words(decided)} comparable pairs).")
+    return text
+
+
+def _labels_range(ctx: Context) -> list[Finding]:
+    items = []
     for p in ctx.problems:
-        base = ctx.conv_row(p, "passive")
-        if base is None or not _finite(base["epochs_median"]):
-            continue
-        for s in ctx.strategies(p):
-            if s == "passive":
-                continue
+        pool = _pool(ctx, p)
+        for s in INCREMENTAL:
             r = ctx.conv_row(p, s)
-            if r is None or not _finite(r["epochs_median"]):
+            if r is None or not _finite(pool) or not pool or not _finite(r.get("labels_used_median", np.nan)):
                 continue
-            d = r["epochs_median"] - base["epochs_median"]
-            (faster if d < 0 else slower if d > 0 else same).append((s, p))
-    pairs = len(faster) + len(slower) + len(same)
-    if pairs:
-        text = (f"Of the {pairs} (strategy, problem) pairs in which both the strategy and passive "
-                f"learning had converged runs, the strategy needed a lower median number of epochs in "
-                f"{words(len(faster), 'none')} and a higher one in {words(len(slower), 'none')}")
-        if faster:
-            by = {}
-            for s, p in faster:
-                by.setdefault(s, []).append(p)
-            text += " (faster: " + "; ".join(f"{STRATEGY_PROSE[s]} {_on(ctx, ps)}" for s, ps in by.items()) + ")"
-        out.append(text + ".")
-    else:
-        out.append("No strategy had converged runs on a problem on which passive learning also had "
-                   "converged runs, so epochs to convergence cannot be compared.")
-    return " ".join(out)
+            items.append([s, p, float(r["labels_used_median"]) / pool])
+    if not items:
+        return []
+    shown = [round(100 * v) for _, _, v in items]
+    low = [[s, p] for (s, p, _), v in zip(items, shown) if v == min(shown)]
+    high = [[s, p] for (s, p, _), v in zip(items, shown) if v == max(shown)]
+    return [make("labels-range", (), {"items": items, "low": low, "high": high})]
+
+
+@template("labels-range")
+def _t_labels_range(f: Finding) -> str:
+    n = f.numbers
+    value = {(s, p): v for s, p, v in n["items"]}
+
+    def who(pairs):
+        return "; ".join(f"{STRATEGY_PROSE[s]}, {PROBLEM_LABELS[p]}" for s, p in pairs)
+
+    lo, hi = value[tuple(n["low"][0])], value[tuple(n["high"][0])]
+    if len(n["low"]) == len(n["items"]):
+        return (f"Where the incremental strategies converged, they had used {pct(lo, 0)} of the pool's labels "
+                f"(median) in every case.")
+    return (f"Where the incremental strategies converged, they had used between {pct(lo, 0)} ({who(n['low'])}) "
+            f"and {pct(hi, 0)} ({who(n['high'])}) of the pool's labels (median).")
 
 
 def _efficiency_text(ctx: Context) -> str:
     """Presentations and labels needed to reach the target, compared with passive learning."""
-    fewer: dict[str, list[str]] = {}
-    compared = 0
-    for p in ctx.problems:
-        base = ctx.conv_row(p, "passive")
-        if base is None or not _finite(base.get("presentations_median", np.nan)):
-            continue
-        for s in ctx.strategies(p):
-            r = ctx.conv_row(p, s) if s != "passive" else None
-            if r is None or not _finite(r.get("presentations_median", np.nan)):
-                continue
-            compared += 1
-            if r["presentations_median"] < base["presentations_median"]:
-                fewer.setdefault(s, []).append(p)
-    out = []
-    if compared:
-        if fewer:
-            out.append("Counted in presentations rather than epochs, a lower median than passive "
-                       "learning's was needed to reach the target by "
-                       + "; ".join(f"{STRATEGY_PROSE[s]} {_on(ctx, ps)}" for s, ps in fewer.items())
-                       + f" ({words(sum(len(v) for v in fewer.values()))} of the {words(compared)} "
-                         f"comparable pairs).")
-        else:
-            out.append("No active strategy reached the target with a lower median number of "
-                       "presentations than passive learning.")
-    lab = []
-    for p in ctx.problems:
-        pool = ctx.pools.get(p, {}).get("pool_mean")
-        for s in ("entropy", "ensemble", "random"):
-            r = ctx.conv_row(p, s)
-            if r is None or not pool or not _finite(r.get("labels_used_median", np.nan)):
-                continue
-            lab.append((s, p, r["labels_used_median"] / pool))
-    if lab:
-        lo = min(lab, key=lambda x: x[2])
-        hi = max(lab, key=lambda x: x[2])
-        out.append(f"Where the incremental strategies converged, they had used between "
-                   f"{pct(lo[2], 0)} ({STRATEGY_PROSE[lo[0]]}, {PROBLEM_LABELS[lo[1]]}) and "
-                   f"{pct(hi[2], 0)} ({STRATEGY_PROSE[hi[0]]}, {PROBLEM_LABELS[hi[1]]}) of the pool's "
-                   f"labels (median).")
-    return " ".join(out)
+    return said(_presentation_findings(ctx) + _labels_range(ctx), ctx)
 
 
-def _across_text(ctx: Context) -> str:
+# =========================================================================== across problems
+def _across_findings(ctx: Context) -> list[Finding]:
     out = []
     for task in ("classification", "regression"):
         a = ctx.across[task]
         if not a.get("ok"):
             continue
         fr = a["friedman"]
-        ranks = fr.avg_ranks.sort_values()
-        order = join([f"{STRATEGY_PROSE[s]} ({num(r, 2)})" for s, r in ranks.items()])
-        sig = fr.p_f < ALPHA
-        text = (f"For {TASK_PROSE[task]}, the average ranks are {order}; the Iman--Davenport test "
-                f"{'rejects' if sig else 'does not reject'} equal ranks ({p_is(fr.p_f)})")
+        ranks = {s: float(r) for s, r in fr.avg_ranks.items()}
         post = a["post"]
+        posthoc = None
         if len(post):
-            sig_s = post[post["significant"]]
-            if sig_s.empty:
-                text += ", and no strategy differs significantly from passive learning after Holm"
-            else:
-                text += ", and after Holm " + join([
-                    f"{STRATEGY_PROSE[r.strategy]} ranks significantly "
-                    f"{'better' if r.direction == 'better' else 'worse'} than passive learning"
-                    for r in sig_s.itertuples()])
-        out.append(text + ".")
-    if out:
-        out.append("With so few problems these tests can only reveal differences that are large and "
-                   "consistent across all of them.")
-    return " ".join(out)
+            posthoc = [[r.strategy, "better" if r.direction == "better" else "worse"]
+                       for r in post.itertuples() if bool(r.significant)]
+        out.append(make("across", (task,), {
+            "ranks": ranks, "n": int(fr.n), "k": int(fr.k), "p": float(fr.p_chi2),
+            "min_p": float(a["limits"]["min_p_friedman"]), "reject": bool(fr.p_chi2 <= ALPHA), "posthoc": posthoc}))
+    return out
+
+
+@template("across")
+def _t_across(f: Finding) -> str:
+    (task,) = f.subjects
+    n = f.numbers
+    order = join([f"{STRATEGY_PROSE[s]} ({num(r, 2)})" for s, r in sorted(n["ranks"].items(), key=lambda kv: kv[1])])
+    text = (f"For {TASK_PROSE[task]}, the average ranks over the {words(n['n'])} problems are {order}; the "
+            f"Friedman test {'rejects' if n['reject'] else 'does not reject'} equal ranks ($\\chi^2_F$, "
+            f"{p_is(n['p'])}; with {words(n['n'])} problems and {words(n['k'])} strategies the smallest attainable "
+            f"value is {_floor(n['min_p'])})")
+    if n["posthoc"] is not None:
+        if not n["posthoc"]:
+            text += ", and no strategy differs significantly from passive learning after Holm"
+        else:
+            text += ", and after Holm " + join([f"{STRATEGY_PROSE[s]} ranks significantly {d} than passive learning"
+                                                for s, d in n["posthoc"]])
+    return text + "."
+
+
+def _floor(p: float) -> str:
+    """A p-value that may be tiny: ``$p=0.017$`` or ``$p=3.2\\times 10^{-5}$``."""
+    if p >= 0.001:
+        return f"$p={p:.3f}$"
+    mant, exp = f"{p:.1e}".split("e")
+    return f"$p={mant}\\times 10^{{{int(exp)}}}$"
+
+
+def _power(ctx: Context, form: str) -> list[Finding]:
+    tasks = {}
+    for t, a in ctx.across.items():
+        if a.get("ok"):
+            k, n = int(a["scores"].shape[1]), int(a["scores"].shape[0])
+            tasks[t] = {"k": k, "n": n, "min_p": float(a["limits"]["min_p_friedman"]), "cd": float(a["cd"])}
+    untested = [t for t in ("classification", "regression") if ctx.problems_of(t) and t not in tasks]
+    if form == "closing" and not tasks:
+        return []
+    return [make("across-power", (form,), {"tasks": tasks, "untested": untested})]
+
+
+@template("across-power")
+def _t_across_power(f: Finding) -> str:
+    (form,) = f.subjects
+    n = f.numbers
+    ts = [t for t in ("classification", "regression") if t in n["tasks"]]
+    counts = join([f"{words(n['tasks'][t]['n'])} {TASK_PROSE[t]} problems" for t in ts])
+    if form == "closing":
+        return f"With {counts} these tests can only reveal differences that are large and consistent across all of them."
+    if not ts:
+        return "No across-problem test is possible with the problems of these results."
+    floors = join([f"{_floor(n['tasks'][t]['min_p'])} for the {words(n['tasks'][t]['k'])} {TASK_PROSE[t]} "
+                   f"strategies" for t in ts])
+    cds = join([f"{num(n['tasks'][t]['cd'], 2)} ranks for {TASK_PROSE[t]} (against a largest possible rank "
+                f"difference of {words(n['tasks'][t]['k'] - 1)})" for t in ts])
+    text = (f"With {counts} these tests have very little power: even if all problems ranked the strategies "
+            f"identically, the Friedman statistic $\\chi^2_F$, whose $p$-value the results report, could not give "
+            f"less than {floors}, and the Nemenyi critical differences are {cds}.")
+    if n["untested"]:
+        text += f" No across-problem test is possible for {join([TASK_PROSE[t] for t in n['untested']])}."
+    return text
+
+
+def _across_text(ctx: Context) -> str:
+    found = _across_findings(ctx)
+    return said(found + (_power(ctx, "closing") if found else []), ctx)
+
+
+def _power_text(ctx: Context) -> str:
+    return said(_power(ctx, "paragraph"), ctx)
+
+
+# =========================================================================== references
+def _clause(ctx: Context, p: str, pt: Mapping[str, Any]) -> dict | None:
+    m = pt["metric"]
+    mean, _ = _passive_value(ctx, p, m)
+    if not _finite(mean):
+        return None
+    c = {"problem": p, "metric": m, "ours": mean, "short": pt.get("short", pt["label"]),
+         "bibkey": pt.get("bibkey") or "", "derived": bool(pt.get("derived"))}
+    is_acc = m.split("_")[0] in ("accuracy", "f1")
+    if "value" in pt:
+        ref = float(pt["value"])
+        c["ref"] = ref
+        if is_acc:
+            d = 100 * (mean - ref)
+            c["relation"] = "equal" if abs(d) < 0.05 else ("above" if d > 0 else "below")
+            c["floor"] = False
+        elif m.startswith("r2"):
+            c["relation"] = "above" if mean > ref else "below"
+            c["floor"] = mean > ref and c["derived"]
+        else:
+            c["relation"] = "ratio"
+            c["floor"] = c["derived"] and mean < ref
+        return c
+    if "low" in pt:
+        lo, hi = float(pt["low"]), float(pt["high"])
+        c.update(low=lo, high=hi, floor=False,
+                 relation="inside" if lo <= mean <= hi else "below" if mean < lo else "above")
+        return c
+    return None
+
+
+def _clause_text(c: Mapping[str, Any]) -> str:
+    m, label, short = c["metric"], PROBLEM_LABELS[c["problem"]], c["short"]
+    cite = f"~\\cite{{{c['bibkey']}}}" if c["bibkey"] else ""
+    is_acc = m.split("_")[0] in ("accuracy", "f1")
+    name = _metric_name(m).lower() if is_acc else _metric_name(m)
+    if "low" in c:
+        unit = "\\%" if is_acc else ""
+        return (f"its {name} on {label} lies {c['relation']} the range {_fmt_metric(m, c['low'])}--"
+                f"{_fmt_metric(m, c['high'])}{unit} of {short}{cite}")
+    if is_acc:
+        d = 100 * (c["ours"] - c["ref"])
+        rel = "equal to" if c["relation"] == "equal" else f"{num(abs(d), 1)} points {c['relation']}"
+        return f"its {name} on {label} is {rel} that of the {short}{cite}"
+    if c["relation"] in ("above", "below"):
+        return f"its {name} on {label} is {c['relation']} the {short}{cite}"
+    ratio = c["ours"] / c["ref"] if c["ref"] else float("nan")
+    return f"its {name} on {label} is {num(ratio, 2)} times the {short}{cite}"
 
 
 def _sanity_clause(ctx: Context, p: str, pt: Mapping[str, Any]) -> tuple[str, bool] | None:
     """One clause comparing passive learning with a reference point, and whether an error
     lies below a noise floor."""
-    m = pt["metric"]
-    mean, _ = _passive_value(ctx, p, m)
-    if not _finite(mean):
-        return None
-    label = PROBLEM_LABELS[p]
-    short = pt.get("short", pt["label"])
-    cite = f"~\\cite{{{pt['bibkey']}}}" if pt.get("bibkey") else ""
-    is_acc = m.split("_")[0] in ("accuracy", "f1")
-    name = _metric_name(m) if not is_acc else _metric_name(m).lower()
-    if "value" in pt:
-        ref = float(pt["value"])
-        if is_acc:
-            d = 100 * (mean - ref)
-            rel = ("equal to" if abs(d) < 0.05 else
-                   f"{num(abs(d), 1)} points {'above' if d > 0 else 'below'}")
-            return f"its {name} on {label} is {rel} that of the {short}{cite}", False
-        if m.startswith("r2"):
-            return (f"its {name} on {label} is {'above' if mean > ref else 'below'} the {short}{cite}",
-                    mean > ref and bool(pt.get("derived")))
-        ratio = mean / ref if ref else float("nan")
-        below_floor = bool(pt.get("derived")) and mean < ref
-        return f"its {name} on {label} is {num(ratio, 2)} times the {short}{cite}", below_floor
-    if "low" in pt:
-        lo, hi = float(pt["low"]), float(pt["high"])
-        where = "inside" if lo <= mean <= hi else "below" if mean < lo else "above"
-        unit = "\\%" if is_acc else ""
-        return (f"its {name} on {label} lies {where} the range {_fmt_metric(m, lo)}--"
-                f"{_fmt_metric(m, hi)}{unit} of {short}{cite}", False)
-    return None
+    c = _clause(ctx, p, pt)
+    return None if c is None else (_clause_text(c), bool(c["floor"]))
 
 
-def _sanity_text(ctx: Context) -> str:
-    clauses, floor = [], False
-    for p in PROBLEMS:
-        if p not in ctx.problems:
-            continue
-        for pt in _reference_points(ctx.refs, p):
-            c = _sanity_clause(ctx, p, pt)
-            if c:
-                clauses.append(c[0])
-                floor |= c[1]
+def _sanity_findings(ctx: Context) -> list[Finding]:
+    clauses = [c for p in ctx.problems for pt in _reference_points(ctx.refs, p) if (c := _clause(ctx, p, pt))]
     if not clauses:
-        return ""
-    out = "Against these references, passive learning behaves as follows: " + "; ".join(clauses) + "."
-    if floor:
+        return []
+    return [make("sanity", (), {"clauses": clauses, "floor": any(c["floor"] for c in clauses)})]
+
+
+@template("sanity")
+def _t_sanity(f: Finding) -> str:
+    out = ("Against these references, passive learning behaves as follows: "
+           + "; ".join(_clause_text(c) for c in f.numbers["clauses"]) + ".")
+    if f.numbers["floor"]:
         out += (" A result better than the noise floor is possible on a finite validation set, where "
                 "the realised noise can be smaller than its standard deviation.")
     return out
+
+
+def _sanity_text(ctx: Context) -> str:
+    return said(_sanity_findings(ctx), ctx)

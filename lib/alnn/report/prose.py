@@ -5,22 +5,30 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from alnn.report.claims import (
+    QUERY, TOLERANCE, Finding, check_findings, make, on, runs_of, scope, template,
+)
 from alnn.report.constants import PROBLEM_LABELS, STRATEGIES, STRATEGY_PROSE
 from alnn.report.format import Values, _escape, _finite, capital, count, gnum, join, num, pct, words
 from alnn.report.context import (
-    Context, _group_by_value, _labels, _on, _query_params, _reference_points, _settings_rows,
+    Context, _group_by_value, _labels, _query_params, _reference_points, _settings_rows,
 )
-from alnn.report.tables import _grid_per_config
+from alnn.report.tables import _best, _grid_per_config
 from alnn.report.findings import (
     _across_text, _budget_text, _comparison_text, _convergence_text, _divergence_text,
-    _efficiency_text, _names, _random_text, _sanity_text, _sig_sets, _subset_text,
+    _efficiency_text, _names, _power_text, _random_text, _sanity_text, _sig_sets, _subset_findings,
+    _subset_text, said,
 )
 
 
-def _draft_text(ctx: Context) -> str:
-    draft = (ctx.refs.get("draft") or {}).get("accuracy") or {}
+def _draft(ctx: Context) -> dict:
+    return (ctx.refs.get("draft") or {}).get("accuracy") or {}
+
+
+def _draft_rows(ctx: Context) -> list[str]:
+    """The draft's accuracies beside ours, problem by problem (numbers only, no claim)."""
     out = []
-    for p, claims in draft.items():
+    for p, claims in _draft(ctx).items():
         if p not in ctx.problems:
             continue
         ss = [s for s in STRATEGIES if s in claims and s in ctx.strategies(p)]
@@ -30,44 +38,135 @@ def _draft_text(ctx: Context) -> str:
         ours = join([pct(ctx.stat(p, s, "accuracy")) for s in ss])
         out.append(f"For {PROBLEM_LABELS[p]} the draft reported {theirs} for {_names(ss)}; our runs give "
                    f"{ours}.")
-    fm = draft.get("fashion-mnist", {})
-    if "fashion-mnist" in ctx.problems and "passive" in fm:
-        ours = ctx.stat("fashion-mnist", "passive", "accuracy")
-        top = max(fm.values())
-        if _finite(ours):
-            below = ours < fm["passive"]
-            out.append(f"Our passive networks reach {pct(ours)} on Fashion-MNIST, "
-                       + (f"{num(100 * (fm['passive'] - ours), 1)} points below the draft's "
-                          f"{pct(fm['passive'])} for passive learning and "
-                          f"{num(100 * (top - ours), 1)} points below its best value of {pct(top)}"
-                          if below else
-                          f"{'not below' if ours >= fm['passive'] else ''} the draft's {pct(fm['passive'])}")
-                       + ".")
-        refs = [pt for pt in _reference_points(ctx.refs, "fashion-mnist") if "value" in pt]
-        if refs:
-            ref = refs[0]
-            out.append(f"The Fashion-MNIST benchmark reports {pct(ref['value'])} for its best "
-                       f"one-hidden-layer network~\\cite{{{ref['bibkey']}}}, "
-                       + ("so the draft's values of " + pct(min(fm.values()))
-                          + " and more lie beyond what this model class is known to reach on the data "
-                            "set, and our measurements do not support them."
-                          if min(fm.values()) > ref["value"] else
-                          "which the draft's values do not exceed."))
-    ranked = []
-    for p, claims in draft.items():
+    return out
+
+
+def _draft_passive(ctx: Context, form: str) -> list[Finding]:
+    """Our passive accuracy on Fashion-MNIST against the draft's passive and best values."""
+    fm = _draft(ctx).get("fashion-mnist", {})
+    if "fashion-mnist" not in ctx.problems or not fm or (form == "draft" and "passive" not in fm):
+        return []
+    ours = ctx.stat("fashion-mnist", "passive", "accuracy")
+    if not _finite(ours):
+        return []
+    top = max(fm.values())
+    return [make("draft-passive", (form,), {
+        "ours": ours, "draft": fm.get("passive"), "top": top,
+        "top_strategy": [s for s in STRATEGIES if fm.get(s) == top],
+        "below_draft": fm.get("passive") is not None and ours < fm["passive"], "below_top": ours < top})]
+
+
+@template("draft-passive")
+def _t_draft_passive(f: Finding) -> str:
+    (form,) = f.subjects
+    n = f.numbers
+    if form == "abstract":
+        rel = "below" if n["below_top"] else "at least"
+        return (f"Passive learning reaches {pct(n['ours'])} on Fashion-MNIST, {rel} the {pct(n['top'])} "
+                f"that the draft reported for its best strategy.")
+    gap = lambda x: num(100 * abs(x - n["ours"]), 1)  # noqa: E731
+    first = (f"{gap(n['draft'])} points below the draft's {pct(n['draft'])} for passive learning" if n["below_draft"]
+             else f"at least the draft's {pct(n['draft'])} for passive learning")
+    second = (f"{gap(n['top'])} points below its best value of {pct(n['top'])}" if n["below_top"]
+              else f"at least its best value of {pct(n['top'])}")
+    return f"Our passive networks reach {pct(n['ours'])} on Fashion-MNIST, {first} and {second}."
+
+
+def _draft_benchmark(ctx: Context) -> list[Finding]:
+    """Each draft value on Fashion-MNIST against the benchmark, and ours for the same strategy against it."""
+    fm = _draft(ctx).get("fashion-mnist", {})
+    refs = [pt for pt in _reference_points(ctx.refs, "fashion-mnist") if "value" in pt]
+    if "fashion-mnist" not in ctx.problems or not fm or not refs:
+        return []
+    bench = float(refs[0]["value"])
+    ss = [s for s in STRATEGIES if s in fm]
+    above = [s for s in ss if fm[s] > bench]
+    ours = {s: m for s in above if _finite(m := ctx.stat("fashion-mnist", s, "accuracy"))}
+    return [make("draft-benchmark", (), {
+        "bench": bench, "bibkey": refs[0].get("bibkey") or "", "values": dict(fm), "above": above,
+        "not_above": [s for s in ss if fm[s] <= bench], "ours": ours,
+        "unreached": [s for s in above if s in ours and ours[s] < fm[s]],
+        "reached": [s for s in above if s in ours and ours[s] >= fm[s]]})]
+
+
+@template("draft-benchmark")
+def _t_draft_benchmark(f: Finding) -> str:
+    n = f.numbers
+    v, ours = n["values"], n["ours"]
+    cite = f"~\\cite{{{n['bibkey']}}}" if n["bibkey"] else ""
+
+    def vals(ss, d):
+        return join([pct(d[s]) for s in ss])
+
+    text = f"The Fashion-MNIST benchmark reports {pct(n['bench'])} for its best one-hidden-layer network{cite}"
+    if not n["above"]:
+        return text + f"; none of the draft's values ({vals(n['not_above'], v)}) exceeds it."
+    if not n["not_above"]:
+        text += (f", and every value the draft reports ({vals(n['above'], v)}) exceeds it, beyond what this model "
+                 f"class is known to reach on the data set")
+    else:
+        text += (f"; the draft's values for {_names(n['above'])} ({vals(n['above'], v)}) exceed it, beyond what "
+                 f"this model class is known to reach on the data set, those for {_names(n['not_above'])} "
+                 f"({vals(n['not_above'], v)}) do not")
+    un, re_ = n["unreached"], n["reached"]
+    if un and not re_:
+        text += (f". Our runs stay below the draft's value for each of these strategies ({vals(un, ours)} for "
+                 f"{_names(un)}), so our measurements do not support them.")
+    elif re_ and not un:
+        text += f". Our runs reach the draft's value for each of these strategies ({vals(re_, ours)} for {_names(re_)})."
+    elif un and re_:
+        text += (f". Our runs stay below the draft's values for {_names(un)} ({vals(un, ours)}) but reach those for "
+                 f"{_names(re_)} ({vals(re_, ours)}).")
+    else:
+        text += "."
+    return text
+
+
+def _draft_best(ctx: Context) -> list[Finding]:
+    """The draft's best strategy per problem against our best over every strategy of the problem."""
+    rows = []
+    for p, claims in _draft(ctx).items():
         if p not in ctx.problems:
             continue
         ss = [s for s in claims if s in ctx.strategies(p) and _finite(ctx.stat(p, s, "accuracy"))]
         if len(ss) < 2:
             continue
-        theirs = max(ss, key=lambda s: claims[s])
-        ours = max(ss, key=lambda s: ctx.stat(p, s, "accuracy"))
-        ranked.append((p, theirs, ours))
-    if ranked:
-        agree = [p for p, t, o in ranked if t == o]
-        out.append(f"The draft's best strategy per problem is also ours on {words(len(agree), 'none')} of the "
-                   f"{words(len(ranked))} problems it reported.")
-    return " ".join(out)
+        tied = _best(ctx, p, ctx.strategies(p), "accuracy", True)
+        rows.append({"problem": p, "theirs": max(claims, key=claims.get),
+                     "ours": [s for s in ctx.strategies(p) if s in tied]})
+    if not rows:
+        return []
+    return [make("draft-best", (), {"rows": rows, "agree": [r["problem"] for r in rows if r["theirs"] in r["ours"]]})]
+
+
+@template("draft-best")
+def _t_draft_best(f: Finding) -> str:
+    n = f.numbers
+    if len(n["rows"]) == 1:
+        p = n["rows"][0]["problem"]
+        text = (f"The draft's best strategy on {PROBLEM_LABELS[p]} is {'also' if n['agree'] else 'not'} the best "
+                f"of all the strategies we ran, passive learning included")
+    else:
+        text = (f"The draft's best strategy per problem is also the best of all the strategies we ran, passive "
+                f"learning included, on {words(len(n['agree']), 'none')} of the {words(len(n['rows']))} problems "
+                f"it reported")
+    other = [r for r in n["rows"] if r["problem"] not in n["agree"]]
+    if other:
+        text += " (" + "; ".join(
+            f"on {PROBLEM_LABELS[r['problem']]} it reported {STRATEGY_PROSE[r['theirs']]} best, while "
+            f"{_names(r['ours'])} {'has' if len(r['ours']) == 1 else 'tie for'} the highest mean accuracy of our runs"
+            for r in other) + ")"
+    return text + "."
+
+
+def _draft_findings(ctx: Context) -> list[Finding]:
+    return _draft_passive(ctx, "draft") + _draft_benchmark(ctx) + _draft_best(ctx)
+
+
+def _draft_text(ctx: Context) -> str:
+    found = _draft_findings(ctx)
+    check_findings(found, ctx)
+    return " ".join(_draft_rows(ctx) + [f.text for f in found])
 
 
 def _grid_text(ctx: Context) -> str:
@@ -85,38 +184,66 @@ def _grid_text(ctx: Context) -> str:
     return ("the grid being " + "; and ".join(parts)) if parts else "the grid of the profile"
 
 
-def _grid_findings(ctx: Context) -> str:
-    edges, out = [], []
+def _grid_edges(ctx: Context) -> list[Finding]:
+    edges = []
     for p, w in ctx.winners.items():
         grid = ctx.settings(p).get("grid") or {}
-        for axis, name in (("hidden", "hidden size"), ("lr", "learning rate")):
+        for axis in ("hidden", "lr"):
             vals = grid.get(axis) or []
             if len(vals) >= 2 and w.get(axis) in (min(vals), max(vals)):
-                edges.append((p, name, w.get(axis) == max(vals)))
-    if edges:
-        by = {}
-        for p, name, top in edges:
-            by.setdefault((name, "largest" if top else "smallest"), []).append(p)
-        out.append("The winner lies at an edge of the grid for "
-                   + join([f"the {name} on {_labels(ps)} (the {end} value)" for (name, end), ps in by.items()])
-                   + ", so a wider grid might do better there.")
-    div = []
+                edges.append([p, axis, "largest" if w.get(axis) == max(vals) else "smallest"])
+    return [make("grid-edge", (), {"edges": edges})] if edges else []
+
+
+@template("grid-edge")
+def _t_grid_edge(f: Finding) -> str:
+    by: dict[tuple, list[str]] = {}
+    for p, axis, end in f.numbers["edges"]:
+        by.setdefault((axis, end), []).append(p)
+    axis_name = {"hidden": "hidden size", "lr": "learning rate"}
+    return ("The winner lies at an edge of the grid for "
+            + join([f"the {axis_name[axis]} on {_labels(ps)} (the {end} value)" for (axis, end), ps in by.items()])
+            + ", so a wider grid might do better there.")
+
+
+def _grid_diverged(ctx: Context) -> list[Finding]:
+    rows = []
     for p, g in ctx.grids.items():
         per = _grid_per_config(g) if len(g) else g
         if len(per) and per["diverged"].any():
-            div.append((p, int(per["diverged"].sum()), len(per)))
-    if div:
-        out.append("Diverged configurations, which rank last, occurred on "
-                   + join([f"{PROBLEM_LABELS[p]} ({d} of {n})" for p, d, n in div]) + ".")
+            rows.append([p, int(per["diverged"].sum()), len(per)])
+    return [make("grid-diverged", (), {"rows": rows})] if rows else []
+
+
+@template("grid-diverged")
+def _t_grid_diverged(f: Finding) -> str:
+    return ("Diverged configurations, which rank last, occurred on "
+            + join([f"{PROBLEM_LABELS[p]} ({d} of {n})" for p, d, n in f.numbers["rows"]]) + ".")
+
+
+def _grid_draft(ctx: Context) -> list[Finding]:
     draft = (ctx.refs.get("draft") or {}).get("grid") or {}
-    same = [(p, all(float(ctx.winners[p].get(k, np.nan)) == float(v) for k, v in d.items()))
-            for p, d in draft.items() if p in ctx.winners]
-    if same:
-        n_same = sum(s for _, s in same)
-        out.append(f"The draft's grid winners (Table~II of the draft) are reproduced exactly on "
-                   f"{'none' if n_same == 0 else words(n_same)} of the {words(len(same))} problems for "
-                   f"which it reported them.")
-    return " ".join(out)
+    compared = [p for p in draft if p in ctx.winners]
+    if not compared:
+        return []
+    same = [p for p in compared
+            if all(float(ctx.winners[p].get(k, np.nan)) == float(v) for k, v in draft[p].items())]
+    return [make("grid-draft", (), {"compared": compared, "same": same})]
+
+
+@template("grid-draft")
+def _t_grid_draft(f: Finding) -> str:
+    n = f.numbers
+    if len(n["compared"]) == 1:
+        return (f"The draft's grid winner for {PROBLEM_LABELS[n['compared'][0]]} (Table~II of the draft) is "
+                f"{'' if n['same'] else 'not '}reproduced exactly.")
+    return (f"The draft's grid winners (Table~II of the draft) are reproduced exactly on "
+            f"{words(len(n['same']), 'none')} of the {words(len(n['compared']))} problems for which it reported "
+            f"them.")
+
+
+def _grid_findings(ctx: Context) -> str:
+    return said(_grid_edges(ctx) + _grid_diverged(ctx) + _grid_draft(ctx), ctx)
 
 
 def _profile_note(ctx: Context, short: bool = False, abstract: bool = False) -> str:
@@ -218,72 +345,157 @@ def _hardware_text(ctx: Context) -> str:
             f"not counting the grid search.")
 
 
-def _overhead_text(ctx: Context) -> str:
+def _overhead_findings(ctx: Context) -> list[Finding]:
     """Wall-clock time per run of each strategy relative to passive learning (median over problems)."""
     calls = _call_seconds(ctx.trials)
     if calls.empty:
-        return ""
+        return []
     per_run = calls.groupby(["dataset", "strategy"])[["seconds", "runs"]].sum()
     per_run = (per_run["seconds"] / per_run["runs"]).unstack("strategy")
     if "passive" not in per_run.columns:
-        return ""
-    ratios = {s: float((per_run[s] / per_run["passive"]).median()) for s in per_run.columns
-              if s != "passive" and per_run[s].notna().any()}
+        return []
+    ratios = {s: float((per_run[s] / per_run["passive"]).median()) for s in STRATEGIES
+              if s in per_run.columns and s != "passive" and per_run[s].notna().any()}
     ratios = {s: r for s, r in ratios.items() if _finite(r)}
-    if not ratios:
-        return ""
-    order = [s for s in STRATEGIES if s in ratios]
-    return ("Per network, selection and training took "
-            + join([num(ratios[s], 1) for s in order])
+    return [make("overhead", (), {"ratios": ratios})] if ratios else []
+
+
+@template("overhead")
+def _t_overhead(f: Finding) -> str:
+    r = f.numbers["ratios"]
+    order = list(r)
+    return ("Per network, selection and training took " + join([num(r[s], 1) for s in order])
             + " times the wall-clock time of passive learning for " + _names(order)
             + (", respectively" if len(order) > 1 else "")
             + " (median over problems; indicative only, as it depends on the machine and its load).")
 
 
-def _significance_summary(ctx: Context) -> str:
+def _overhead_text(ctx: Context) -> str:
+    return said(_overhead_findings(ctx), ctx)
+
+
+def _significance(ctx: Context, form: str) -> Finding:
     """Which strategies are significantly better / worse than passive learning, and where."""
     better, worse = {}, {}
     for p in ctx.problems:
         b, w, _ = _sig_sets(ctx, p, ctx.primary(p))
-        for st_ in b:
-            better.setdefault(st_, []).append(p)
-        for st_ in w:
-            worse.setdefault(st_, []).append(p)
+        for s in b:
+            better.setdefault(s, []).append(p)
+        for s in w:
+            worse.setdefault(s, []).append(p)
 
-    def listing(d):
-        return join([f"{STRATEGY_PROSE[s]} {_on(ctx, ps)}" for s, ps in d.items()])
+    def groups(d):
+        return [{"strategy": s, "where": scope(ctx, d[s])} for s in STRATEGIES if s in d]
 
-    if not better:
+    return make("significance-summary", (form,), {"better": groups(better), "worse": groups(worse),
+                                                  "n_problems": len(ctx.problems)})
+
+
+def _significance_phrase(n) -> str:
+    def listing(gs):
+        return join([f"{STRATEGY_PROSE[g['strategy']]} {on(g['where'])}" for g in gs])
+
+    if not n["better"]:
         text = ("after Holm's correction no active strategy is significantly better than passive "
                 "learning on its primary criterion on any problem")
     else:
         text = ("after Holm's correction, active strategies are significantly better than passive "
-                "learning only for " + listing(better))
-    if worse:
-        text += ", while significantly worse results occur for " + listing(worse)
+                "learning only for " + listing(n["better"]))
+    if n["worse"]:
+        text += ", while significantly worse results occur for " + listing(n["worse"])
     else:
         text += ", and none is significantly worse"
     return text
 
 
+@template("significance-summary")
+def _t_significance(f: Finding) -> str:
+    (form,) = f.subjects
+    n = f.numbers
+    if form == "conclusion":
+        k = n["n_problems"]
+        where = f"On the {words(k)} problems" if k > 1 else "On the one problem"
+        return f"{where}, {_significance_phrase(n)}."
+    return capital(_significance_phrase(n)) + "."
+
+
+def _significance_summary(ctx: Context) -> str:
+    """Which strategies are significantly better / worse than passive learning, and where."""
+    f = _significance(ctx, "abstract")
+    check_findings([f], ctx)
+    return _significance_phrase(f.numbers)
+
+
 def _abstract_results(ctx: Context) -> str:
-    out = [capital(_significance_summary(ctx)) + "."]
-    fm = ((ctx.refs.get("draft") or {}).get("accuracy") or {}).get("fashion-mnist", {})
-    ours = ctx.stat("fashion-mnist", "passive", "accuracy") if "fashion-mnist" in ctx.problems else np.nan
-    if _finite(ours) and fm:
-        top = max(fm.values())
-        rel = "below" if ours < top else "not below"
-        out.append(f"Passive learning reaches {pct(ours)} on Fashion-MNIST, {rel} the {pct(top)} "
-                   f"that the draft reported for its best strategy.")
-    return " ".join(out)
+    return said([_significance(ctx, "abstract")] + _draft_passive(ctx, "abstract"), ctx)
 
 
 def _conclusion_text(ctx: Context) -> str:
-    out = [f"On the six problems, {_significance_summary(ctx)}."]
-    sub = _subset_text(ctx)
-    if sub:
-        out.append(sub.split(". ")[0].rstrip(".") + ".")
-    return " ".join(out)
+    sub = [f for f in _subset_findings(ctx) if f.kind == "subset-range"]
+    return said([_significance(ctx, "conclusion")] + sub, ctx)
+
+
+def _scored(ctx: Context, p: str, s: str) -> float:
+    sub = runs_of(ctx, p, s)
+    if sub.empty or "scored" not in sub.columns:
+        return float("nan")
+    return float(sub.groupby(["trial", "fold"])["scored"].max().mean())  # cumulative count
+
+
+def _added(ctx: Context, p: str, s: str) -> float:
+    sub = runs_of(ctx, p, s)
+    if sub.empty:
+        return float("nan")
+    first = sub[sub["epoch"] == sub["epoch"].min()].set_index(["trial", "fold"])["labels_used"]
+    last = sub[sub["epoch"] == sub["epoch"].max()].set_index(["trial", "fold"])["labels_used"]
+    return float((last - first).mean())
+
+
+def _selection_findings(ctx: Context) -> list[Finding]:
+    """Patterns scored by the selection step: which strategy scores the most, and per label added."""
+    scored = {p: {s: v for s in ctx.strategies(p) if _finite(v := _scored(ctx, p, s))} for p in ctx.problems}
+    most = {}
+    for p, sc in scored.items():
+        top = max(sc.values()) if sc else 0
+        if top > 0:
+            most[p] = [s for s in STRATEGIES if s in sc and sc[s] >= top * (1 - TOLERANCE)]
+    if not most:
+        return []
+    groups: dict[tuple, list[str]] = {}
+    for p, ss in most.items():
+        groups.setdefault(tuple(ss), []).append(p)
+    per_label = {}
+    for s in QUERY:
+        vals = [scored[p][s] / a for p in ctx.problems if s in scored[p] and (a := _added(ctx, p, s)) > 0]
+        if vals:
+            per_label[s] = {"low": min(vals), "high": max(vals)}
+    return [make("selection-overhead", (), {
+        "scored": scored, "most": most, "per_label": per_label,
+        "groups": [{"strategies": list(ss), "where": scope(ctx, ps)} for ss, ps in groups.items()]})]
+
+
+@template("selection-overhead")
+def _t_selection(f: Finding) -> str:
+    n = f.numbers
+    parts = [f"{_names(g['strategies'])}{' (tied)' if len(g['strategies']) > 1 else ''} {on(g['where'])}"
+             for g in n["groups"]]
+    text = "Per run, the selection step scores the most patterns for " + join(parts)
+    if any(len(g["strategies"]) > 1 for g in n["groups"]):
+        text += f" (counts within {pct(TOLERANCE, 1)} of each other tie)"
+    text += "."
+    if n["per_label"]:
+        def span(r):
+            lo, hi = num(r["low"], sig=2), num(r["high"], sig=2)
+            return f"{lo} times" if lo == hi else f"{lo} to {hi} times"
+
+        text += (" For each label it adds, " + join([f"{STRATEGY_PROSE[s]} scores {span(r)}"
+                                                     for s, r in n["per_label"].items()])
+                 + " as many patterns (range over problems).")
+    return text
+
+
+def _selection_text(ctx: Context) -> str:
+    return said(_selection_findings(ctx), ctx)
 
 
 def _sasla_text(ctx: Context, info: dict | None) -> tuple[str, str]:
@@ -311,6 +523,22 @@ def _limitations_text(ctx: Context) -> str:
     return note
 
 
+def collect(ctx: Context) -> list[Finding]:
+    """Every finding of the draft's protocol, rendered but not yet checked (the tests use it)."""
+    from alnn.report import findings as fd
+
+    out = fd._comparison_findings(ctx, "classification") + fd._comparison_findings(ctx, "regression")
+    out += fd._random_findings(ctx) + fd._divergence_findings(ctx) + fd._subset_findings(ctx)
+    lab = fd._labelled(ctx)
+    out += [make("labelled-budget", (), lab)] if lab else []
+    out += fd._rate_findings(ctx) + fd._faster_findings(ctx) + fd._presentation_findings(ctx) + fd._labels_range(ctx)
+    out += fd._across_findings(ctx) + fd._power(ctx, "paragraph") + fd._power(ctx, "closing")
+    out += fd._sanity_findings(ctx) + _draft_findings(ctx) + _draft_passive(ctx, "abstract")
+    out += _grid_edges(ctx) + _grid_diverged(ctx) + _grid_draft(ctx) + _overhead_findings(ctx)
+    out += [_significance(ctx, "abstract"), _significance(ctx, "conclusion")] + _selection_findings(ctx)
+    return out
+
+
 def findings_values(ctx: Context, sasla_info: dict | None) -> Values:
     v = Values()
     v["text/abstract-results"] = _abstract_results(ctx)
@@ -334,6 +562,8 @@ def findings_values(ctx: Context, sasla_info: dict | None) -> Values:
     v["text/overhead"] = _overhead_text(ctx)
     v["text/subset"] = _subset_text(ctx)
     v["text/across"] = _across_text(ctx)
+    v["text/across-power"] = _power_text(ctx)
+    v["text/selection-overhead"] = _selection_text(ctx)
     v["text/draft-claims"] = _draft_text(ctx)
     v["text/conclusion"] = _conclusion_text(ctx)
     text, caption = _sasla_text(ctx, sasla_info)

@@ -17,7 +17,7 @@ from alnn.report.constants import (
     STRATEGY_LABELS, TABLE_METRICS, TASK_PROSE,
 )
 from alnn.report.format import (
-    Values, _escape, _finite, capital, count, decimals_for, gnum, num, pct, pnum, pval, sci,
+    Values, _escape, _finite, capital, count, decimals_for, gnum, join, num, pct, pnum, pval, sci,
 )
 from alnn.report.context import (
     Context, _default, _grid_size, _initial_rule, _members, _query_params,
@@ -57,6 +57,10 @@ def profile_values(ctx: Context) -> Values:
     v["profile/window"] = str(ctx.window)
     seeds = (rows[0][1].get("seeds") if rows else None) or {}
     v["profile/seed"] = gnum(seeds.get("trials", np.nan))
+    names = {"float32": "float32", "bfloat16": "bfloat16 products with float32 accumulation and master weights",
+             "tf32": "TensorFloat-32 products"}
+    precisions = sorted({str(s.get("precision", "float32")) for _, s in rows} or {"float32"})
+    v["profile/precision"] = join([names.get(p, _escape(p)) for p in precisions])
     return v
 
 
