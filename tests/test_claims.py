@@ -373,7 +373,7 @@ def test_faster_when_most_runs_converge_sooner():
     ctx = context(_conv_frame(strategy_converged=8))
     f = by(fd._faster_findings(ctx), "faster")
     assert any(g["strategy"] == "sasla" and "iris" in g["where"]["problems"] for g in f.numbers["faster"])
-    assert "(fewer: SASLA on every problem)" in f.text  # Iris and Sine
+    assert "pairs that can be compared (SASLA on every problem)" in f.text  # Iris and Sine
 
 
 def test_faster_undecided_when_neither_converges_in_half():
@@ -393,14 +393,14 @@ def test_presentations_regression_within_tolerance_is_as_many():
     f = by(fd._presentation_findings(ctx), "presentations-to-target")
     pair = next(r for r in f.numbers["pairs"] if (r["problem"], r["strategy"]) == ("iris", "sasla"))
     assert pair["median"] == pair["passive"] - 2 and pair["verdict"] == "same"
-    assert "as many by SASLA on Iris" in f.text and "needed by SASLA on Sine" in f.text
+    assert "comparable pairs (SASLA on Sine), as many in one (SASLA on Iris)" in f.text
     assert "SASLA on every problem" not in f.text
 
 
 def test_presentations_fewer_when_the_subset_is_smaller():
     f = by(fd._presentation_findings(context(_conv_frame(strategy_converged=8))), "presentations-to-target")
     assert {"strategy": "sasla", "where": {"problems": ["iris", "sine"], "every": "all"}} in f.numbers["fewer"]
-    assert "needed by SASLA on every problem" in f.text
+    assert "comparable pairs (SASLA on every problem" in f.text
 
 
 def test_convergence_rate_says_where_a_strategy_ran():

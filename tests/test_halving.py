@@ -101,6 +101,15 @@ def test_every_network_is_the_full_grids_network_up_to_its_last_rung(data, searc
         assert (np.array_equal(a, b, equal_nan=True) if a.dtype.kind == "f" else np.array_equal(a, b)), col
 
 
+def test_the_engine_precision_is_passed_through(data):
+    frame = halving.halving_search(data, CONFIGS, epochs=9, eta=3, rungs=3, precision="bfloat16", **GRID)
+    full = experiment.grid_search(data, CONFIGS, epochs=9, precision="bfloat16", **GRID)
+    last = frame[frame["rung"] == 3].merge(full, on=KEYS + ["fold"], suffixes=("", "_full"))
+    assert len(last) > 0 and np.array_equal(last["val_loss"], last["val_loss_full"])
+    with pytest.raises(ValueError, match="precision"):
+        halving.halving_search(data, CONFIGS[:2], epochs=2, precision="float8", **GRID)
+
+
 def test_one_rung_is_the_full_grid(data):
     full = experiment.grid_search(data, CONFIGS[:8], epochs=4, **GRID)
     one = halving.halving_search(data, CONFIGS[:8], epochs=4, eta=2, rungs=1, **GRID)

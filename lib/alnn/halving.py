@@ -107,7 +107,7 @@ class _Group:
     """
 
     def __init__(self, base, configs, members: list[int], hidden: int, batch: int, folds: int, seed: int,
-                 task: str, dev):
+                 task: str, dev, precision: str = "float32"):
         self.hidden, self.batch = hidden, batch
         self.order = [(i, f) for i in members for f in range(folds)]  # real network -> (config, fold)
         # exactly what grid_search builds for this group
@@ -117,7 +117,7 @@ class _Group:
         hyper = {k: [getattr(configs[i], k) for i, _ in self.order] for k in ("lr", "momentum", "weight_decay")}
         self.model, _, self.rows_x, self.rows_t, self.val_rows, self.val_T = _x._setup(
             self.data, 1, task, hidden, hyper["lr"], hyper["momentum"], hyper["weight_decay"],
-            [(seed, _x._GRID + _x._INIT, 0, f, 0) for _, f in self.order], dev, torch.float32)
+            [(seed, _x._GRID + _x._INIT, 0, f, 0) for _, f in self.order], dev, torch.float32, precision)
         self.hyper = {k: np.asarray(v, dtype=np.float64) for k, v in hyper.items()}
         self.stream = torch.as_tensor([seed_words(seed, _x._GRID + _x._SHUFFLE, 0, f, 0) for _, f in self.order],
                                       dtype=torch.int64, device=dev)
@@ -161,7 +161,8 @@ class _Group:
         old = self.model
         state = [t.index_select(0, idx) for t in old.snapshot()]
         hyper = {k: v[rows] for k, v in self.hyper.items()}
-        model = BatchedMLP(*(p.index_select(0, idx) for p in old.parameters()), output=old.output, **hyper)
+        model = BatchedMLP(*(p.index_select(0, idx) for p in old.parameters()), output=old.output,
+                           precision=old.precision, **hyper)
         model.restore(state)  # parameters and momentum buffers; every survivor is alive
         self.model, self.hyper = model, hyper
         pool = self.data.pool
@@ -182,12 +183,14 @@ class _Group:
 
 
 def halving_search(dataset, configs: Sequence[TrainConfig], *, folds: int, epochs: int, seed: int,
-                   eta: int = ETA, rungs: int = RUNGS, device: str = "cpu", progress: bool = True) -> pd.DataFrame:
+                   eta: int = ETA, rungs: int = RUNGS, device: str = "cpu", progress: bool = True,
+                   precision: str = "float32") -> pd.DataFrame:
     """Successive halving over ``configs``; one row per (config, fold) at the last rung it reached.
 
     Columns: those of `alnn.experiment.grid_search` (val_loss, diverged,
     train_loss and the validation metrics at the configuration's last rung),
-    then ``rung`` and ``epochs``.  See the module docstring.
+    then ``rung`` and ``epochs``.  ``precision``: the engine's products, as in `grid_search`.
+    See the module docstring.
     """
     from alnn.preprocess import prepare, splits
     from tqdm.auto import tqdm
@@ -212,7 +215,8 @@ def halving_search(dataset, configs: Sequence[TrainConfig], *, folds: int, epoch
     members: dict[tuple[int, int], list[int]] = {}
     for i, c in enumerate(configs):
         members.setdefault((c.hidden, c.batch_size), []).append(i)
-    groups = [_Group(base, configs, m, hidden, batch, folds, seed, task, dev) for (hidden, batch), m in members.items()]
+    groups = [_Group(base, configs, m, hidden, batch, folds, seed, task, dev, precision)
+              for (hidden, batch), m in members.items()]
 
     rows: dict[tuple[int, int], dict] = {}  # (config, fold) -> its record at its last rung
     done = 0

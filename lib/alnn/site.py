@@ -67,7 +67,7 @@ header{border-bottom:2px solid #ddd;margin-bottom:1rem}h1{margin:.2rem 0}.desc{f
 .meta{color:#555}nav a{margin-right:1rem}h2{margin-top:2rem;border-bottom:1px solid #eee}
 table{border-collapse:collapse;margin:.5rem 0;font-variant-numeric:tabular-nums}
 th,td{padding:.25rem .6rem;border-bottom:1px solid #e4e4e4;text-align:right}
-th:first-child,td:first-child{text-align:left}thead th{border-bottom:2px solid #999}
+th:first-child,td:first-child,.crit{text-align:left}td small{font-weight:normal;color:#555}thead th{border-bottom:2px solid #999}
 tr.task th{text-align:left;font-style:italic;background:#f6f6f6}td.best{font-weight:bold}
 .up{color:#1a7f37}.down{color:#c62828}.src,.note{color:#555;font-size:.9rem}
 .figs{display:grid;grid-template-columns:repeat(auto-fill,minmax(26rem,1fr));gap:1rem}
@@ -255,7 +255,7 @@ def _comparison(summary: list[dict], within: list[dict], labels) -> str:
     if not strategies:
         return ""
     head = "".join(f"<th>{_e(_label(s, slabels))}</th>" for s in strategies)
-    rows = [f"<table class='comparison'><thead><tr><th>Problem</th><th>Criterion</th>{head}<th>n</th></tr></thead>"
+    rows = [f"<table class='comparison'><thead><tr><th>Problem</th><th class='crit'>Criterion</th>{head}<th>n</th></tr></thead>"
             "<tbody>"]
     prose = {"classification": "Classification", "regression": "Function approximation"}
     for task, items in tasks.items():
@@ -277,7 +277,7 @@ def _comparison(summary: list[dict], within: list[dict], labels) -> str:
                 txt = _value(m, mean) + (f" &plusmn; {_value(m, sd)}" if math.isfinite(sd) else "")
                 cls = " class='best'" if best is not None and mean == best else ""
                 cells.append(f"<td{cls}>{txt}{_mark(tests.get((d, s, m)))}</td>")
-            rows.append(f"<tr><td>{_e(_label(d, plabels))}</td><td>{_e(_unit(m))}</td>{''.join(cells)}"
+            rows.append(f"<tr><td>{_e(_label(d, plabels))}</td><td class='crit'>{_e(_unit(m))}</td>{''.join(cells)}"
                         f"<td>{_e(n)}</td></tr>")
     rows.append("</tbody></table>")
     return "\n".join(rows)
@@ -300,7 +300,7 @@ def _budget(aubc: list[dict], tests: list[dict], labels) -> str:
     if not strategies:
         return ""
     head = "".join(f"<th>{_e(_label(s, slabels))}</th>" for s in strategies)
-    rows = [f"<table class='budget'><thead><tr><th>Problem</th><th>Criterion</th>{head}</tr></thead><tbody>"]
+    rows = [f"<table class='budget'><thead><tr><th>Problem</th><th class='crit'>Criterion</th>{head}</tr></thead><tbody>"]
     for d in dict.fromkeys(d for d, _ in by):
         metric = next((by[(d, s)]["metric"] for s in strategies if (d, s) in by), "")
         means = {s: _float(by[(d, s)]["mean"]) for s in strategies if (d, s) in by}
@@ -320,7 +320,7 @@ def _budget(aubc: list[dict], tests: list[dict], labels) -> str:
                         f"budgets {c[0]}\u25b2 {c[1]}\u25bc of {c[2]}</small>")
             cls = " class='best'" if best is not None and mean == best else ""
             cells.append(f"<td{cls}>{txt}{_mark(aubc_tests.get((d, s)))}</td>")
-        rows.append(f"<tr><td>{_e(_label(d, plabels))}</td><td>AUBC, {_e(_unit(metric))}</td>{''.join(cells)}</tr>")
+        rows.append(f"<tr><td>{_e(_label(d, plabels))}</td><td class='crit'>AUBC, {_e(_unit(metric))}</td>{''.join(cells)}</tr>")
     rows.append("</tbody></table>")
     return "\n".join(rows)
 
@@ -414,7 +414,7 @@ def write_index(profile: str, out: str | Path, pages: list[str | Path], *, gener
     meta = [f"Page built {_date(date)}"]
     if analysis is not None and _executed(analysis):
         meta.append(f"analysis executed {_executed(analysis)}")
-    meta.append(f"<a href='#notebooks'>{len(notebooks)} executed notebook(s)</a>")
+    meta.append(f"<a href=\"#notebooks\">{len(notebooks)} executed notebook(s)</a>")
     parts.append(f"<p class='meta'>{' &middot; '.join(meta)}. Made by <code>make reports "
                  f"PROFILE={_e(profile)}</code>.</p>")
     sections = []
@@ -472,14 +472,16 @@ def write_index(profile: str, out: str | Path, pages: list[str | Path], *, gener
         if not group:
             continue
         anchor = prefix.rstrip("-")
-        figs = []
+        blocks = []
         for nb in group:
             subject = _label(nb.subject, labels[0] if prefix == "problem-" else labels[1])
+            figs = []
             for img in nb.images(root):
                 what = NOTEBOOK_FIGURES.get(img.stem.split("-", 1)[0], img.stem)
                 figs.append(page.figure(img, f"{what}, {subject}.", nb, "notebook-figures"))
-        body.append(f"<section id='{anchor}'><h2>{_e(label)}</h2>\n<div class='figs small'>\n"
-                    + "\n".join(figs) + "\n</div></section>")
+            blocks.append(f"<h3 id='nb-{_e(nb.name)}'>{_e(subject)}: <a href=\"{_e(page.href(nb.page))}\">"
+                          f"{_e(nb.name)}</a></h3>\n<div class='figs small'>\n" + "\n".join(figs) + "\n</div>")
+        body.append(f"<section id='{anchor}'><h2>{_e(label)}</h2>\n" + "\n".join(blocks) + "</section>")
         sections.append((anchor, label))
 
     # ---- every notebook
@@ -492,15 +494,15 @@ def write_index(profile: str, out: str | Path, pages: list[str | Path], *, gener
         for nb in group:
             extra = [x for x in (_executed(nb) and f"executed {_executed(nb)}",
                                  nb.duration is not None and f"{nb.duration:.0f} s") if x]
-            lis.append(f"<li><a href='{_e(page.href(nb.page))}'>{_e(nb.name)}</a> "
-                       f"(<a href='{_e(page.href(nb.ipynb))}'>.ipynb</a>)"
+            lis.append(f"<li><a href=\"{_e(page.href(nb.page))}\">{_e(nb.name)}</a> "
+                       f"(<a href=\"{_e(page.href(nb.ipynb))}\">.ipynb</a>)"
                        + (f" <span class='note'>{', '.join(extra)}</span>" if extra else "") + "</li>")
         items.append(f"<h3>{_e(label)}</h3><ul>\n" + "\n".join(lis) + "\n</ul>")
     body.append("<section id='notebooks'><h2>Executed notebooks</h2>\n<p class='note'>Each page is an executed "
                 "notebook rendered to HTML, beside the notebook itself.</p>\n" + "\n".join(items) + "</section>")
     sections.append(("notebooks", "Notebooks"))
 
-    parts.append("<nav>" + "".join(f"<a href='#{a}'>{_e(t)}</a>" for a, t in sections) + "</nav></header>")
+    parts.append("<nav>" + "".join(f"<a href=\"#{a}\">{_e(t)}</a>" for a, t in sections) + "</nav></header>")
     parts += body
     parts.append("</body></html>\n")
 

@@ -15,6 +15,11 @@ from alnn.report.format import capital
 from alnn.report.context import Context
 from alnn.report.tables import _grid_per_config
 
+#: Smallest font of any figure at its printed size, in points. Every figure is drawn at the
+#: width main.tex / supplement.tex include it at (COLUMN_WIDTH: \\linewidth of a column,
+#: TEXT_WIDTH: \\textwidth), so a figure's font sizes are its printed sizes.
+MIN_FONT = 7.0
+
 
 # =========================================================================== figures
 def _grid_overview(ctx: Context):
@@ -194,18 +199,20 @@ def build_figures(ctx: Context, figures_dir: Path, sasla_info: dict | None) -> l
     out: list[Path] = []
     trials = ctx.trials
     order = [p for p in PROBLEMS if p in ctx.problems]
-    out += fg.save(fg.learning_curves(trials, x="epoch", datasets=order, panel_height=1.05),
-                   figures_dir / "learning-curves-epochs")
-    out += fg.save(fg.learning_curves(trials, x="presentations", datasets=order, panel_height=1.05),
-                   figures_dir / "learning-curves-presentations")
-    out += fg.save(_compact(fg.subset_sizes(trials, datasets=order, ncols=3, width=fg.COLUMN_WIDTH,
-                                            panel_height=0.95), "Subset size"),
-                   figures_dir / "subset-size")
-    out += fg.save(_compact(fg.labels_to_convergence(ctx.conv, datasets=order, ncols=2,
-                                                     width=fg.COLUMN_WIDTH, panel_height=0.9),
-                            legend_cols=2),
-                   figures_dir / "labels-to-target")
-    out += fg.save(_grid_overview(ctx), figures_dir / "grid-heatmaps")
+    # The learning curves (one row of six panels each, stacked in one figure of the paper) are
+    # zoomed on the range the mean curves take after the first tenth of training, where the
+    # strategies differ by less than the early rise of the curves.
+    for x in ("epoch", "presentations"):
+        fig = fg.learning_curves(trials, x=x, datasets=order, ncols=6, panel_height=1.2)
+        out += _save(_zoom_curves(fig), figures_dir / f"learning-curves-{'epochs' if x == 'epoch' else x}")
+    out += _save(_compact(fg.subset_sizes(trials, datasets=order, ncols=3, width=fg.TEXT_WIDTH,
+                                          panel_height=1.2), "Subset size", legend_cols=6),
+                 figures_dir / "subset-size")
+    out += _save(_compact(fg.labels_to_convergence(ctx.conv, datasets=order, ncols=3,
+                                                   width=fg.TEXT_WIDTH, panel_height=1.2),
+                          legend_cols=3),
+                 figures_dir / "labels-to-target")
+    out += _save(_grid_overview(ctx), figures_dir / "grid-heatmaps")
     for task in ("classification", "regression"):
         a = ctx.across[task]
         name = figures_dir / f"cd-{task}"
@@ -214,7 +221,7 @@ def build_figures(ctx: Context, figures_dir: Path, sasla_info: dict | None) -> l
                                                  title=capital(TASK_PROSE[task]))
         else:
             fig = _placeholder(f"{capital(TASK_PROSE[task])}: fewer than two problems, no ranking")
-        out += fg.save(fig, name)
+        out += _save(fig, name)
     if sasla_info:
         fig = fg.sasla_at_work(sasla_info["mask"], sasla_info["coords"], classes=sasla_info["classes"],
                                axis_labels=sasla_info["axis_labels"], n_panels=3,
@@ -226,15 +233,70 @@ def build_figures(ctx: Context, figures_dir: Path, sasla_info: dict | None) -> l
             ax.set_title(f"epoch {sasla_info['epochs'][row - 1]}\n$|D_T|$ = {kept}", fontsize=7)
     else:
         fig = _sasla_share_figure(ctx)
-    out += fg.save(fig, figures_dir / "sasla-at-work")
+    out += _save(fig, figures_dir / "sasla-at-work")
     return out
 
 
+def _save(fig, path) -> list[Path]:
+    """:func:`alnn.figures.save` after raising every font below :data:`MIN_FONT` to it."""
+    from matplotlib.text import Text
+
+    from alnn import figures as fg
+
+    for t in fig.findobj(Text):
+        if t.get_text() and t.get_fontsize() < MIN_FONT:
+            t.set_fontsize(MIN_FONT)
+    return fg.save(fig, path)
+
+
+def _zoom_curves(fig, skip: float = 0.1, pad: float = 0.06):
+    """Set each panel's y range to the range of its mean curves after their first ``skip``
+    share of points (epochs), padded by ``pad`` of it (in log space on a log axis); the
+    bands are clipped to it. A panel without such points keeps its range; a y label that
+    repeats the one of the panel to its left is dropped."""
+    from matplotlib.ticker import NullFormatter
+
+    from alnn import figures as fg
+
+    for ax in fig.axes:
+        if not ax.get_visible() or not ax.lines:
+            continue
+        log = ax.get_yscale() == "log"
+        vals = []
+        for line in ax.lines:
+            y = np.asarray(line.get_ydata(), float)
+            y = y[int(np.floor(skip * y.size)):]
+            y = y[np.isfinite(y) & ((y > 0) if log else True)]
+            vals.append(np.log10(y) if log else y)
+        vals = np.concatenate(vals) if vals else np.array([])
+        if vals.size == 0:
+            continue
+        lo, hi = float(vals.min()), float(vals.max())
+        span = hi - lo if hi > lo else max(abs(hi), 1e-3) * 0.05
+        lo, hi = lo - pad * span, hi + pad * span
+        ax.set_ylim((10 ** lo, 10 ** hi) if log else (lo, hi))
+        if log:  # ticks for the new range (plain labels under 1.3 decades, no minor labels above)
+            fg._log_axis(ax, "y")
+            if hi - lo >= 1.3:
+                ax.yaxis.set_minor_formatter(NullFormatter())
+    # a panel repeats its left neighbour's y label: keep the first of each run
+    shown = None  # (row, label) of the last label kept
+    for ax in fig.axes:
+        spec = ax.get_subplotspec()
+        if not ax.get_visible() or spec is None:
+            continue
+        key = (spec.rowspan.start, ax.get_ylabel())
+        if key == shown and not spec.is_first_col():
+            ax.set_ylabel("")
+        shown = key
+    return fig
+
+
 def _compact(fig, ylabel: str | None = None, legend_cols: int = 3):
-    """Fit a multi-panel figure into one column: smaller titles and tick labels, the y label on
-    the first column only, at most three ticks on short log axes, a legend in ``legend_cols``
-    columns."""
-    from matplotlib.ticker import MaxNLocator, NullLocator
+    """Tidy a multi-panel figure: titles at 8 pt and tick labels at :data:`MIN_FONT`, the y
+    label on the first column only, at most three ticks on short log axes and decade labels
+    only on longer ones, a legend in ``legend_cols`` columns."""
+    from matplotlib.ticker import MaxNLocator, NullFormatter, NullLocator
 
     axes = [a for a in fig.axes if a.get_visible()]
     for ax in axes:
@@ -250,6 +312,8 @@ def _compact(fig, ylabel: str | None = None, legend_cols: int = 3):
             if lo > 0 and hi / lo < 20:  # under 1.3 decades: plain ticks, three at most
                 ax.xaxis.set_major_locator(MaxNLocator(3))
                 ax.xaxis.set_minor_locator(NullLocator())
+            elif lo > 0:  # wider: the decades only (minor labels would overlap at 7 pt)
+                ax.xaxis.set_minor_formatter(NullFormatter())
     for leg in list(fig.legends):  # a legend's layout is fixed when it is made: make it anew
         handles, labels = leg.legend_handles, [t.get_text() for t in leg.get_texts()]
         leg.remove()

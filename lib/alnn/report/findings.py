@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 
 from alnn import analysis as an
-from alnn.datasets import TASKS
 
 from alnn.report.claims import (
     FULL, INCREMENTAL, QUERY, TOLERANCE, Finding, check_findings, compare, fmt_value, make, median_all,
@@ -472,13 +471,10 @@ def _t_faster(f: Finding) -> str:
     if not decided:
         return ("In no (strategy, problem) pair did the strategy or passive learning reach the target in more "
                 "than half of its runs, so the median epochs to the target cannot be compared.")
-    text = (f"Taking medians {_CENSORED}, a strategy needed fewer epochs than passive learning to reach the target "
-            f"in {words(c['lower'], 'none')} and more in {words(c['higher'], 'none')}"
-            + (f" (as many in {words(c['same'])})" if c["same"] else "")
-            + f" of the {words(decided)} (strategy, problem) pairs that can be compared")
-    if n["faster"]:
-        text += " (fewer: " + _listing(n["faster"]) + ")"
-    text += "."
+    text = (f"Taking medians {_CENSORED}, a strategy needed fewer epochs than passive learning to reach the "
+            f"target in {words(c['lower'], 'none')} of the {words(decided)} (strategy, problem) pairs that can be "
+            f"compared" + (f" ({_listing(n['faster'])})" if n["faster"] else "")
+            + (f", as many in {words(c['same'])}" if c["same"] else "") + f" and more in {words(c['higher'], 'none')}.")
     if c["undecided"]:
         text += (f" In {words(c['undecided'])} further pair{'s' if c['undecided'] > 1 else ''} neither the strategy "
                  f"nor passive learning reached the target in more than half of its runs.")
@@ -506,12 +502,10 @@ def _t_presentations_to_target(f: Finding) -> str:
                 "no pair has a finite median.") if n["pairs"] else ""
     text = (f"Counted in presentations rather than epochs (medians {_CENSORED}; medians less than "
             f"{pct(n['tolerance'], 1)} apart count as equal), ")
-    text += (f"fewer presentations than passive learning's were needed by {_listing(n['fewer'])}" if n["fewer"]
-             else "no strategy needed fewer presentations than passive learning")
-    if n["same"]:
-        text += f", as many by {_listing(n['same'])}"
-    text += (f" ({words(c['lower'], 'none')} fewer, {words(c['same'], 'none')} as many and "
-             f"{words(c['higher'], 'none')} more of the {words(decided)} comparable pairs).")
+    text += (f"a strategy needed fewer presentations than passive learning in {words(c['lower'], 'none')} of the "
+             f"{words(decided)} comparable pairs" + (f" ({_listing(n['fewer'])})" if n["fewer"] else "")
+             + (f", as many in {words(c['same'])} ({_listing(n['same'])})" if n["same"] else "")
+             + f" and more in {words(c['higher'], 'none')}.")
     return text
 
 

@@ -1,4 +1,11 @@
-"""The remaining generated prose (draft, setup, cost, conclusion) and ``findings.tex``."""
+"""The remaining generated prose (draft, setup, cost, conclusion) and ``findings.tex``.
+
+Every sentence here that compares, counts, ranks or states a direction is a
+finding (:mod:`alnn.report.claims`) checked against the result tables before
+it is written; a contradiction raises :class:`~alnn.report.claims.FindingError`
+and stops :func:`alnn.report.build`. :func:`collect` lists every finding of
+the draft's protocol.
+"""
 
 from __future__ import annotations
 
@@ -540,6 +547,7 @@ def collect(ctx: Context) -> list[Finding]:
 
 
 def findings_values(ctx: Context, sasla_info: dict | None) -> Values:
+    """The sentences of ``findings.tex``; each claim among them has passed its check."""
     v = Values()
     v["text/abstract-results"] = _abstract_results(ctx)
     v["text/abstract-profile"] = _profile_note(ctx, abstract=True)
