@@ -43,7 +43,7 @@ from alnn.datasets import NAMES as PROBLEMS
 from alnn.datasets import TASKS
 from alnn.report.claims import Finding, FindingError  # the record of a claim, shared with the draft's protocol
 from alnn.report.constants import ALPHA, METRIC_PROSE, PROBLEM_LABELS, STRATEGY_LABELS, STRATEGY_PROSE, TASK_PROSE
-from alnn.report.format import Values, _finite, capital, count, join, num, pval
+from alnn.report.format import Values, _finite, capital, count, join, num, p_is, pval
 
 __all__ = ["BudgetResults", "Finding", "FindingError", "budget_results", "findings", "check_findings",
            "budget_values", "budget_table", "budget_figures", "QUERIES", "TARGET"]
@@ -168,8 +168,10 @@ def _across_findings(res: BudgetResults) -> list[Finding]:
             continue
         post = a.get("posthoc")
         diff = [] if post is None else [r["strategy"] for _, r in post.iterrows() if bool(r["significant"])]
-        out.append(Finding("across", (task,), {"tested": True, "p": float(f.p_f), "reject": bool(f.p_f <= ALPHA),
-                                               "n": int(a["scores"].shape[0]), "different": diff}, ""))
+        floor = st.power_limits(f.k, f.n)["min_p_friedman"]
+        out.append(Finding("across", (task,), {"tested": True, "p": float(f.p_chi2), "reject": bool(f.p_chi2 <= ALPHA),
+                                               "floor": float(floor), "n": int(a["scores"].shape[0]),
+                                               "different": diff}, ""))
     return out
 
 
@@ -237,8 +239,9 @@ def _render(f: Finding, res: BudgetResults) -> Finding:
             text = f"Across the {TASK_PROSE[task]} problems no ranking test is possible ({n['note']})."
         else:
             dec = "rejects" if n["reject"] else "does not reject"
-            text = (f"Across the {count(n['n'])} {TASK_PROSE[task]} problems the Friedman test with the "
-                    f"Iman-Davenport correction {dec} equal ranks of the AUBC ({pval(n['p'])})")
+            text = (f"Across the {count(n['n'])} {TASK_PROSE[task]} problems the Friedman test {dec} equal ranks "
+                    f"of the AUBC ($\\chi^2_F$, {p_is(n['p'])}; the smallest $p$ it can reach with these problems "
+                    f"is {pval(n['floor'])})")
             if n["different"]:
                 text += f"; Holm finds {join([STRATEGY_PROSE[s] for s in n['different']])} different from random sampling."
             else:
@@ -305,8 +308,10 @@ def check_findings(found: list[Finding], res: BudgetResults) -> None:
             a = res.across[task]
             ok = (a.get("friedman") is None) == (not n["tested"])
             if n["tested"]:
-                ok = ok and (a["friedman"].p_f <= ALPHA) == n["reject"] and ("rejects" in f.text) == n["reject"] \
-                    and n["n"] == len([p for p in res.problems if TASKS[p] == task])
+                fr = a["friedman"]
+                ok = ok and (fr.p_chi2 <= ALPHA) == n["reject"] and ("does not reject" in f.text) == (not n["reject"]) \
+                    and n["n"] == len([p for p in res.problems if TASKS[p] == task]) == fr.n \
+                    and n["p"] >= st.power_limits(fr.k, fr.n)["min_p_friedman"] - 1e-12
         elif f.kind == "target":
             (p,) = f.subjects
             meds = {s: _median_labels(res, p, s)[0] for s in n["median"]}

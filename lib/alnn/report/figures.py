@@ -203,7 +203,7 @@ def build_figures(ctx: Context, figures_dir: Path, sasla_info: dict | None) -> l
     # zoomed on the range the mean curves take after the first tenth of training, where the
     # strategies differ by less than the early rise of the curves.
     for x in ("epoch", "presentations"):
-        fig = fg.learning_curves(trials, x=x, datasets=order, ncols=6, panel_height=1.2)
+        fig = fg.learning_curves(trials, x=x, datasets=order, ncols=6, panel_height=1.0)
         out += _save(_zoom_curves(fig), figures_dir / f"learning-curves-{'epochs' if x == 'epoch' else x}")
     out += _save(_compact(fg.subset_sizes(trials, datasets=order, ncols=3, width=fg.TEXT_WIDTH,
                                           panel_height=1.2), "Subset size", legend_cols=6),
