@@ -86,11 +86,13 @@ ANALYSIS := $(RP)/analysis.ipynb
 NOTEBOOKS := $(PROBLEM_REPORTS) $(STRATEGY_REPORTS) $(ANALYSIS)
 INDEX := $(RP)/index.html
 PDF := $(BUILD)/main.pdf
+SUPPLEMENT := $(BUILD)/supplement.pdf
 
 # Library code the notebooks draw with (the engine is covered by the config files).
 NB_LIB := lib/alnn/config.py lib/alnn/store.py lib/alnn/figures.py lib/alnn/analysis.py lib/alnn/stats.py
 ANALYSIS_LIB := $(NB_LIB) lib/alnn/stats.py $(wildcard lib/alnn/report/*.py) lib/alnn/references.toml
-PAPER_SRC := paper/main.tex paper/references.bib $(wildcard paper/sections/*.tex) paper/architecture.tex
+PAPER_SRC := paper/main.tex paper/references.bib $(wildcard paper/sections/*.tex)
+SUPPLEMENT_SRC := paper/supplement.tex paper/references.bib paper/architecture.tex
 
 ##@ Main jobs
 .PHONY: help
@@ -100,9 +102,10 @@ help: ## List the targets people use
 	  '$(PROFILE)' '$(EXECUTOR)' '$(SCHEDULER)' '$(DEVICE)' '$(WORKERS)'
 
 .PHONY: paper
-paper: $(STAMP) tex $(PDF) $(INDEX) ## Everything: results, reports and paper/main.pdf (PROFILE=quick by default)
-	@cmp -s $(PDF) paper/main.pdf || { cp $(PDF) paper/.main.pdf.tmp && mv -f paper/.main.pdf.tmp paper/main.pdf; }
-	@echo "paper/main.pdf: profile $(PROFILE) ($(PDF)); reports: $(INDEX)"
+paper: $(STAMP) tex $(PDF) $(SUPPLEMENT) $(INDEX) ## Everything: results, reports, paper/main.pdf and paper/supplement.pdf (PROFILE=quick by default)
+	@for f in $(PDF) $(SUPPLEMENT); do n=$$(basename $$f); \
+	  cmp -s $$f paper/$$n || { cp $$f paper/.$$n.tmp && mv -f paper/.$$n.tmp paper/$$n; }; done
+	@echo "paper/main.pdf, paper/supplement.pdf: profile $(PROFILE) ($(PDF), $(SUPPLEMENT)); reports: $(INDEX)"
 
 ##@ Stages (each also runs the ones it needs)
 .PHONY: config data grid trials budget notebooks reports analysis
@@ -185,14 +188,23 @@ $(NOTEBOOKS:.ipynb=.html) $(INDEX) &: $(NOTEBOOKS) lib/alnn/cli.py lib/alnn/site
 	$(CLI) reports --profile $(PROFILE) --index $(INDEX) --generated $(GEN) --figures $(FIG) $(NOTEBOOKS)
 
 # LaTeX: generated files and figures of this profile come first on TEXINPUTS; errors show the log's lines.
-$(PDF): $(PAPER_SRC) $(ANALYSIS) | tex
+# $(call latexmk,NAME,OUT): latexmk paper/NAME.tex into $(BUILD), its output in $(BUILD)/OUT.
+define latexmk
 	@mkdir -p $(BUILD)
-	@echo "latexmk paper/main.tex -> $@"
+	@echo "latexmk paper/$1.tex -> $(BUILD)/$1.pdf"
 	@cd paper && TEXINPUTS=$(CURDIR)/$(GEN)//:$(CURDIR)/$(FIG)//: latexmk -pdf -interaction=nonstopmode \
-	    -halt-on-error -file-line-error -outdir=$(CURDIR)/$(BUILD) main.tex > $(CURDIR)/$(BUILD)/latexmk.out 2>&1 \
-	  || { echo "make: *** LaTeX failed on paper/main.tex (profile $(PROFILE)); from $(BUILD)/main.log:" >&2; \
-	       grep -E -A4 '^(!|[^ ]+:[0-9]+: )' $(BUILD)/main.log | head -40 >&2 || tail -20 $(BUILD)/latexmk.out >&2; \
+	    -halt-on-error -file-line-error -outdir=$(CURDIR)/$(BUILD) $1.tex > $(CURDIR)/$(BUILD)/$2 2>&1 \
+	  || { echo "make: *** LaTeX failed on paper/$1.tex (profile $(PROFILE)); from $(BUILD)/$1.log:" >&2; \
+	       grep -E -A4 '^(!|[^ ]+:[0-9]+: )' $(BUILD)/$1.log | head -40 >&2 || tail -20 $(BUILD)/$2 >&2; \
 	       exit 1; }
+endef
+
+# The supplement first: main.tex reads its labels from $(BUILD)/supplement.aux (xr-hyper).
+$(SUPPLEMENT): $(SUPPLEMENT_SRC) $(ANALYSIS) | tex
+	$(call latexmk,supplement,latexmk-supplement.out)
+
+$(PDF): $(PAPER_SRC) $(SUPPLEMENT) $(ANALYSIS) | tex
+	$(call latexmk,main,latexmk.out)
 
 .PHONY: tex
 tex: ## Check for LaTeX (latexmk, IEEEtran); installs it with apt-get on Debian as root

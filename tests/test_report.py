@@ -183,7 +183,7 @@ def test_build_writes_every_file(built):
     for name in rp.FIGURES:
         assert (figs / f"{name}.pdf").is_file() and (figs / f"{name}.png").is_file(), name
     assert not list(gen.glob(".*.tmp")) and not list(figs.glob(".*tmp*"))
-    main = re.sub(r"(?<!\\)%.*", "", (PAPER / "main.tex").read_text())
+    main = re.sub(r"(?<!\\)%.*", "", (PAPER / "main.tex").read_text() + (PAPER / "supplement.tex").read_text())
     used = set(re.findall(r"\\gen\{([^}]+)\}", main))
     defined = {}
     for name in ("profile.tex", "numbers.tex", "findings.tex", "budget.tex"):
@@ -223,7 +223,7 @@ def test_profile_is_printed(built):
 def test_paper_compiles_and_reads_complete(built, tmp_path):
     paper = tmp_path / "paper"
     paper.mkdir()
-    for name in ("main.tex", "references.bib", "architecture.tex"):
+    for name in ("main.tex", "supplement.tex", "references.bib", "architecture.tex"):
         shutil.copy(PAPER / name, paper / name)
     pdf = rp.compile_paper(paper, built["out"] / "generated", built["out"] / "figures",
                            outdir=tmp_path / "build")

@@ -54,7 +54,9 @@ def _grid_overview(ctx: Context):
                 for j in range(mat.shape[1]):
                     txt = "x" if not np.isfinite(mat[i, j]) else f"{mat[i, j]:.2g}"
                     ax.text(j, i, txt, ha="center", va="center", fontsize=MIN_FONT,
-                            color="black" if np.isfinite(mat[i, j]) and norm(mat[i, j]) > 0.5 else "white")
+                            # viridis_r is light (yellow) at the low end and dark at the high
+                            # end; a diverged cell is not coloured: its x is black on white
+                            color="white" if np.isfinite(mat[i, j]) and norm(mat[i, j]) > 0.5 else "black")
             w = ctx.winners.get(p)
             if w and w.get("lr") in list(best.index) and w.get("hidden") in list(best.columns):
                 i, j = list(best.index).index(w["lr"]), list(best.columns).index(w["hidden"])
@@ -203,7 +205,7 @@ def build_figures(ctx: Context, figures_dir: Path, sasla_info: dict | None) -> l
     # zoomed on the range the mean curves take after the first tenth of training, where the
     # strategies differ by less than the early rise of the curves.
     for x in ("epoch", "presentations"):
-        fig = fg.learning_curves(trials, x=x, datasets=order, ncols=6, panel_height=1.0)
+        fig = fg.learning_curves(trials, x=x, datasets=order, ncols=6, panel_height=0.9)
         out += _save(_zoom_curves(fig), figures_dir / f"learning-curves-{'epochs' if x == 'epoch' else x}")
     out += _save(_compact(fg.subset_sizes(trials, datasets=order, ncols=3, width=fg.TEXT_WIDTH,
                                           panel_height=1.2), "Subset size", legend_cols=6),
@@ -238,7 +240,8 @@ def build_figures(ctx: Context, figures_dir: Path, sasla_info: dict | None) -> l
 
 
 def _save(fig, path) -> list[Path]:
-    """:func:`alnn.figures.save` after raising every font below :data:`MIN_FONT` to it."""
+    """:func:`alnn.figures.save` after raising every font below :data:`MIN_FONT` to it and
+    keeping the panel titles inside the figure's width."""
     from matplotlib.text import Text
 
     from alnn import figures as fg
@@ -246,7 +249,38 @@ def _save(fig, path) -> list[Path]:
     for t in fig.findobj(Text):
         if t.get_text() and t.get_fontsize() < MIN_FONT:
             t.set_fontsize(MIN_FONT)
+    _titles_inside(fig)
     return fg.save(fig, path)
+
+
+def _titles_inside(fig) -> None:
+    """Narrow a constrained layout until no axes title sticks out at the left or right (a
+    title wider than its panel, on an outer panel, can: the layout does not count it)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.layout_engine import ConstrainedLayoutEngine
+
+    from alnn import figures as fg
+
+    engine = fig.get_layout_engine()
+    if not isinstance(engine, ConstrainedLayoutEngine):
+        return
+    if fig.canvas is None or not hasattr(fig.canvas, "get_renderer"):
+        FigureCanvasAgg(fig)
+    left, right = 0.0, 1.0
+    for _ in range(3):
+        with fg.paper_style():
+            fig.canvas.draw()
+        width = fig.bbox.width
+        boxes = [ax.title.get_window_extent() for ax in fig.axes
+                 if ax.get_visible() and ax.get_title()]
+        if not boxes:
+            return
+        over_l = max(0.0, -min(b.x0 for b in boxes)) / width
+        over_r = max(0.0, max(b.x1 for b in boxes) - width) / width
+        if over_l < 1e-3 and over_r < 1e-3:
+            return
+        left, right = left + over_l + 0.002, right - over_r - 0.002
+        engine.set(rect=(left, 0.0, right - left, 1.0))
 
 
 def _zoom_curves(fig, skip: float = 0.1, pad: float = 0.06):
@@ -254,7 +288,7 @@ def _zoom_curves(fig, skip: float = 0.1, pad: float = 0.06):
     share of points (epochs), padded by ``pad`` of it (in log space on a log axis); the
     bands are clipped to it. A panel without such points keeps its range; a y label that
     repeats the one of the panel to its left is dropped."""
-    from matplotlib.ticker import NullFormatter
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     from alnn import figures as fg
 
@@ -275,9 +309,12 @@ def _zoom_curves(fig, skip: float = 0.1, pad: float = 0.06):
         span = hi - lo if hi > lo else max(abs(hi), 1e-3) * 0.05
         lo, hi = lo - pad * span, hi + pad * span
         ax.set_ylim((10 ** lo, 10 ** hi) if log else (lo, hi))
-        if log:  # ticks for the new range (plain labels under 1.3 decades, no minor labels above)
-            fg._log_axis(ax, "y")
-            if hi - lo >= 1.3:
+        if log:  # ticks for the new range, plain labels: 1-2-5 under 1.3 decades, 1-3 under 2.5
+            if hi - lo < 1.3:
+                fg._log_axis(ax, "y")
+            else:
+                ax.yaxis.set_major_locator(LogLocator(10, subs=(1.0, 3.0) if hi - lo < 2.5 else (1.0,)))
+                ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
                 ax.yaxis.set_minor_formatter(NullFormatter())
     # a panel repeats its left neighbour's y label: keep the first of each run
     shown = None  # (row, label) of the last label kept
