@@ -337,7 +337,7 @@ def _schedule_text(res: BudgetResults) -> str:
         if b:
             parts.append(f"{PROBLEM_LABELS[p]} {count(len(b))} budgets from {count(b[0])} to {count(b[-1])} "
                          f"labels" + (f", {count(e)} epochs per round" if e else ""))
-    return "; ".join(parts) + "." if parts else ""
+    return "; ".join(parts)
 
 
 def _starts(res: BudgetResults) -> str:
