@@ -17,7 +17,9 @@ def run_all(store, execution, executor=None):
     paths = P.trials(profile, PROBLEM, store=store, execution=execution, executor=executor)
     frames = {s: P.read_trials(store, PROBLEM, s).drop(columns=VOLATILE) for s in paths}
     diags = {s: P.read_diagnostics(store, PROBLEM, s) for s in paths}
-    return table, winner, frames, diags
+    budget = P.budget(profile, PROBLEM, store=store, execution=execution, executor=executor)
+    budgets = {s: P.read_budget(store, PROBLEM, s).drop(columns=VOLATILE) for s in budget}
+    return table, winner, frames, diags, budgets
 
 
 class Counting(P.DaskExecutor):
@@ -38,9 +40,10 @@ def test_local_cluster_gives_the_numbers_of_the_local_pool(tmp_path):
         executor = Counting(client=client)
         assert executor.workers == 2
         dask = run_all(S.Store(tmp_path / "dask"), C.Execution(executor="dask", progress=False), executor)
-        assert executor.submitted == 2 + 5  # two grid shards (hidden sizes), five strategies x one chunk
+        shards = 2 + len(C.strategies_for(PROBLEM)) + len(C.load_profile("smoke").problem(PROBLEM).budget_strategies())
+        assert executor.submitted == shards  # two grid shards (hidden sizes); one chunk per strategy, both protocols
         run_all(S.Store(tmp_path / "dask"), C.Execution(executor="dask", progress=False), executor)
-        assert executor.submitted == 7  # the rerun reuses every shard: nothing is submitted
+        assert executor.submitted == shards  # the rerun reuses every shard: nothing is submitted
     for other in (pool, dask):
         pd.testing.assert_frame_equal(inline[0], other[0])
         assert {k: v for k, v in inline[1].items() if k != "shards"} == \
@@ -49,6 +52,9 @@ def test_local_cluster_gives_the_numbers_of_the_local_pool(tmp_path):
         for s in inline[2]:
             pd.testing.assert_frame_equal(inline[2][s], other[2][s])
             pd.testing.assert_frame_equal(inline[3][s], other[3][s])
+        assert inline[4].keys() == other[4].keys() and inline[4]
+        for s in inline[4]:
+            pd.testing.assert_frame_equal(inline[4][s], other[4][s])
 
 
 @pytest.mark.slow
