@@ -546,6 +546,17 @@ def run(dataset, strategy: str, *, config: TrainConfig, trials: int, folds: int,
     return frame, out
 
 
+def _check_search(configs, folds, epochs, seed):
+    """The validated arguments every grid search takes (full grid and successive halving)."""
+    configs = list(configs)
+    if not configs:
+        raise ValueError("configs is empty: give at least one TrainConfig")
+    for c in configs:
+        if not isinstance(c, TrainConfig):
+            raise TypeError(f"configs must hold alnn.TrainConfig objects, got {type(c).__name__}")
+    return configs, _check_int("folds", folds, 2), _check_int("epochs", epochs, 1), _check_int("seed", seed, 0)
+
+
 def grid_search(dataset, configs: Sequence[TrainConfig], *, folds: int, epochs: int, seed: int,
                 device: str = "cpu", progress: bool = True, precision: str = "float32") -> pd.DataFrame:
     """Passive training of every configuration on every fold; one row per (config, fold).
@@ -559,15 +570,7 @@ def grid_search(dataset, configs: Sequence[TrainConfig], *, folds: int, epochs: 
     """
     from alnn.preprocess import prepare, splits
 
-    configs = list(configs)
-    if not configs:
-        raise ValueError("configs is empty: give at least one TrainConfig")
-    for c in configs:
-        if not isinstance(c, TrainConfig):
-            raise TypeError(f"configs must hold alnn.TrainConfig objects, got {type(c).__name__}")
-    folds = _check_int("folds", folds, 2)
-    epochs = _check_int("epochs", epochs, 1)
-    seed = _check_int("seed", seed, 0)
+    configs, folds, epochs, seed = _check_search(configs, folds, epochs, seed)
     dev = resolve_device(device)
     task = dataset.task
     base = _build(dataset, (prepare(dataset, tr, va)

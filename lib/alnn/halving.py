@@ -195,15 +195,7 @@ def halving_search(dataset, configs: Sequence[TrainConfig], *, folds: int, epoch
     from alnn.preprocess import prepare, splits
     from tqdm.auto import tqdm
 
-    configs = list(configs)
-    if not configs:
-        raise ValueError("configs is empty: give at least one TrainConfig")
-    for c in configs:
-        if not isinstance(c, TrainConfig):
-            raise TypeError(f"configs must hold alnn.TrainConfig objects, got {type(c).__name__}")
-    folds = _x._check_int("folds", folds, 2)
-    epochs = _x._check_int("epochs", epochs, 1)
-    seed = _x._check_int("seed", seed, 0)
+    configs, folds, epochs, seed = _x._check_search(configs, folds, epochs, seed)
     eta, rungs = check_halving(eta, rungs)
     budgets = rung_epochs(epochs, eta, rungs)
     dev = resolve_device(device)
