@@ -39,7 +39,7 @@ def test_classification_frame_schema_and_counts():
     frame = _run(ds, "passive")
     assert list(frame.columns) == [
         "dataset", "strategy", "trial", "fold", "epoch", "subset_size", "labels_used", "presentations", "scored",
-        "diverged", "wall_s", "train_loss", "val_loss", "accuracy", "f1", "precision", "recall", "mcc", "mse"]
+        "macs_train", "macs_select", "macs", "diverged", "wall_s", "train_loss", "val_loss", "accuracy", "f1", "precision", "recall", "mcc", "mse"]
     assert len(frame) == 2 * 3 * 5
     assert frame.groupby(["trial", "fold"]).epoch.apply(list).map(lambda e: e == [1, 2, 3, 4, 5]).all()
     assert (frame.subset_size == 40).all() and (frame.labels_used == 40).all() and (frame.scored == 0).all()
@@ -53,7 +53,7 @@ def test_classification_frame_schema_and_counts():
 
 def test_regression_frame_has_per_target_columns_in_original_units():
     frame = _run(_regression(), "sasla", epochs=3)
-    assert list(frame.columns)[13:] == [
+    assert list(frame.columns)[16:] == [
         "mse", "rmse", "mae", "r2", "mse_heating_load", "mse_cool", "rmse_heating_load", "rmse_cool",
         "mae_heating_load", "mae_cool", "r2_heating_load", "r2_cool"]
     np.testing.assert_allclose(frame.mse, (frame.mse_heating_load + frame.mse_cool) / 2)

@@ -152,7 +152,7 @@ def test_passive_trains_on_everything_and_scores_nothing():
     ("random", {"query_size": -1}, "regression", "query_size must be a positive integer"),
     ("ensemble", {"query_size": 500}, "classification", "query_size=500 is larger than the smallest"),
     ("entropy", None, "regression", "'entropy' is classification-only"),
-    ("passive", {"tau": 1}, "classification", "unknown parameter 'tau' for strategy 'passive'; valid: none"),
+    ("passive", {"tau": 1}, "classification", "unknown parameter 'tau' for strategy 'passive'; valid: members"),
 ])
 def test_parameters_are_validated_with_one_clear_line(strategy, params, task, message):
     with pytest.raises(ValueError, match=message) as info:
@@ -163,4 +163,7 @@ def test_parameters_are_validated_with_one_clear_line(strategy, params, task, me
 def test_defaults_are_filled_in():
     assert check_strategy("sasla", None, "classification", 10) == {"beta": 0.9, "tau": 1, "norm": "sum"}
     assert check_strategy("ensemble", {"query_size": 2}, "regression", 10) == {
-        "tau": 1, "query_size": 2, "initial": None}
+        "tau": 1, "query_size": 2, "initial": None, "probability": "softmax"}
+    assert check_strategy("random", None, "classification", 10) == {
+        "tau": 1, "query_size": 1, "initial": None, "members": 1}
+    assert check_strategy("passive", None, "classification", 10) == {"members": 1}

@@ -29,9 +29,9 @@ call (its metrics are blank from that round on).
 
 The frame has one row per network (trial x fold) and round:
 ``dataset, strategy, trial, fold, round, budget, labels_used, presentations,
-scored, diverged, wall_s, train_loss, val_loss`` and the metrics of
-`alnn.experiment` (``presentations`` and ``scored`` cumulative over rounds,
-presentations x members; ``wall_s`` cumulative seconds of training and
+scored, macs_train, macs_select, macs, diverged, wall_s, train_loss, val_loss``
+and the metrics of `alnn.experiment` (``presentations``, ``scored`` and the
+multiply-adds of `alnn.cost` cumulative over rounds, presentations x members; ``wall_s`` cumulative seconds of training and
 querying of the whole call).
 """
 
@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from alnn.experiment import (_View, _check_int, _empty_columns, _frame, _metric_order, _pool_min, _prepare,
+from alnn.experiment import (_Cost, _View, _check_int, _empty_columns, _frame, _metric_order, _pool_min, _prepare,
                              _record, _setup, _train_epoch, check_strategy)
 from alnn.model import TrainConfig
 from alnn.strategies import STRATEGIES
@@ -169,6 +169,8 @@ def run_budget(dataset, strategy: str, *, config: TrainConfig, trials: int, fold
     scored = np.zeros(L, dtype=np.int64)
     diverged = np.zeros(L, dtype=bool)
     wall = 0.0
+    cost = _Cost(strategy, data.X.shape[1], config.hidden, data.T.shape[1], E, config.batch_size,
+                 config.weight_decay)
     target_names = getattr(dataset, "target_names", None)
 
     from tqdm.auto import tqdm
@@ -185,6 +187,7 @@ def run_budget(dataset, strategy: str, *, config: TrainConfig, trials: int, fold
             if r > 0:
                 mask, sc = _query(strat, pool, view, mask, budget_list[r] - budget_list[r - 1], r)
                 scored += sc
+                cost.scored(sc)
                 if initial_state is not None:
                     model.restore(initial_state)
             sse = torch.zeros(L * E, dtype=model.dtype, device=dev)
@@ -195,6 +198,7 @@ def run_budget(dataset, strategy: str, *, config: TrainConfig, trials: int, fold
                                              config.batch_size, E, balanced=balanced)
                 diverged |= bad
                 presentations += n_e.sum(axis=1)
+                cost.trained(n_e)
                 sse, shown = s_e, n_e
                 bar.update()
             wall += time.perf_counter() - t0
@@ -204,6 +208,7 @@ def run_budget(dataset, strategy: str, *, config: TrainConfig, trials: int, fold
             cols["labels_used"][r] = labels
             cols["presentations"][r] = presentations
             cols["scored"][r] = scored
+            cost.record(cols, r, L)
             if labelled_rec is not None:
                 labelled_rec[r] = mask.cpu().numpy()
             _record(cols, targets_cols, r, rounds, model, data, E, task, val_rows, val_T, sse, shown, diverged,

@@ -52,13 +52,15 @@ CLASSIFICATION_ONLY: frozenset[str] = frozenset({"entropy"})
 EXECUTORS: tuple[str, ...] = ("local", "dask")
 DEVICES: tuple[str, ...] = ("cpu", "cuda")
 NORMS: tuple[str, ...] = ("sum", "euclidean")
+#: Class distributions of ``entropy`` and the classification committee (SPEC 3).
+PROBABILITIES: tuple[str, ...] = ("softmax", "normalised")
 GRID_AXES: tuple[str, ...] = ("hidden", "lr", "weight_decay", "momentum")
 
 #: Source files whose code determines a result (the engine and the data layer).
 #: Their hash, :func:`engine_version`, is part of every shard key.
 ENGINE_MODULES: tuple[str, ...] = (
     "alnn.datasets", "alnn.preprocess", "alnn.model", "alnn.metrics", "alnn.strategies",
-    "alnn.experiment",
+    "alnn.experiment", "alnn.cost",
 )
 #: The budget protocol's own module: part of the budget stage's shard keys only.
 BUDGET_MODULES: tuple[str, ...] = ("alnn.budget",)
@@ -209,7 +211,12 @@ def as_plain(obj: Any) -> Any:
 
 @dataclass(frozen=True)
 class PassiveParams:
-    """``passive`` has no parameters."""
+    """``passive``: ``members`` > 1 is the ensemble control (that many networks voting)."""
+
+    members: int = 1
+
+    def check(self, where: str) -> None:
+        _positive(f"{where}.members", self.members)
 
 
 @dataclass(frozen=True)
@@ -253,12 +260,36 @@ class SensitivityParams(QueryParams):
             raise ConfigError(f"{where}.norm = {self.norm!r} is not a valid norm; valid: {', '.join(NORMS)}")
 
 
+@dataclass(frozen=True)
+class RandomParams(QueryParams):
+    """``random``: the pool-based schedule; ``members`` > 1 is the ensemble control."""
+
+    members: int = 1
+
+    def check(self, where: str) -> None:
+        super().check(where)
+        _positive(f"{where}.members", self.members)
+
+
+@dataclass(frozen=True)
+class UncertaintyParams(QueryParams):
+    """``entropy`` and ``ensemble``: the schedule and the class distribution (classification)."""
+
+    probability: str = "softmax"  # softmax over the output activations (the draft's) or normalised o / sum(o)
+
+    def check(self, where: str) -> None:
+        super().check(where)
+        if self.probability not in PROBABILITIES:
+            raise ConfigError(f"{where}.probability = {self.probability!r} is not valid; valid: "
+                              f"{', '.join(PROBABILITIES)}")
+
+
 PARAMS: dict[str, type] = {
     "passive": PassiveParams,
     "sasla": SaslaParams,
-    "entropy": QueryParams,
-    "ensemble": QueryParams,
-    "random": QueryParams,
+    "entropy": UncertaintyParams,
+    "ensemble": UncertaintyParams,
+    "random": RandomParams,
     "sensitivity": SensitivityParams,
 }
 

@@ -29,6 +29,10 @@ The tidy frame has one row per network (trial x fold) and epoch:
   strategy has needed; the whole pool for passive and sasla, |L| for the others);
 - ``presentations``: cumulative patterns presented (x3 for ``ensemble``);
 - ``scored``: cumulative patterns evaluated by the selection step;
+- ``macs_train``, ``macs_select``, ``macs``: cumulative multiply-adds of
+  training (every member's presented patterns and mini-batch updates), of
+  selection (every scored pattern: the members' forward passes, and the K x I
+  sensitivity matrix for sasla and sensitivity) and their sum (`alnn.cost`);
 - ``diverged``: the network's loss or weights became non-finite in this epoch
   or earlier; its losses and metrics are NaN from that epoch on and its counts stay;
 - ``wall_s``: cumulative wall-clock seconds of the whole batched call spent
@@ -57,6 +61,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from alnn import cost as _cost
 from alnn import metrics as _metrics
 from alnn.model import BatchedMLP, TrainConfig, resolve_device, seed_words
 from alnn.strategies import REGISTRY as _REGISTRY
@@ -72,7 +77,7 @@ _SPLIT, _INIT, _SHUFFLE, _LABELLED, _QUERY = 0, 1, 2, 3, 4
 _GRID = 10
 
 KEYS = ("dataset", "strategy", "trial", "fold", "epoch")
-COUNTS = ("subset_size", "labels_used", "presentations", "scored")
+COUNTS = ("subset_size", "labels_used", "presentations", "scored", "macs_train", "macs_select", "macs")
 
 
 # --------------------------------------------------------------------------- validation
@@ -276,6 +281,33 @@ class _View:
 # --------------------------------------------------------------------------- the engine
 
 
+class _Cost:
+    """Cumulative multiply-adds of the L models (`alnn.cost`): training and selection."""
+
+    def __init__(self, strategy: str, I: int, J: int, K: int, members: int, batch_size: int, weight_decay):
+        self.strategy, self.shape, self.E, self.B = strategy, (I, J, K), members, int(batch_size)
+        self.wd = np.asarray(weight_decay, dtype=np.float64)
+        self.train = None
+        self.select = None
+
+    def trained(self, shown: np.ndarray) -> None:
+        """``shown`` (L, members): patterns each member was shown in one epoch."""
+        L = shown.shape[0]
+        wd = self.wd if self.wd.ndim == 0 else self.wd.reshape(L, -1)[:, 0]  # grid search: one per network
+        steps = -(-shown // self.B)  # ceil(n / B) mini-batches per member, balanced or not
+        t = _cost.training(*self.shape, shown.sum(axis=1), steps.sum(axis=1), wd)
+        self.train = t if self.train is None else self.train + t
+
+    def scored(self, scored: np.ndarray) -> None:
+        s = _cost.selection(self.strategy, *self.shape, scored, self.E)
+        self.select = s if self.select is None else self.select + s
+
+    def record(self, cols: dict, r: int, L: int) -> None:
+        train = np.zeros(L, np.int64) if self.train is None else self.train
+        select = np.zeros(L, np.int64) if self.select is None else self.select
+        cols["macs_train"][r], cols["macs_select"][r], cols["macs"][r] = train, select, train + select
+
+
 def _column_name(name: str) -> str:
     return re.sub(r"[^0-9a-zA-Z]+", "_", str(name)).strip("_").lower()
 
@@ -392,6 +424,7 @@ def _engine(data: _Data, strategy, *, task: str, hidden: int, lr, momentum, weig
     scored = np.zeros(L, dtype=np.int64)
     diverged = np.zeros(L, dtype=bool)
     wall = 0.0
+    cost = _Cost(strategy.name, data.X.shape[1], hidden, data.T.shape[1], E, batch_size, weight_decay)
 
     from tqdm.auto import tqdm
 
@@ -402,13 +435,16 @@ def _engine(data: _Data, strategy, *, task: str, hidden: int, lr, momentum, weig
             t0 = time.perf_counter()
             if strategy.due(epoch):
                 mask, sc = strategy.select(pool, view, mask, epoch)
-                scored += sc.cpu().numpy()
+                sc = sc.cpu().numpy()
+                scored += sc
+                cost.scored(sc)
                 if scores is not None and getattr(strategy, "last_scores", None) is not None:
                     scores[epoch - 1] = strategy.last_scores.to(torch.float32).cpu().numpy()
             sse, shown, bad = _train_epoch(model, data, rows_x, rows_t, rep(mask), stream, epoch, batch_size, E)
             wall += time.perf_counter() - t0
             diverged |= bad
             presentations += shown.sum(axis=1)
+            cost.trained(shown)
             labelled_ever |= mask
             if masks is not None:
                 masks[epoch - 1] = mask.cpu().numpy()
@@ -420,6 +456,7 @@ def _engine(data: _Data, strategy, *, task: str, hidden: int, lr, momentum, weig
             cols["labels_used"][r] = labelled_ever.sum(dim=1).cpu().numpy()
             cols["presentations"][r] = presentations
             cols["scored"][r] = scored
+            cost.record(cols, r, L)
             _record(cols, targets_cols, r, n_rec, model, data, E, task, val_rows, val_T, sse, shown, diverged, wall,
                     target_names)
             bar.update()
@@ -446,7 +483,7 @@ def _frame(cols: dict, ident: dict, epochs_recorded: np.ndarray) -> pd.DataFrame
 
 
 def _metric_order(task: str, cols: dict) -> list[str]:
-    head = ["subset_size", "labels_used", "presentations", "scored", "diverged", "wall_s", "train_loss",
+    head = list(COUNTS) + ["diverged", "wall_s", "train_loss",
             "val_loss"]
     if task == "classification":
         metrics = list(_metrics.CLASSIFICATION) + ["mse"]

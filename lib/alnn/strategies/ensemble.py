@@ -8,8 +8,10 @@ trained on one shared labelled set L with the schedule of `alnn.strategies.entro
 
 Utility of a pattern of U: the total variance across the members (population
 variance, ddof = 0) of
-- classification: their class distributions, softmax over the sigmoid output
-  activations (as in `alnn.strategies.entropy`), summed over classes;
+- classification: their class distributions (``probability``: softmax over the
+  sigmoid output activations, the default, or the normalised activations
+  o_k / sum_j o_j; `alnn.strategies.entropy.class_distribution`), summed over
+  classes;
 - regression: their predictions (in the standardised training units), summed
   over targets.
 
@@ -26,24 +28,25 @@ from __future__ import annotations
 
 import torch
 
-from alnn.strategies.entropy import PoolSchedule
-from alnn.strategies.entropy import check_params as _check_schedule
+from alnn.strategies.entropy import PoolSchedule, check_probability, class_distribution
+from alnn.strategies.entropy import check_schedule as _check_schedule
 
 __all__ = ["Ensemble", "utility", "vote", "NAME", "MEMBERS", "DEFAULTS", "check_params"]
 
 NAME = "ensemble"
 MEMBERS = 3
-DEFAULTS = {"tau": 1, "query_size": 1, "initial": None}
+DEFAULTS = {"tau": 1, "query_size": 1, "initial": None, "probability": "softmax"}  # probability: classification
 
 
 def check_params(params: dict, task: str, pool_min: int) -> dict:
-    return _check_schedule(params, task, pool_min, name=NAME)
+    return {**_check_schedule(params, task, pool_min, name=NAME),
+            "probability": check_probability(NAME, params["probability"])}
 
 
-def utility(outputs, task: str = "classification") -> torch.Tensor:
+def utility(outputs, task: str = "classification", probability: str = "softmax") -> torch.Tensor:
     """Total variance across members; ``outputs`` (..., E members, P, K) -> (..., P)."""
     o = torch.as_tensor(outputs)
-    q = torch.softmax(o, dim=-1) if task == "classification" else o
+    q = class_distribution(o, probability) if task == "classification" else o
     return q.var(dim=-3, unbiased=False).sum(dim=-1)
 
 
@@ -62,8 +65,12 @@ class Ensemble(PoolSchedule):
     name = NAME
     members = MEMBERS
 
+    def __init__(self, params: dict, task: str):
+        super().__init__(params, task)
+        self.probability = params.get("probability", "softmax")
+
     def scores(self, pool, view, epoch: int) -> torch.Tensor:
-        return utility(view.outputs(), self.task)
+        return utility(view.outputs(), self.task, self.probability)
 
 
 STRATEGY = Ensemble

@@ -6,6 +6,11 @@ Class distribution
     pre-activations.  Because each o_k lies in (0, 1), these probabilities never
     differ by more than a factor e; the ranking of patterns is what matters.
 
+    With ``probability="normalised"`` the class distribution is instead
+    o_k / sum_j o_j (SPEC 3): softmax over activations in (0, 1) squeezes the
+    normalised entropy of ten classes into about [0.96, 1] and scores "no class
+    fires" like a true tie, while the normalised activations tell them apart.
+
 Utility
     normalised predictive entropy H(x) / log C, in [0, 1].
 
@@ -37,19 +42,42 @@ import torch
 
 from alnn.model import hash_uniform
 
-__all__ = ["Entropy", "utility", "query_top", "initial_labelled", "initial_sizes", "allocate",
-           "check_params", "PoolSchedule", "NAME", "MEMBERS", "DEFAULTS"]
+__all__ = ["Entropy", "utility", "class_distribution", "PROBABILITIES", "check_probability", "query_top", "initial_labelled", "initial_sizes", "allocate",
+           "check_params", "check_schedule", "PoolSchedule", "NAME", "MEMBERS", "DEFAULTS"]
 
 NAME = "entropy"
 MEMBERS = 1
-DEFAULTS = {"tau": 1, "query_size": 1, "initial": None}
+DEFAULTS = {"tau": 1, "query_size": 1, "initial": None, "probability": "softmax"}
+#: the class distribution of the output activations o (SPEC 3)
+PROBABILITIES = ("softmax", "normalised")
 
 
-def utility(outputs) -> torch.Tensor:
-    """Normalised entropy of softmax(outputs) over the last axis (K >= 2 classes)."""
+def class_distribution(outputs, probability: str = "softmax") -> torch.Tensor:
+    """P(c | x) from the sigmoid output activations (last axis): softmax(o) or o / sum(o)."""
     o = torch.as_tensor(outputs)
-    logp = torch.log_softmax(o, dim=-1)
-    return -(logp.exp() * logp).sum(dim=-1) / math.log(o.shape[-1])
+    if probability == "softmax":
+        return torch.softmax(o, dim=-1)
+    if probability == "normalised":
+        total = o.sum(dim=-1, keepdim=True)
+        # every activation at 0 (float underflow): no class fires, which is a uniform distribution
+        return torch.where(total > 0, o / total.clamp(min=torch.finfo(o.dtype).tiny), torch.full_like(o, 1.0 / o.shape[-1]))
+    raise ValueError(f"probability must be one of {', '.join(PROBABILITIES)}, got {probability!r}")
+
+
+def utility(outputs, probability: str = "softmax") -> torch.Tensor:
+    """Normalised entropy H / log C of the class distribution of ``outputs`` over the last axis (K >= 2)."""
+    o = torch.as_tensor(outputs)
+    if probability == "softmax":
+        logp = torch.log_softmax(o, dim=-1)
+        return -(logp.exp() * logp).sum(dim=-1) / math.log(o.shape[-1])
+    p = class_distribution(o, probability)
+    return -torch.special.xlogy(p, p).sum(dim=-1) / math.log(o.shape[-1])
+
+
+def check_probability(name: str, probability) -> str:
+    if probability not in PROBABILITIES:
+        raise ValueError(f"{name}: probability must be one of {', '.join(PROBABILITIES)}, got {probability!r}")
+    return probability
 
 
 def query_top(score: torch.Tensor, labelled: torch.Tensor, valid: torch.Tensor, q: int) -> torch.Tensor:
@@ -151,7 +179,8 @@ def initial_labelled(pool, initial, stratified: bool) -> torch.Tensor:
     return mask & valid
 
 
-def check_params(params: dict, task: str, pool_min: int, name: str = NAME) -> dict:
+def check_schedule(params: dict, task: str, pool_min: int, name: str = NAME) -> dict:
+    """The validated schedule (tau, query_size, initial) of a pool-based strategy."""
     tau, q, initial = params["tau"], params["query_size"], params["initial"]
     for key, value in (("tau", tau), ("query_size", q)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
@@ -219,8 +248,17 @@ class Entropy(PoolSchedule):
     name = NAME
     members = MEMBERS
 
+    def __init__(self, params: dict, task: str):
+        super().__init__(params, task)
+        self.probability = params.get("probability", "softmax")
+
     def scores(self, pool, view, epoch: int) -> torch.Tensor:
-        return utility(view.outputs()[:, 0])
+        return utility(view.outputs()[:, 0], self.probability)
+
+
+def check_params(params: dict, task: str, pool_min: int, name: str = NAME) -> dict:
+    return {**check_schedule(params, task, pool_min, name=name),
+            "probability": check_probability(name, params["probability"])}
 
 
 STRATEGY = Entropy

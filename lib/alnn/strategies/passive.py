@@ -31,25 +31,34 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["Passive", "NAME", "MEMBERS", "DEFAULTS", "check_params"]
+__all__ = ["Passive", "NAME", "MEMBERS", "DEFAULTS", "check_params", "check_members"]
 
 NAME = "passive"
 MEMBERS = 1
-DEFAULTS: dict = {}
+#: ``members`` > 1 is the ensemble control (SPEC 3d): that many networks with their own initial
+#: weights (members 0, 1, ... of the weight streams, as `ensemble`'s) voting as the committee does
+DEFAULTS: dict = {"members": 1}
+
+
+def check_members(name: str, members) -> int:
+    if isinstance(members, bool) or not isinstance(members, int) or members < 1:
+        raise ValueError(f"{name}: members must be a positive integer (networks voting), got {members!r}")
+    return int(members)
 
 
 def check_params(params: dict, task: str, pool_min: int) -> dict:
-    return {}
+    return {"members": check_members(NAME, params["members"])}
 
 
 class Passive:
-    """The whole pool, every epoch."""
+    """The whole pool, every epoch (``members`` networks voting when more than one)."""
 
     name = NAME
     members = MEMBERS
 
     def __init__(self, params: dict, task: str):
         self.task = task
+        self.members = params.get("members", MEMBERS)
 
     def initial(self, pool) -> torch.Tensor:
         return pool.valid.clone()

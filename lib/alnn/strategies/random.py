@@ -5,6 +5,9 @@ The same initial labelled set and schedule as `alnn.strategies.entropy` (``tau``
 at each query are drawn uniformly at random from U, from the (seed, trial,
 fold) query stream of the model (a counter-based hash of the epoch and the pool
 position: `alnn.model.hash_uniform`).  It scores nothing (``scored`` stays 0).
+With ``members`` = 3 it is the committee's control: three networks (their own
+initial weights, shuffles and momentum, as `alnn.strategies.ensemble`'s) on the
+same randomly grown L, predicting by the committee's vote or mean.
 Classification (stratified initial set) and regression (uniform initial set).
 
 This module is ``alnn.strategies.random``; inside the package it never shadows the
@@ -15,19 +18,22 @@ from __future__ import annotations
 
 import torch
 
-from alnn.strategies.entropy import PoolSchedule
-from alnn.strategies.entropy import check_params as _check_schedule
 from alnn.model import hash_uniform
+from alnn.strategies.entropy import PoolSchedule
+from alnn.strategies.entropy import check_schedule as _check_schedule
+from alnn.strategies.passive import check_members
 
 __all__ = ["Random", "NAME", "MEMBERS", "DEFAULTS", "check_params"]
 
 NAME = "random"
 MEMBERS = 1
-DEFAULTS = {"tau": 1, "query_size": 1, "initial": None}
+#: ``members`` > 1 is the ensemble control (SPEC 3d): that many networks trained on the one random L,
+#: voting (classification) or averaged (regression) as `ensemble`'s committee
+DEFAULTS = {"tau": 1, "query_size": 1, "initial": None, "members": 1}
 
 
 def check_params(params: dict, task: str, pool_min: int) -> dict:
-    return _check_schedule(params, task, pool_min, name=NAME)
+    return {**_check_schedule(params, task, pool_min, name=NAME), "members": check_members(NAME, params["members"])}
 
 
 class Random(PoolSchedule):
@@ -35,6 +41,11 @@ class Random(PoolSchedule):
 
     name = NAME
     members = MEMBERS
+
+    def __init__(self, params: dict, task: str):
+        super().__init__(params, task)
+        self.members = params.get("members", MEMBERS)
+
     counts_scored = False
     records_scores = False  # its random keys are no utility: no per-pattern scores
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 
 from alnn.strategies.entropy import PoolSchedule
-from alnn.strategies.entropy import check_params as _check_schedule
+from alnn.strategies.entropy import check_schedule as _check_schedule
 from alnn.strategies.sasla import NORMS
 
 __all__ = ["Sensitivity", "NAME", "MEMBERS", "DEFAULTS", "check_params"]
