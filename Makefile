@@ -1,7 +1,7 @@
 # alnn: from raw data to paper/main.pdf.  `make help` lists the targets.
 #
 # The graph (one profile at a time, every path profile-specific):
-#   setup -> config -> data -> grid -> trials, budget -> reports (notebooks) -> analysis -> paper
+#   setup -> config -> data -> grid -> trials, budget, ablation -> reports (notebooks) -> analysis -> paper
 # Each result file depends on exactly the files that determine it. The
 # settings a stage depends on are written to results/<profile>/config/*.json
 # only when they change (`alnn config` runs on every make), so editing one
@@ -71,7 +71,7 @@ PAPERMILL := $(PY) -m papermill --cwd $(CURDIR) --no-progress-bar --log-level WA
 
 CONFIGS := $(foreach p,$(PROBLEMS),$(R)/config/data-$p.json $(R)/config/grid-$p.json \
              $(foreach s,$(call strategies_of,$p),$(R)/config/trials-$p-$s.json) \
-             $(foreach s,$(call budget_strategies_of,$p),$(R)/config/budget-$p-$s.json))
+             $(foreach s,$(call budget_strategies_of,$p),$(R)/config/budget-$p-$s.json)) $(R)/config/ablation.json
 DATA := $(PROBLEMS:%=$(R)/data/%.json)
 GRID := $(foreach p,$(PROBLEMS),$(R)/grid/$p.parquet $(R)/grid/$p.json)
 trials_of = $(foreach s,$(call strategies_of,$1),$(R)/trials/$1/$s.parquet)
@@ -80,6 +80,8 @@ TRIALS := $(foreach p,$(PROBLEMS),$(call trials_of,$p))
 budget_of = $(foreach s,$(call budget_strategies_of,$1),$(R)/budget/$1/$s.parquet)
 BUDGET := $(foreach p,$(PROBLEMS),$(call budget_of,$p))
 DIAGNOSTICS := $(foreach p,$(PROBLEMS),$(call diagnostics_of,$p))
+# the problems it covers are the profile's (ablation.problems); index.json lists their files
+ABLATION := $(R)/ablation/index.json
 PROBLEM_REPORTS := $(PROBLEMS:%=$(RP)/problem-%.ipynb)
 STRATEGY_REPORTS := $(STRATEGIES:%=$(RP)/strategy-%.ipynb)
 ANALYSIS := $(RP)/analysis.ipynb
@@ -108,12 +110,13 @@ paper: $(STAMP) tex $(PDF) $(SUPPLEMENT) $(INDEX) ## Everything: results, report
 	@echo "paper/main.pdf, paper/supplement.pdf: profile $(PROFILE) ($(PDF), $(SUPPLEMENT)); reports: $(INDEX)"
 
 ##@ Stages (each also runs the ones it needs)
-.PHONY: config data grid trials budget notebooks reports analysis
+.PHONY: config data grid trials budget ablation notebooks reports analysis
 config: $(CONFIGS) ## Validate the profile; write the settings each stage depends on
 data: $(DATA) ## Data descriptions: results/<profile>/data/
 grid: $(GRID) ## Grid search of every problem: results/<profile>/grid/
 trials: $(TRIALS) ## Trials of every problem x strategy: results/<profile>/trials/
 budget: $(BUDGET) ## Budget protocol (labels against quality) of every problem x strategy: results/<profile>/budget/
+ablation: $(ABLATION) ## Controls and ablations (SPEC 3d) of the problems the profile covers: results/<profile>/ablation/
 notebooks reports: $(INDEX) ## Execute every notebook (papermill) into reports/<profile>/, with HTML and index.html
 analysis: $(ANALYSIS) ## Tables, statistics and figures of the paper (paper/generated/<profile>/, figures/<profile>/)
 
@@ -145,6 +148,10 @@ $(call budget_of,$1) &: $(R)/grid/$1.json $(R)/data/$1.json \
 	$$(CLI) budget --profile $(PROFILE) --results '$(RESULTS)' --problem $1 $$(RUN)
 endef
 $(foreach p,$(PROBLEMS),$(eval $(call BUDGET_RULE,$p)))
+
+# Controls and ablations (SPEC 3d): one call, the shards of every covered problem in one pool.
+$(ABLATION): $(R)/config/ablation.json $(GRID) $(DATA)
+	$(CLI) ablation --profile $(PROFILE) --results '$(RESULTS)' $(RUN)
 
 # $(call notebook,SOURCE,OUTPUT,PARAMETERS): papermill into OUTPUT's .part.ipynb, renamed when it
 # succeeds; a failed notebook keeps its partial output as OUTPUT's .failed.ipynb and stops make.
@@ -178,7 +185,7 @@ $(RP)/strategy-$1.ipynb $(RP)/figures/curves-$1.png $(RP)/figures/subset-$1.png 
 endef
 $(foreach s,$(STRATEGIES),$(eval $(call STRATEGY_RULE,$s)))
 
-$(ANALYSIS): notebooks/analysis.ipynb $(DATA) $(GRID) $(TRIALS) $(BUDGET) $(R)/diagnostics/iris/sasla.parquet $(ANALYSIS_LIB)
+$(ANALYSIS): notebooks/analysis.ipynb $(DATA) $(GRID) $(TRIALS) $(BUDGET) $(ABLATION) $(R)/diagnostics/iris/sasla.parquet $(ANALYSIS_LIB)
 	$(call notebook,notebooks/analysis.ipynb,$@,-r profile $(PROFILE) -r results $(R) \
 	  -r generated $(GEN) -r figures $(FIG))
 

@@ -221,8 +221,29 @@ def test_versus_passive_and_quiet():
     found = fd._comparison_findings(context(calm), "classification")
     q = by(found, "quiet")
     assert q.numbers["where"] == {"problems": ["iris", "wine"], "every": "classification"}
-    assert q.text.startswith("On every classification problem, no strategy differs significantly")
+    assert q.text.startswith("On every classification problem, no strategy is significantly better or worse")
+    assert "no strategy differs significantly" not in q.text  # absence of evidence is not equivalence
     assert by(found, "versus-passive") is None
+
+
+def test_no_significant_difference_is_split_into_equivalent_and_inconclusive():
+    """SPEC 6: where the t-test finds nothing, the sentence says what the Bayesian test says."""
+    calm = offsets(frame(("iris", "sine")), "iris", 0.85, {s: 0 for s in ALL}, noise=0.001)
+    q = by(fd._comparison_findings(context(calm), "classification"), "quiet")
+    assert q.numbers["counts"]["equivalent"] == 4 and "4 practically equivalent" in q.text
+    noisy = offsets(frame(("iris", "sine")), "iris", 0.85, {s: 0 for s in ALL}, noise=0.08)
+    q = by(fd._comparison_findings(context(noisy), "classification"), "quiet")
+    assert q.numbers["counts"]["inconclusive"] >= 1 and q.numbers["counts"]["equivalent"] < 4
+    mixed = offsets(frame(("iris", "sine")), "iris", 0.85,
+                    {"passive": 0, "sasla": 0.08, "entropy": 0, "ensemble": 0, "random": 0}, noise=0.001)
+    ctx = context(mixed)
+    f = by(fd._comparison_findings(ctx, "classification"), "versus-passive", "iris")
+    assert f.numbers["equivalent"] == ["entropy", "ensemble", "random"]
+    assert "practically equivalent to it" in f.text and "do not differ significantly" not in f.text
+    cl.check_findings([f], ctx)
+    bad = dataclasses.replace(f, numbers={**f.numbers, "equivalent": [], "inconclusive": f.numbers["equivalent"]})
+    with pytest.raises(cl.FindingError, match="equivalent"):
+        cl.check_findings([bad], ctx)
 
 
 def test_best_mean_names_every_tie_over_all_strategies():
@@ -266,7 +287,7 @@ def test_versus_random_states_only_significant_directions():
     assert "iris" in rows["ensemble"]["better"]["problems"]
     assert "the committee is significantly better on Iris" in f.text or "better on every problem" in f.text
     assert rows["entropy"]["better"]["problems"] == [] and rows["entropy"]["worse"]["problems"] == []
-    assert "entropy sampling does not differ significantly from it on Iris" in f.text
+    assert "entropy sampling is practically equivalent on Iris" in f.text
 
 
 def test_divergence_counts_the_diverged_runs():

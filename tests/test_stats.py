@@ -270,3 +270,55 @@ def test_score_matrix_one_task_at_a_time():
     assert "entropy" not in reg.columns and reg.attrs["metric"] == "mse"
     r = st.friedman_iman_davenport(reg, higher_is_better=False)
     assert r.k == 4 and r.n == 2 and r.low_power
+
+
+# --------------------------------------------------------------------------- equivalence (SPEC 6)
+@pytest.mark.parametrize("runs,folds,mean,sd,rope", [(10, 5, 0.01, 0.02, 0.005), (3, 5, -0.002, 0.01, 0.01),
+                                                     (50, 5, 0.0, 0.003, 0.01), (4, 10, 0.05, 0.01, 0.01)])
+def test_bayesian_correlated_ttest_equals_baycomp(runs, folds, mean, sd, rope):
+    baycomp = pytest.importorskip("baycomp")
+    rng = np.random.default_rng(runs * folds)
+    x = rng.normal(mean, sd, runs * folds)
+    y = rng.normal(0.0, sd / 2, runs * folds)
+    left, within, right = baycomp.CorrelatedTTest.probs(x, y, rope=rope, runs=runs)  # left: x above y
+    r = st.bayesian_correlated_ttest(x - y, rho=1 / folds, rope=rope)
+    assert (r.p_right, r.p_rope, r.p_left) == pytest.approx((left, within, right), abs=1e-12)
+
+
+def test_equivalence_probabilities_follow_benavolis_posterior_by_hand():
+    # Benavoli et al. (2017), eq. for the correlated t-test: mu | d ~ t_{n-1}(mean(d), (1/n + rho/(1-rho)) s^2)
+    d = np.array([0.004, -0.002, 0.001, 0.003, -0.001, 0.0, 0.002, 0.001, -0.003, 0.002])
+    n, rho, rope = d.size, 0.2, 0.01
+    scale = np.sqrt((1 / n + rho / (1 - rho)) * d.var(ddof=1))
+    inside = stats.t.cdf((rope - d.mean()) / scale, n - 1) - stats.t.cdf((-rope - d.mean()) / scale, n - 1)
+    r = st.bayesian_correlated_ttest(d, rho=rho, rope=rope)
+    assert r.p_rope == pytest.approx(inside, abs=1e-12) and r.p_rope > 0.99
+    assert st.equivalence(r.p_right, r.p_rope, r.p_left) == "equivalent"
+    far = st.bayesian_correlated_ttest(d + 0.05, rho=rho, rope=rope)  # every difference 5 points up
+    assert st.equivalence(far.p_right, far.p_rope, far.p_left) == "better"
+    assert st.equivalence(far.p_left, far.p_rope, far.p_right) == "worse"
+    wide = st.bayesian_correlated_ttest(d * 20, rho=rho, rope=rope)  # spread: neither side nor the rope
+    assert st.equivalence(wide.p_right, wide.p_rope, wide.p_left) == "inconclusive"
+    assert st.equivalence(np.nan, 0.5, 0.5) == "n/a"
+
+
+def test_default_rope_is_one_accuracy_point_or_five_percent_of_the_baselines_error():
+    assert st.default_rope("accuracy", 0.93) == 0.01
+    assert st.default_rope("mse", 0.2) == pytest.approx(0.01)
+    assert st.default_rope("mse", 0.2, relative=0.1) == pytest.approx(0.02)
+
+
+def test_comparisons_carry_the_rope_and_the_verdict():
+    rows = []
+    rng = np.random.default_rng(3)
+    for t in range(4):
+        for f in range(5):
+            base = 0.9 + rng.normal(0, 0.01)
+            rows.append(dict(dataset="iris", strategy="passive", trial=t, fold=f, epoch=1, diverged=False,
+                             accuracy=base))
+            rows.append(dict(dataset="iris", strategy="sasla", trial=t, fold=f, epoch=1, diverged=False,
+                             accuracy=base + 0.0005))
+    fin = pd.DataFrame(rows)
+    c = st.compare_within_problem(fin, "accuracy", rope=st.default_rope)
+    assert c["rope"].tolist() == [0.01] and c["equivalence"].tolist() == ["equivalent"]
+    assert c["p_better"].iloc[0] + c["p_rope"].iloc[0] + c["p_worse"].iloc[0] == pytest.approx(1.0)

@@ -113,7 +113,7 @@ def run_budget(dataset, strategy: str, *, config: TrainConfig, trials: int, fold
                seed: int, trial_start: int = 0, params: dict | None = None, start: str = "cold",
                schedule_kind="geometric", budgets: int = 10, max_budget: float = 1.0, balanced: bool = True,
                device: str = "cpu", progress: bool = True, return_labelled: bool = False,
-               precision: str = "float32"):
+               precision: str = "float32", settings: list[dict] | None = None):
     """The budget protocol of one strategy on ``trials`` x ``folds`` models: the frame (module docstring).
 
     ``params`` are the strategy's (its ``tau`` plays no part here: a query
@@ -126,6 +126,9 @@ def run_budget(dataset, strategy: str, *, config: TrainConfig, trials: int, fold
     With ``return_labelled`` returns
     ``(frame, labelled)``: ``labelled[(trial, fold)] = {"pool": dataset indices
     (P,), "labelled": bool (rounds, P)}``, the set L each round trained on.
+    ``settings`` (parameter dicts over ``params``, e.g. the ``probability``
+    variants) train as extra networks of one batched model, as in `alnn.run`;
+    the frame then has a ``setting`` column.
     """
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be an alnn.TrainConfig, got {type(config).__name__}")
@@ -149,7 +152,7 @@ def run_budget(dataset, strategy: str, *, config: TrainConfig, trials: int, fold
         params = {**(params or {}), "query_size": 1}
     data, strat, ident, init_seeds, shuffles, dev = _prepare(
         dataset, strategy, params, trials=trials, folds=folds, seed=seed, trial_start=trial_start, device=device,
-        initial=None if passive else budget_list[0])
+        initial=None if passive else budget_list[0], settings=settings)
     task = dataset.task
     L, P = data.pool_x.shape
     E = strat.members

@@ -5,10 +5,11 @@
     alnn grid    --profile quick --problem iris           # results/quick/grid/iris.{parquet,json}
     alnn trials  --profile quick --problem iris [--strategy sasla ...]
     alnn budget  --profile quick --problem iris [--strategy random ...]   # the budget protocol (SPEC 3b)
+    alnn ablation --profile quick [--problem iris ...]   # controls and ablations (SPEC 3d) of the covered problems
     alnn all     --profile quick [--problem ...]          # data, grid, trials and budget of every problem
     alnn reports --profile quick --index reports/quick/index.html reports/quick/problem-iris.ipynb ...
 
-Execution options (grid, trials, budget, all): ``--executor local|dask``,
+Execution options (grid, trials, budget, ablation, all): ``--executor local|dask``,
 ``--scheduler ADDRESS|FILE`` (dask; none starts a LocalCluster), ``--device
 cpu|cuda``, ``--workers N`` (local pool size; default: the machine's cores).
 A bad value stops the command before any work with one line on stderr and
@@ -62,6 +63,9 @@ def parser() -> argparse.ArgumentParser:
     _add_execution(p)
     p = sub.add_parser("budget", help="budget protocol of problems x strategies (budget stage)")
     _add_common(p, strategies=True)
+    _add_execution(p)
+    p = sub.add_parser("ablation", help="controls and ablations of the problems the profile covers (ablation stage)")
+    _add_common(p)
     _add_execution(p)
     p = sub.add_parser("all", help="data, grid, trial and budget stages of problems")
     _add_common(p)
@@ -187,6 +191,10 @@ def _main(args) -> int:
                                         f"{', '.join(settings.budget_strategies())}")
             if strategies:
                 pipeline.budget(profile, problem, strategies, store=st, execution=execution)
+        return 0
+    if args.command == "ablation":
+        chosen = None if args.problem == ["all"] else problems
+        pipeline.ablation(profile, chosen, store=st, execution=execution)
         return 0
     if args.command == "all":
         with pipeline.make_executor(execution) as executor:

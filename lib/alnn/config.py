@@ -389,6 +389,56 @@ class Budget:
 
 
 @dataclass(frozen=True)
+class Ablation:
+    """Controls and ablations of one problem (SPEC 3d); the problem is covered when it is in ``problems``.
+
+    Draft's protocol: the SASLA grid ``sasla_beta`` x ``sasla_tau`` x
+    ``sasla_norm`` (one batched model per shard); ``passive`` and ``random``
+    with ``members`` voting networks; ``entropy`` and ``ensemble`` with the
+    normalised class distribution (classification).  Budget protocol: ``random``
+    and the ``passive`` ceiling with ``members`` networks; the normalised class
+    distribution; and for each of ``strategies``: the other ``start``, rounds of
+    ``round_epochs`` epochs (default half the problem's) and a geometric schedule
+    of ``budgets`` budgets (default half the problem's).  ``trials`` (default the
+    problem's) trials of the problem's folds, each the same network as in the
+    trial and budget stages (common random numbers).
+    """
+
+    problems: tuple[str, ...] = ()
+    trials: int | None = None
+    sasla_beta: tuple[float, ...] = (0.5, 0.75, 0.9, 0.95, 0.99)
+    sasla_tau: tuple[int, ...] = (1, 10, 50)
+    sasla_norm: tuple[str, ...] = ("sum", "euclidean")
+    members: int = 3
+    round_epochs: int | None = None
+    budgets: int | None = None
+    strategies: tuple[str, ...] = ("entropy", "ensemble", "random", "sensitivity")
+
+    def check(self, where: str) -> None:
+        for p in self.problems:
+            if p not in PROBLEMS:
+                raise ConfigError(f"{where}.problems: unknown problem {p!r}; valid: {', '.join(PROBLEMS)}")
+        if self.trials is not None:
+            _positive(f"{where}.trials", self.trials)
+        if not self.sasla_beta or any(not 0 < b < 1 for b in self.sasla_beta):
+            raise ConfigError(f"{where}.sasla_beta = {list(self.sasla_beta)!r} must hold numbers in (0, 1)")
+        if not self.sasla_tau or any(t < 1 for t in self.sasla_tau):
+            raise ConfigError(f"{where}.sasla_tau = {list(self.sasla_tau)!r} must hold positive integers")
+        for n in self.sasla_norm:
+            if n not in NORMS:
+                raise ConfigError(f"{where}.sasla_norm: {n!r} is not a valid norm; valid: {', '.join(NORMS)}")
+        _positive(f"{where}.members", self.members, 2)
+        if self.round_epochs is not None:
+            _positive(f"{where}.round_epochs", self.round_epochs)
+        if self.budgets is not None:
+            _positive(f"{where}.budgets", self.budgets, 2)
+        for s in self.strategies:
+            if s not in BUDGET_STRATEGIES or s == "passive":
+                valid = ", ".join(b for b in BUDGET_STRATEGIES if b != "passive")
+                raise ConfigError(f"{where}.strategies: {s!r} has no budget ablation; valid: {valid}")
+
+
+@dataclass(frozen=True)
 class Seeds:
     grid: int  # splits and initial weights of the grid search
     trials: int  # splits and initial weights of the trials
@@ -415,10 +465,15 @@ class ProblemSettings:
     seeds: Seeds
     strategies: dict[str, Any]  # strategy -> params dataclass, applicable strategies only
     budget: Budget = Budget()
+    ablation: Ablation = Ablation()
     grid_search: str = "full"  # "full" or "halving" (GRID_SEARCHES)
     halving_eta: int = 3  # halving: keep the best 1/eta of the configurations at each rung
     halving_rungs: int = 4  # halving: rungs; the first ends after grid_epochs / eta^(rungs - 1) epochs
     precision: str = "float32"  # the engine's products (PRECISIONS): float32 (the reference), bfloat16, tf32 (CUDA)
+    # SPEC 6: the region of practical equivalence of the Bayesian correlated t-test, and its decision level
+    rope_accuracy: float = 0.01  # accuracy-like criteria (in [0, 1]): one point
+    rope_relative: float = 0.05  # error criteria (MSE): this fraction of the baseline's mean
+    equivalence_level: float = 0.95  # posterior mass that decides equivalent / better / worse
 
     def precision_fields(self) -> dict[str, Any]:
         """What the precision adds to every stage's config and shard key (nothing for the float32 reference)."""
@@ -476,12 +531,18 @@ class ProblemSettings:
                     "budget": as_plain(self.budget), "budget_engine": engine_version(BUDGET_MODULES),
                     "trials": self.trials, "folds": self.folds,
                     "chunk": self.budget.chunk or self.chunk, "seed": self.seeds.trials}
-        raise ConfigError(f"unknown stage {stage!r}; valid: data, grid, trials, budget")
+        if stage == "ablation":
+            return {**data, "ablation": as_plain(self.ablation), "budget": as_plain(self.budget),
+                    "params": {s: params_dict(p) for s, p in self.strategies.items()},
+                    "budget_engine": engine_version(BUDGET_MODULES), "trials": self.trials, "folds": self.folds,
+                    "epochs": self.epochs, "chunk": self.chunk, "seed": self.seeds.trials}
+        raise ConfigError(f"unknown stage {stage!r}; valid: data, grid, trials, budget, ablation")
 
 
 # Settings a problem table may override, and the ones only a problem table has.
 _SHARED_KEYS = ("trials", "folds", "epochs", "chunk", "grid_folds", "grid_epochs", "grid_chunk", "grid",
-                "grid_search", "halving_eta", "halving_rungs", "strategies", "budget", "precision")
+                "grid_search", "halving_eta", "halving_rungs", "strategies", "budget", "ablation", "precision",
+                "rope_accuracy", "rope_relative", "equivalence_level")
 _PROBLEM_KEYS = ("batch_size", "subsample") + _SHARED_KEYS
 _PROFILE_KEYS = ("description", "seeds", "problems") + _SHARED_KEYS
 
@@ -498,6 +559,11 @@ class Profile:
     @property
     def problems(self) -> tuple[str, ...]:
         return tuple(self.settings)
+
+    @property
+    def ablation_problems(self) -> tuple[str, ...]:
+        """The problems the ablation stage covers (SPEC 3d)."""
+        return tuple(p for p, s in self.settings.items() if p in s.ablation.problems)
 
     def pairs(self) -> list[tuple[str, str]]:
         """Every (problem, strategy) the trial stage runs."""
@@ -550,6 +616,8 @@ def _resolve_problem(profile: str, problem: str, table: Mapping[str, Any], seeds
     }
     budget = build(Budget, table.get("budget", {}), f"{where}.budget")
     budget.check(f"{where}.budget")
+    ablation = build(Ablation, table.get("ablation", {}), f"{where}.ablation")
+    ablation.check(f"{where}.ablation")
     search = _coerce(table.get("grid_search", "full"), str, f"{where}.grid_search")
     if search not in GRID_SEARCHES:
         raise ConfigError(f"{where}.grid_search = {search!r} is not valid; valid: {', '.join(GRID_SEARCHES)}")
@@ -560,8 +628,15 @@ def _resolve_problem(profile: str, problem: str, table: Mapping[str, Any], seeds
     precision = _coerce(table.get("precision", "float32"), str, f"{where}.precision")
     if precision not in PRECISIONS:
         raise ConfigError(f"{where}.precision = {precision!r} is not valid; valid: {', '.join(PRECISIONS)}")
-    return ProblemSettings(profile=profile, problem=problem, task=TASKS[problem], subsample=subsample,
-                           grid=grid, seeds=seeds, strategies=strategies, budget=budget, grid_search=search,
+    floats = {}
+    for key, default, low, high in (("rope_accuracy", 0.01, 0.0, 1.0), ("rope_relative", 0.05, 0.0, 1.0),
+                                    ("equivalence_level", 0.95, 0.5, 1.0)):
+        floats[key] = _coerce(table.get(key, default), float, f"{where}.{key}")
+        if not low < floats[key] < high:
+            raise ConfigError(f"{where}.{key} = {floats[key]!r} must lie in the open interval ({low}, {high})")
+    return ProblemSettings(profile=profile, problem=problem, task=TASKS[problem], subsample=subsample, **floats,
+                           grid=grid, seeds=seeds, strategies=strategies, budget=budget, ablation=ablation,
+                           grid_search=search,
                            precision=precision, **halving, **ints)
 
 

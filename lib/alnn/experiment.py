@@ -257,25 +257,91 @@ def _take(data: _Data, index: list[int], streams: list[tuple]) -> _Data:
 
 
 class _View:
-    """What a strategy may ask of the current networks (see `alnn.strategies.passive`)."""
+    """What a strategy may ask of the current networks (see `alnn.strategies.passive`).
 
-    def __init__(self, model: BatchedMLP, data: _Data, members: int):
+    ``block(lo, hi)`` is the view of models lo .. hi - 1 alone (their networks only)."""
+
+    def __init__(self, model: BatchedMLP, data: _Data, members: int, lo: int = 0, hi: int | None = None):
         self.model, self.data, self.E = model, data, members
-        self.L = data.pool_x.shape[0]
-        self._rows = data.pool_x.repeat_interleave(members, dim=0) if members > 1 else data.pool_x
+        self.lo, self.hi = lo, data.pool_x.shape[0] if hi is None else hi
+        self.L = self.hi - self.lo
+        rows = data.pool_x[self.lo:self.hi]
+        self._rows = rows.repeat_interleave(members, dim=0) if members > 1 else rows
+        whole = self.lo == 0 and self.hi == data.pool_x.shape[0]
+        self._models = None if whole else slice(self.lo * members, self.hi * members)
+
+    def block(self, lo: int, hi: int) -> "_View":
+        return _View(self.model, self.data, self.E, self.lo + lo, self.lo + hi)
 
     @property
     def alive(self) -> torch.Tensor:
-        return self.model.alive.view(self.L, self.E).all(dim=1)
+        alive = self.model.alive if self._models is None else self.model.alive[self._models]
+        return alive.view(self.L, self.E).all(dim=1)
 
     def outputs(self) -> torch.Tensor:
         with torch.no_grad():
-            out = self.model.predict(self.data.X, self._rows)
+            out = self.model.predict(self.data.X, self._rows, models=self._models)
         return out.view(self.L, self.E, *out.shape[1:])
 
     def informativeness(self, norm: str) -> torch.Tensor:
-        phi = _sasla.pool_informativeness(self.model, self.data.X, self._rows, norm=norm)
+        phi = _sasla.pool_informativeness(self.model, self.data.X, self._rows, norm=norm, models=self._models)
         return phi.view(self.L, self.E, -1)[:, 0]
+
+
+def _pool_block(pool: _Pool, lo: int, hi: int) -> _Pool:
+    """The pools of models lo .. hi - 1."""
+    cut = lambda t: None if t is None else t[lo:hi]  # noqa: E731
+    return _Pool(valid=cut(pool.valid), length=cut(pool.length), labels=cut(pool.labels), n_classes=pool.n_classes,
+                 init_stream=cut(pool.init_stream), query_stream=cut(pool.query_stream))
+
+
+class _Settings:
+    """Several settings of one strategy as one strategy over blocks of models (the ablations).
+
+    Setting s holds models s * size .. (s + 1) * size - 1, the same trials x folds
+    networks (the same data, initial weights, shuffles and labelled-set draws) for
+    every setting, so all train as extra networks of one batched model and the
+    settings differ only in what they select.  Each block's selection is exactly
+    its strategy's own on those models.
+    """
+
+    records_scores = False
+    last_scores = None
+
+    def __init__(self, parts: list, size: int):
+        names = {p.name for p in parts}
+        members = {p.members for p in parts}
+        if len(names) != 1 or len(members) != 1:
+            raise ValueError(f"settings batched together must be of one strategy and one member count, got "
+                             f"strategies {sorted(names)} and members {sorted(members)}")
+        self.parts, self.size = parts, size
+        self.name, self.members = names.pop(), members.pop()
+        self.counts_scored = getattr(parts[0], "counts_scored", True)
+
+    def _blocks(self):
+        for i, part in enumerate(self.parts):
+            yield part, i * self.size, (i + 1) * self.size
+
+    def initial(self, pool) -> torch.Tensor:
+        return torch.cat([p.initial(_pool_block(pool, lo, hi)) for p, lo, hi in self._blocks()])
+
+    def due(self, epoch: int) -> bool:
+        return any(p.due(epoch) for p in self.parts)
+
+    def select(self, pool, view, mask, epoch: int = 0):
+        masks, scored = [], []
+        for p, lo, hi in self._blocks():
+            if p.due(epoch):
+                m, sc = p.select(_pool_block(pool, lo, hi), view.block(lo, hi), mask[lo:hi], epoch)
+            else:
+                m, sc = mask[lo:hi], torch.zeros_like(pool.length[lo:hi])
+            masks.append(m)
+            scored.append(sc)
+        return torch.cat(masks), torch.cat(scored)
+
+    def scores(self, pool, view, epoch: int) -> torch.Tensor:
+        return torch.cat([p.scores(_pool_block(pool, lo, hi), view.block(lo, hi), epoch)
+                          for p, lo, hi in self._blocks()])
 
 
 # --------------------------------------------------------------------------- the engine
@@ -493,22 +559,41 @@ def _metric_order(task: str, cols: dict) -> list[str]:
     return head + metrics + rest
 
 
+def _check_settings(settings) -> list[dict] | None:
+    if settings is None:
+        return None
+    if isinstance(settings, dict) or not all(isinstance(s, dict) for s in settings) or not len(settings):
+        raise ValueError(f"settings must be a non-empty list of parameter dicts, got {settings!r}")
+    return [dict(s) for s in settings]
+
+
 def _prepare(dataset, strategy: str, params: dict | None, *, trials: int, folds: int, seed: int,
-             trial_start: int, device, initial=None):
+             trial_start: int, device, initial=None, settings: list[dict] | None = None):
     """What every protocol starts from: the stacked data of the trials x folds models, the strategy,
     the identity columns, and each network's initial-weight seeds and shuffle stream (common random
-    numbers: see the module docstring).  ``initial`` overrides the strategy's initial labelled-set size."""
+    numbers: see the module docstring).  ``initial`` overrides the strategy's initial labelled-set size.
+    ``settings`` (parameter dicts, each over ``params``): the trials x folds models once per setting,
+    setting-major, as one strategy (`_Settings`); the identity columns then hold ``setting``."""
     from alnn.preprocess import prepare, splits
 
     trials = _check_int("trials", trials, 1)
     folds = _check_int("folds", folds, 2)
     seed = _check_int("seed", seed, 0)
     trial_start = _check_int("trial_start", trial_start, 0)
-    params = check_strategy(strategy, params, dataset.task, _pool_min(dataset, folds))
-    if initial is not None and "initial" in params:
-        params = {**params, "initial": int(initial)}
+    settings = _check_settings(settings)
+    pool_min = _pool_min(dataset, folds)
+
+    def strategy_of(p):
+        p = check_strategy(strategy, p, dataset.task, pool_min)
+        if initial is not None and "initial" in p:
+            p = {**p, "initial": int(initial)}
+        return _MODULES[strategy][1](p, dataset.task)
+
     dev = resolve_device(device)
-    strat = _MODULES[strategy][1](params, dataset.task)
+    if settings is None:
+        strat = strategy_of(params)
+    else:
+        strat = _Settings([strategy_of({**(params or {}), **s}) for s in settings], trials * folds)
     E = strat.members
     ident = {"trial": [], "fold": []}
     init_seeds, shuffles, streams = [], [], []
@@ -527,6 +612,12 @@ def _prepare(dataset, strategy: str, params: dict | None, *, trials: int, folds:
                 yield prepare(dataset, tr, va)
 
     data = _build(dataset, prepared(), streams, dev, torch.float32)
+    if settings is not None:
+        S, L0 = len(settings), len(streams)
+        data = _take(data, list(range(L0)) * S, streams * S)
+        ident = {"setting": list(np.repeat(np.arange(S), L0)), "trial": ident["trial"] * S,
+                 "fold": ident["fold"] * S}
+        init_seeds, shuffles = init_seeds * S, shuffles * S
     return data, strat, ident, init_seeds, shuffles, dev
 
 
@@ -535,7 +626,7 @@ def _prepare(dataset, strategy: str, params: dict | None, *, trials: int, folds:
 
 def run(dataset, strategy: str, *, config: TrainConfig, trials: int, folds: int, epochs: int, seed: int,
         trial_start: int = 0, params: dict | None = None, device: str = "cpu", progress: bool = True,
-        return_masks: bool = False, precision: str = "float32"):
+        return_masks: bool = False, precision: str = "float32", settings: list[dict] | None = None):
     """Train ``trials`` x ``folds`` networks with one strategy; the tidy frame (see the module docstring).
 
     Trials are ``trial_start .. trial_start + trials - 1``.  ``params`` are the
@@ -554,12 +645,21 @@ def run(dataset, strategy: str, *, config: TrainConfig, trials: int, folds: int,
     per-pattern score: their records have no ``score`` key.  ``precision`` is
     the engine's product precision (`alnn.model.BatchedMLP`: float32, the
     reference; bfloat16; tf32 on CUDA).
+
+    ``settings`` (a list of parameter dicts, each merged over ``params``) trains
+    every setting's trials x folds networks as one batched model (the ablations:
+    the same initial weights, shuffles and labelled-set draws for every setting);
+    the frame then has a ``setting`` column (the index into ``settings``), and
+    each setting's rows equal those of a run with its parameters alone.
     """
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be an alnn.TrainConfig, got {type(config).__name__}")
     epochs = _check_int("epochs", epochs, 1)
+    if settings is not None and return_masks:
+        raise ValueError("return_masks records one setting's subsets; run without settings to record them")
     data, strat, ident, init_seeds, shuffles, dev = _prepare(dataset, strategy, params, trials=trials, folds=folds,
-                                                             seed=seed, trial_start=trial_start, device=device)
+                                                             seed=seed, trial_start=trial_start, device=device,
+                                                             settings=settings)
     task = dataset.task
     cols, masks = _engine(
         data, strat, task=task, hidden=config.hidden, lr=config.lr, momentum=config.momentum,

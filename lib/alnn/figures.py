@@ -739,3 +739,104 @@ def labels_to_target_figure(summary: pd.DataFrame, fraction: float = 0.95, *,
             Line2D([], [], color="0.6", ls=":", lw=0.8, label="largest budget")],
             loc="outside upper center", ncol=4)
     return fig
+
+
+# --------------------------------------------------------------------------- ablations (SPEC 3d)
+_TAU_MARKERS = ("o", "s", "^", "D", "v")
+
+
+def sasla_tradeoff(settings: pd.DataFrame, rope: Mapping[str, Mapping] | None = None, *,
+                   width: float = COLUMN_WIDTH, ncols: int = 2) -> Figure:
+    """SASLA's trade-off, one point per setting and one panel per problem.
+
+    ``settings``: rows of `alnn.report.ablation.AblationResults.sasla` (dataset,
+    beta, tau, norm, macs_share, mean_diff, rope, equivalence). x: multiply-adds
+    as a share of passive learning's (%); y: the change of the primary criterion
+    against passive, accuracy points (classification) or percent of passive's
+    MSE (regression, signed so that up is better in both). The shaded band is
+    the region of practical equivalence; colour: beta; marker: tau; filled: sum
+    norm, open: Euclidean.
+    """
+    probs = [p for p in DATASET_LABELS if p in set(settings["dataset"])]
+    nrows, ncols = _panels(len(probs), ncols)
+    betas = sorted(pd.unique(settings["beta"]))
+    taus = sorted(pd.unique(settings["tau"]))
+    cmap = mpl.colormaps["viridis"]
+    colors = {b: cmap(0.1 + 0.8 * i / max(1, len(betas) - 1)) for i, b in enumerate(betas)}
+    with paper_style():
+        fig, axes = _new(width, 1.45 * nrows + 0.5, nrows, ncols)
+        for ax, p in zip(axes.flat, probs):
+            sub = settings[settings["dataset"] == p]
+            cls = _an.higher_is_better("accuracy") and (sub["rope"] <= 1).all() and p in (
+                "iris", "wine", "fashion-mnist")
+            if cls:
+                y, band, ylabel = 100 * sub["mean_diff"], 100 * sub["rope"].iloc[0], "$\\Delta$ accuracy (points)"
+            else:
+                rel = (rope or {}).get(p, {}).get("relative", 0.05)
+                scale = 100 * rel / sub["rope"]  # rope = rel x passive's mean: % of passive's MSE
+                y, band, ylabel = -sub["mean_diff"] * scale, 100 * rel, "$-\\Delta$ MSE (% of passive)"
+            ax.axhspan(-band, band, color="0.88", lw=0, zorder=0)
+            ax.axvline(100, color="0.5", lw=0.6, ls=":")
+            for (b, t, n), x_, y_ in zip(sub[["beta", "tau", "norm"]].itertuples(index=False),
+                                         100 * sub["macs_share"], y):
+                ax.plot([x_], [y_], ls="none", marker=_TAU_MARKERS[taus.index(t) % len(_TAU_MARKERS)],
+                        ms=3.5, mec=colors[b], mfc=colors[b] if n == "sum" else "white", mew=0.8)
+            ax.set_title(DATASET_LABELS.get(p, p))
+            ax.set_xlabel("multiply-adds (% of passive)")
+            ax.set_ylabel(ylabel)
+        for ax in list(axes.flat)[len(probs):]:
+            ax.set_visible(False)
+        handles = [Line2D([], [], ls="none", marker="o", color=colors[b], label=f"$\\beta$={b:g}") for b in betas]
+        handles += [Line2D([], [], ls="none", marker=_TAU_MARKERS[i % len(_TAU_MARKERS)], color="0.3",
+                           label=f"$\\tau$={t}") for i, t in enumerate(taus)]
+        fig.legend(handles=handles, loc="outside upper center", ncol=min(4, len(handles)), handletextpad=0.2,
+                   columnspacing=0.8)
+    return fig
+
+
+def ablation_differences(tests: pd.DataFrame, *, width: float = TEXT_WIDTH, ncols: int = 4) -> Figure:
+    """Each ablation of the budget protocol against its default, one panel per problem.
+
+    ``tests``: rows of `alnn.report.ablation.AblationResults.tests` (dataset,
+    strategy = the variant, baseline = the default, mean_diff, ci_low, ci_high,
+    rope, metric). x: the AUBC difference in units of the region of practical
+    equivalence, signed so that right is better (the band [-1, 1] shaded), with
+    its corrected 95% interval.
+    """
+    probs = [p for p in DATASET_LABELS if len(tests) and p in set(tests["dataset"])]
+    if not probs:
+        from alnn.report.figures import _placeholder
+
+        return _placeholder("No ablation of the budget protocol was run.")
+    labels = list(dict.fromkeys(tests.sort_values(["baseline", "strategy"])["strategy"]))
+    nrows, ncols = _panels(len(probs), ncols)
+    with paper_style():
+        fig, axes = _new(width, 0.16 * len(labels) + 0.9, nrows, ncols, sharey=True)
+        for ax, p in zip(axes.flat, probs):
+            sub = tests[tests["dataset"] == p].set_index("strategy")
+            ax.axvspan(-1, 1, color="0.88", lw=0, zorder=0)
+            ax.axvline(0, color="0.5", lw=0.6)
+            for i, label in enumerate(labels):
+                if label not in sub.index:
+                    continue
+                r = sub.loc[label]
+                sign = 1.0 if _an.higher_is_better(str(r["metric"])) else -1.0
+                lo, hi = sorted((sign * r["ci_low"] / r["rope"], sign * r["ci_high"] / r["rope"]))
+                x = sign * r["mean_diff"] / r["rope"]
+                base = str(r["baseline"]).split("-")[0]
+                ax.plot([lo, hi], [i, i], color=_color(base), lw=1.0)
+                ax.plot([x], [i], marker=STRATEGY_MARKERS.get(base, "o"), color=_color(base), ms=3)
+            ax.set_yticks(range(len(labels)), [_ablation_label(l) for l in labels])
+            ax.invert_yaxis()
+            ax.set_title(DATASET_LABELS.get(p, p))
+            ax.set_xlabel("AUBC change (ROPE units)")
+        for ax in list(axes.flat)[len(probs):]:
+            ax.set_visible(False)
+    return fig
+
+
+def _ablation_label(label: str) -> str:
+    head, _, tail = label.rpartition("-")
+    words = {"warm": "warm start", "cold": "cold start", "rounds": "shorter rounds", "schedule": "fewer budgets",
+             "normalised": "normalised p", "members": "3 members"}
+    return f"{_label(head)}: {words.get(tail, tail)}"

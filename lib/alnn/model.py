@@ -464,9 +464,11 @@ class BatchedMLP:
             O.sigmoid_()
         return H, O
 
-    def predict(self, inputs: torch.Tensor, rows: torch.Tensor, *, chunk: int | None = None) -> torch.Tensor:
+    def predict(self, inputs: torch.Tensor, rows: torch.Tensor, *, chunk: int | None = None,
+                models: slice | None = None) -> torch.Tensor:
         """Outputs (M, Q, K) of every network m for the rows ``inputs[rows[m]]``.
 
+        ``models`` (a slice of the networks, M of them) restricts the call to those.
         Works in chunks of positions (and of networks) so that the gathered inputs
         never exceed about 2**22 elements; the chunking never changes the numbers.
         """
@@ -477,7 +479,7 @@ class BatchedMLP:
             return out
         qc = chunk or max(1, min(Q, 1024))
         mc = max(1, min(M, _ELEMENTS_PER_CHUNK // (qc * max(I, J))))
-        V, b, W, c = self.parameters()
+        V, b, W, c = self.parameters() if models is None else [p[models] for p in self.parameters()]
         full = self.precision == "float32"
         with self._products():
             for m0 in range(0, M, mc):

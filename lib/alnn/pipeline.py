@@ -142,7 +142,7 @@ def data(profile: str | C.Profile, problem: str, *, store=None) -> dict[str, Any
 
 @dataclass(frozen=True)
 class Task:
-    kind: str  # "grid", "trials" or "budget"
+    kind: str  # "grid", "trials", "budget" or "ablation"
     problem: str
     strategy: str  # "grid" for grid shards
     fields: dict[str, Any]  # everything that determines the shard (stored in its metadata)
@@ -176,6 +176,8 @@ class Task:
         if self.kind == "grid":
             how = f", successive halving eta={f['eta']}, {f['rungs']} rungs" if f.get("search") == "halving" else ""
             return f"grid {self.problem} ({len(f['configs'])} configurations{how})"
+        if self.kind == "ablation":
+            return f"{self.problem}/{f['variant']} trials {f['trial_start']}..{f['trial_start'] + f['trials'] - 1}"
         if self.kind == "budget":
             return f"{self.problem}/{self.strategy} budget trials {f['trial_start']}..{f['trial_start'] + f['trials'] - 1}"
         return f"{self.problem}/{self.strategy} trials {f['trial_start']}..{f['trial_start'] + f['trials'] - 1}"
@@ -244,6 +246,82 @@ def budget_tasks(settings: C.ProblemSettings, strategy: str, winner: dict[str, A
             "budget_engine": C.engine_version(C.BUDGET_MODULES)}
     return [Task("budget", settings.problem, strategy, {**base, "trial_start": start, "trials": n}, device)
             for start, n in settings.budget_chunks()]
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One control or ablation (SPEC 3d): a strategy with changed parameters in one protocol.
+
+    ``settings`` (parameter dicts over ``params``) train as one batched model;
+    ``budget`` is the budget protocol's settings (``None`` in the draft's protocol).
+    """
+
+    name: str  # e.g. "trials-sasla-grid", "budget-random-warm": the variant's column value and shard folder
+    protocol: str  # "trials" (the draft's protocol) or "budget"
+    strategy: str
+    factor: str  # what changes: sasla, members, probability, start, round_epochs, schedule
+    level: str  # its value here, in words
+    params: dict[str, Any]
+    settings: tuple[dict[str, Any], ...] | None = None
+    budget: dict[str, Any] | None = None
+
+
+#: what each factor changes, and the paper's name for it
+ABLATION_FACTORS = ("sasla", "members", "probability", "start", "round_epochs", "schedule")
+
+
+def ablation_variants(settings: C.ProblemSettings) -> list[Variant]:
+    """Every control and ablation of one problem, in a fixed order (SPEC 3d; `alnn.config.Ablation`)."""
+    a = settings.ablation
+    classification = settings.task == "classification"
+    params = {s: C.params_dict(settings.params(s)) for s in C.strategies_for(settings.problem)}
+    budget = C.as_plain(settings.budget)
+    out = [Variant("trials-sasla-grid", "trials", "sasla", "sasla", "grid", params["sasla"],
+                   tuple({"beta": b, "tau": t, "norm": n} for b in a.sasla_beta for t in a.sasla_tau
+                         for n in a.sasla_norm))]
+    for protocol in ("trials", "budget"):
+        b = budget if protocol == "budget" else None
+        for s in ("passive", "random"):
+            out.append(Variant(f"{protocol}-{s}-members", protocol, s, "members", f"{a.members} members",
+                               {**params[s], "members": a.members}, budget=b))
+        if classification:
+            for s in ("entropy", "ensemble"):
+                out.append(Variant(f"{protocol}-{s}-normalised", protocol, s, "probability", "normalised",
+                                   {**params[s], "probability": "normalised"}, budget=b))
+    other_start = "warm" if settings.budget.start == "cold" else "cold"
+    rounds = a.round_epochs or max(1, settings.budget.round_epochs // 2)
+    count = a.budgets or max(2, settings.budget.budgets // 2)
+    for s in a.strategies:
+        if not C.applicable(settings.problem, s):
+            continue
+        out.append(Variant(f"budget-{s}-{other_start}", "budget", s, "start", other_start, params[s],
+                           budget={**budget, "start": other_start}))
+        out.append(Variant(f"budget-{s}-rounds", "budget", s, "round_epochs", f"{rounds} epochs", params[s],
+                           budget={**budget, "round_epochs": rounds}))
+        if isinstance(settings.budget.schedule, str):
+            out.append(Variant(f"budget-{s}-schedule", "budget", s, "schedule", f"{count} budgets", params[s],
+                               budget={**budget, "budgets": count}))
+    return out
+
+
+def ablation_tasks(settings: C.ProblemSettings, winner: dict[str, Any], device: str = "cpu") -> dict[str, list[Task]]:
+    """The ablation stage's shards of one problem: ``{variant name: [tasks in trial order]}``."""
+    config = {k: winner[k] for k in GRID_KEYS}
+    trials = settings.ablation.trials or settings.trials
+    chunks = [(s, min(settings.chunk, trials - s)) for s in range(0, trials, settings.chunk)]
+    out = {}
+    for v in ablation_variants(settings):
+        base = {**_common(settings), "kind": "ablation", "variant": v.name, "protocol": v.protocol,
+                "strategy": v.strategy, "config": config, "params": v.params,
+                "settings": None if v.settings is None else [dict(x) for x in v.settings],
+                "seed": settings.seeds.trials, "folds": settings.folds}
+        if v.protocol == "trials":
+            base["epochs"] = settings.epochs
+        else:
+            base.update(budget=v.budget, budget_engine=C.engine_version(C.BUDGET_MODULES))
+        out[v.name] = [Task("ablation", settings.problem, f"ablation-{v.name}",
+                            {**base, "trial_start": start, "trials": n}, device) for start, n in chunks]
+    return out
 
 
 def init_worker(parent: int | None = None, signal_on_death: bool = True) -> None:
@@ -321,16 +399,23 @@ def compute(task: Task) -> tuple[pd.DataFrame, pd.DataFrame | None]:
                                              progress=task.progress, **precision), None
         return engine.grid_search(ds, configs, folds=f["folds"], epochs=f["epochs"], seed=f["seed"],
                                   device=task.device, progress=task.progress, **precision), None
-    if task.kind == "budget":
+    strategy = f.get("strategy", task.strategy)
+    extra = {"settings": f["settings"]} if f.get("settings") is not None else {}
+    if task.kind == "budget" or (task.kind == "ablation" and f["protocol"] == "budget"):
         from alnn.budget import run_budget
 
         b = f["budget"]
         schedule = b["schedule"] if isinstance(b["schedule"], str) else tuple(b["schedule"])
-        return run_budget(ds, task.strategy, config=TrainConfig(**f["config"]), trials=f["trials"],
+        return run_budget(ds, strategy, config=TrainConfig(**f["config"]), trials=f["trials"],
                           folds=f["folds"], round_epochs=b["round_epochs"], seed=f["seed"],
                           trial_start=f["trial_start"], params=f["params"] or None, start=b["start"],
                           schedule_kind=schedule, budgets=b["budgets"], max_budget=b["max_budget"],
-                          device=task.device, progress=task.progress, **precision), None
+                          device=task.device, progress=task.progress, **precision, **extra), None
+    if task.kind == "ablation":
+        return engine.run(ds, strategy, config=TrainConfig(**f["config"]), trials=f["trials"], folds=f["folds"],
+                          epochs=f["epochs"], seed=f["seed"], trial_start=f["trial_start"],
+                          params=f["params"] or None, device=task.device, progress=task.progress, **precision,
+                          **extra), None
     out = engine.run(ds, task.strategy, config=TrainConfig(**f["config"]), trials=f["trials"],
                      folds=f["folds"], epochs=f["epochs"], seed=f["seed"], trial_start=f["trial_start"],
                      params=f["params"] or None, device=task.device, progress=task.progress,
@@ -778,6 +863,68 @@ def budget(profile: str | C.Profile, problem: str, strategies: Iterable[str] | N
     return paths
 
 
+def ablation(profile: str | C.Profile, problems: Iterable[str] | None = None, *, store=None,
+             execution: C.Execution | None = None, executor: Executor | None = None) -> Path:
+    """The ablation stage (SPEC 3d): ``ablation/<problem>/trials.parquet`` and ``budget.parquet`` of every
+    problem the profile's ablations cover, and ``ablation/index.json`` listing them.
+
+    One row per network and epoch (round) of every variant (:func:`ablation_variants`), with the columns of
+    its protocol's frame and ``variant, factor, level`` (and ``beta, tau, norm`` of the SASLA grid). All
+    shards of all problems go to the executor together; reuse, checks and resume are those of
+    :func:`run_tasks`.
+    """
+    profile = _profile(profile)
+    execution = execution or C.Execution()
+    store = _store(profile, store)
+    problems = list(profile.ablation_problems if problems is None else problems)
+    for p in problems:
+        if p not in profile.ablation_problems:
+            raise C.ConfigError(f"problem {p!r} has no ablations in profile {profile.name!r}; valid: "
+                                f"{', '.join(profile.ablation_problems) or 'none (set ablation.problems)'}")
+    work = {}
+    for p in problems:
+        settings = profile.problem(p)
+        work[p] = (settings, ablation_tasks(settings, _winner_for(store, profile, settings, p), execution.device))
+    every = [t for _, by in work.values() for ts in by.values() for t in ts]
+    outcome = run_tasks(every, store, execution, what="ablation", executor=executor)
+    index = {}
+    for p, (settings, by_variant) in work.items():
+        variants = {v.name: v for v in ablation_variants(settings)}
+        frames = {"trials": [], "budget": []}
+        for name, tasks in by_variant.items():
+            v = variants[name]
+            frame = pd.concat([outcome.frames[t.key] for t in tasks], ignore_index=True)
+            if v.settings is not None:
+                table = pd.DataFrame(list(v.settings))
+                frame = frame.join(table, on="setting").drop(columns="setting")
+            frame.insert(1, "variant", name)
+            frame.insert(2, "factor", v.factor)
+            frame.insert(3, "level", v.level)
+            frames[v.protocol].append(frame)
+        index[p] = {}
+        for protocol, parts in frames.items():
+            meta = {"profile": profile.name, "problem": p, "protocol": protocol,
+                    "trials": settings.ablation.trials or settings.trials,
+                    "stage": settings.stage_config("ablation"),
+                    "shards": [t.key for name, ts in by_variant.items() for t in ts
+                               if variants[name].protocol == protocol]}
+            frame = pd.concat(parts, ignore_index=True)
+            if "tau" in frame:  # only the SASLA grid has one; the other variants' rows hold <NA>
+                frame["tau"] = frame["tau"].astype("Int64")
+            S.write(store.ablation(p, protocol), frame, meta)
+            index[p][protocol] = str(store.ablation(p, protocol).relative_to(store.root))
+    path = S.write_json(store.ablation_index(), {"profile": profile.name, "problems": index})
+    log(_summary_line("ablation", f"{', '.join(problems) or 'no problem'}", profile.name, outcome, execution,
+                      _describe_executor(execution, outcome.computed)))
+    return path
+
+
+def read_ablation(store: S.Store, problem: str, protocol: str) -> pd.DataFrame:
+    """The controls and ablations of one problem in one protocol ("trials" or "budget"), checked."""
+    C.check_choice("protocol", protocol, ("trials", "budget"))
+    return S.read(store.ablation(problem, protocol), {"problem": problem, "protocol": protocol})
+
+
 def read_budget(store: S.Store, problem: str, strategy: str) -> pd.DataFrame:
     """A budget-protocol frame, checked (metadata, row count, page checksums)."""
     return S.read(store.budget(problem, strategy), {"problem": problem, "strategy": strategy})
@@ -810,4 +957,7 @@ def write_stage_configs(profile: str | C.Profile, store=None) -> list[Path]:
             path = store.config(stage, problem, strategy)
             if C.write_if_changed(path, settings.stage_config(stage, strategy)):
                 changed.append(path)
+    ablation = {p: profile.problem(p).stage_config("ablation") for p in profile.ablation_problems}
+    if C.write_if_changed(store.ablation_config(), {"profile": profile.name, "problems": ablation}):
+        changed.append(store.ablation_config())
     return changed

@@ -51,8 +51,44 @@ __all__ = [
     "bayesian_correlated_ttest", "compare_within_problem", "score_matrix", "average_ranks",
     "friedman_iman_davenport", "friedman_from_ranks", "holm_vs_control", "nemenyi_q",
     "critical_difference", "cd_groups", "low_power", "power_limits",
-    "budget_comparisons", "penalty_matrix", "budget_across",
+    "budget_comparisons", "penalty_matrix", "budget_across", "ROPE_ACCURACY", "ROPE_RELATIVE",
+    "EQUIVALENCE_LEVEL", "default_rope", "equivalence", "VERDICT_WORDS",
 ]
+
+#: SPEC 6 defaults of the region of practical equivalence: one accuracy point for accuracy-like
+#: criteria (in [0, 1], higher is better), 5% of the baseline's mean for error criteria (MSE).
+ROPE_ACCURACY = 0.01
+ROPE_RELATIVE = 0.05
+#: Posterior mass at which the Bayesian correlated t-test decides (Benavoli et al. 2017 use 0.95).
+EQUIVALENCE_LEVEL = 0.95
+#: How the paper words each verdict of :func:`equivalence`.
+VERDICT_WORDS = {"equivalent": "practically equivalent", "better": "different (better)",
+                 "worse": "different (worse)", "inconclusive": "inconclusive", "n/a": "not tested"}
+
+
+def default_rope(metric: str, baseline_mean: float, *, accuracy: float = ROPE_ACCURACY,
+                 relative: float = ROPE_RELATIVE) -> float:
+    """The region of practical equivalence (half-width, metric units) of SPEC 6 for one comparison:
+    ``accuracy`` for a higher-is-better criterion in [0, 1] (accuracy, F1, MCC, R2), ``relative`` x
+    |baseline mean| for an error (MSE, RMSE, MAE)."""
+    if _an.higher_is_better(metric):
+        return float(accuracy)
+    return float(relative * abs(baseline_mean))
+
+
+def equivalence(p_better: float, p_rope: float, p_worse: float, level: float = EQUIVALENCE_LEVEL) -> str:
+    """The Bayesian verdict: ``equivalent`` (P(|mu| <= rope) >= level), ``better`` / ``worse``
+    (P(mu beyond the rope on that side) >= level), else ``inconclusive``; ``n/a`` without a posterior."""
+    values = np.array([p_better, p_rope, p_worse], dtype=float)
+    if not np.isfinite(values).all():
+        return "n/a"
+    if p_rope >= level:
+        return "equivalent"
+    if p_better >= level:
+        return "better"
+    if p_worse >= level:
+        return "worse"
+    return "inconclusive"
 
 #: Comparisons made within a problem: baseline -> strategies compared with it
 #: (None: every other strategy present). Entropy, ensemble and sensitivity must
@@ -217,7 +253,7 @@ def _per_dataset(value, ds, name):
 def compare_within_problem(finals: pd.DataFrame, metric: str | None = None, *,
                            n_train=None, n_test=None,
                            baselines: Mapping[str, Sequence[str] | None] | None = None,
-                           alpha: float = 0.05, rope=None) -> pd.DataFrame:
+                           alpha: float = 0.05, rope=None, level: float = EQUIVALENCE_LEVEL) -> pd.DataFrame:
     """Pairwise comparisons against baselines within each problem.
 
     ``finals``: :func:`alnn.analysis.finals` (or the tidy frame). For every
@@ -238,8 +274,11 @@ def compare_within_problem(finals: pd.DataFrame, metric: str | None = None, *,
       mean difference and the metric's direction (not a test);
     * ``prob_superiority``: P(strategy's run better than baseline's run),
       ties 1/2 (unpaired, over all run pairs);
-    * with ``rope`` (a number in metric units, or ``{dataset: number}``):
-      the Bayesian correlated t-test's ``p_better``, ``p_rope``, ``p_worse``.
+    * with ``rope`` (a number in metric units, ``{dataset: number}``, or a
+      callable ``rope(metric, mean_baseline)`` such as :func:`default_rope`):
+      the Bayesian correlated t-test's ``p_better``, ``p_rope``, ``p_worse``,
+      the ``rope`` used and the ``equivalence`` verdict at ``level``
+      (:func:`equivalence`).
 
     ``metric`` defaults to each problem's primary metric.
     """
@@ -262,7 +301,7 @@ def compare_within_problem(finals: pd.DataFrame, metric: str | None = None, *,
             ntr, nte = k - 1, 1
         elif ntr is None or nte is None:
             raise ValueError("pass both n_train and n_test, or neither")
-        rope_ds = _per_dataset(rope, ds, "rope")
+        rope_ds = rope if callable(rope) else _per_dataset(rope, ds, "rope")
         fam = []
         for base, others in baselines.items():
             if base not in present:
@@ -298,11 +337,13 @@ def compare_within_problem(finals: pd.DataFrame, metric: str | None = None, *,
                 else:
                     row["direction"] = "better" if (md > 0) == hib else "worse"
                 if rope_ds is not None and a.size >= 2:
-                    bz = bayesian_correlated_ttest(a - b, rho=nte / (nte + ntr), rope=rope_ds)
+                    width = float(rope_ds(m, float(b.mean())) if callable(rope_ds) else rope_ds)
+                    bz = bayesian_correlated_ttest(a - b, rho=nte / (nte + ntr), rope=width)
                     better, worse = (bz.p_right, bz.p_left) if hib else (bz.p_left, bz.p_right)
-                    row.update(p_better=better, p_rope=bz.p_rope, p_worse=worse)
+                    row.update(rope=width, p_better=better, p_rope=bz.p_rope, p_worse=worse,
+                               equivalence=equivalence(better, bz.p_rope, worse, level))
                 elif rope_ds is not None:
-                    row.update(p_better=np.nan, p_rope=np.nan, p_worse=np.nan)
+                    row.update(rope=np.nan, p_better=np.nan, p_rope=np.nan, p_worse=np.nan, equivalence="n/a")
                 fam.append(row)
         if fam:
             reject, adj = holm([r["p"] for r in fam], alpha=alpha)
@@ -314,7 +355,7 @@ def compare_within_problem(finals: pd.DataFrame, metric: str | None = None, *,
             "n_excluded", "mean_strategy", "mean_baseline", "mean_diff", "ci_low", "ci_high",
             "t", "df", "p", "p_holm", "significant", "direction", "prob_superiority"]
     if rope is not None:
-        cols += ["p_better", "p_rope", "p_worse"]
+        cols += ["rope", "p_better", "p_rope", "p_worse", "equivalence"]
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -496,7 +537,7 @@ _SEP = "\x1f"  # joins a strategy and a cell into one name for compare_within_pr
 
 
 def _cell_tests(values: pd.DataFrame, pairs: Sequence[tuple[str, str]], *, n_train=None,
-                n_test=None, alpha: float = 0.05) -> pd.DataFrame:
+                n_test=None, alpha: float = 0.05, rope=None) -> pd.DataFrame:
     """Paired corrected t-tests of ``pairs`` in every cell, by :func:`compare_within_problem`.
 
     ``values``: long frame with dataset, cell, strategy, trial, fold, metric,
@@ -534,7 +575,7 @@ def _cell_tests(values: pd.DataFrame, pairs: Sequence[tuple[str, str]], *, n_tra
         if not baselines:
             continue
         res = compare_within_problem(fin, metric, n_train=n_train, n_test=n_test,
-                                     baselines=baselines, alpha=alpha)
+                                     baselines=baselines, alpha=alpha, rope=rope)
         s_name = res["strategy"].str.split(_SEP, expand=True)
         b_name = res["baseline"].str.split(_SEP, expand=True)
         res["strategy"], res["baseline"] = s_name[0], b_name[0]
@@ -558,7 +599,7 @@ def _budget_cells(frame: pd.DataFrame, metric, include_initial: bool) -> pd.Data
 def budget_comparisons(frame: pd.DataFrame, *, baseline: str = "random",
                        strategies: Sequence[str] = ("entropy", "ensemble", "sensitivity"),
                        metric: str | None = None, n_train=None, n_test=None,
-                       alpha: float = 0.05, include_initial: bool = True) -> pd.DataFrame:
+                       alpha: float = 0.05, include_initial: bool = True, rope=None) -> pd.DataFrame:
     """Each active strategy against ``baseline`` (random) within each problem (SPEC 6).
 
     ``frame``: the budget frame (one row per run and round). Two quantities,
@@ -585,14 +626,16 @@ def budget_comparisons(frame: pd.DataFrame, *, baseline: str = "random",
     Columns: dataset, quantity, budget (NaN for aubc), metric,
     higher_is_better, strategy, baseline, n_pairs, n_excluded,
     mean_strategy, mean_baseline, mean_diff, ci_low, ci_high, t, df, p,
-    p_holm, significant, direction, prob_superiority.
+    p_holm, significant, direction, prob_superiority; with ``rope`` (as in
+    :func:`compare_within_problem`; an AUBC of accuracy is in accuracy units)
+    also rope, p_better, p_rope, p_worse, equivalence.
     """
     pairs = [(s, baseline) for s in strategies if s != baseline]
     au = _an.aubc(frame, metric).rename(columns={"aubc": "value"}).assign(cell=0)
     ab = _budget_cells(frame, metric, include_initial)
     parts = []
     for quantity, vals in (("aubc", au), ("budget", ab)):
-        res = _cell_tests(vals, pairs, n_train=n_train, n_test=n_test, alpha=alpha)
+        res = _cell_tests(vals, pairs, n_train=n_train, n_test=n_test, alpha=alpha, rope=rope)
         if res.empty:
             continue
         res.insert(1, "quantity", quantity)
@@ -602,6 +645,8 @@ def budget_comparisons(frame: pd.DataFrame, *, baseline: str = "random",
             "baseline", "n_pairs", "n_excluded", "mean_strategy", "mean_baseline", "mean_diff",
             "ci_low", "ci_high", "t", "df", "p", "p_holm", "significant", "direction",
             "prob_superiority"]
+    if rope is not None:
+        cols += ["rope", "p_better", "p_rope", "p_worse", "equivalence"]
     if not parts:
         return pd.DataFrame(columns=cols)
     out = pd.concat(parts, ignore_index=True)[cols]

@@ -177,6 +177,16 @@ class Store:
         """The budget-protocol frame of one problem x strategy (SPEC 3b)."""
         return self.root / "budget" / problem / f"{strategy}.parquet"
 
+    def ablation(self, problem: str, protocol: str) -> Path:
+        """The controls and ablations of one problem in one protocol (SPEC 3d)."""
+        return self.root / "ablation" / problem / f"{protocol}.parquet"
+
+    def ablation_index(self) -> Path:
+        return self.root / "ablation" / "index.json"
+
+    def ablation_config(self) -> Path:
+        return self.root / "config" / "ablation.json"
+
     def diagnostics(self, problem: str, strategy: str) -> Path:
         return self.root / "diagnostics" / problem / f"{strategy}.parquet"
 

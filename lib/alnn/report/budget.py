@@ -44,6 +44,7 @@ from alnn.datasets import TASKS
 from alnn.report.claims import Finding, FindingError  # the record of a claim, shared with the draft's protocol
 from alnn.report.constants import ALPHA, METRIC_PROSE, PROBLEM_LABELS, STRATEGY_LABELS, STRATEGY_PROSE, TASK_PROSE
 from alnn.report.format import Values, _finite, capital, count, join, num, p_is, pval
+from alnn.report.tables import VERDICT_MARKS
 
 __all__ = ["BudgetResults", "Finding", "FindingError", "budget_results", "findings", "check_findings",
            "budget_values", "budget_table", "budget_figures", "QUERIES", "TARGET"]
@@ -71,6 +72,7 @@ class BudgetResults:
     reference: pd.DataFrame
     settings: dict[str, dict] = field(default_factory=dict)
     trials_passive: dict[str, float] = field(default_factory=dict)
+    profile: dict = field(default_factory=dict)
 
     def strategies(self, problem: str) -> list[str]:
         present = set(self.frame.loc[self.frame["dataset"] == problem, "strategy"])
@@ -96,7 +98,16 @@ def budget_results(budget: pd.DataFrame, *, profile: Mapping | None = None,
     frame = budget
     problems = [p for p in PROBLEMS if p in set(frame["dataset"])]
     per = an.aubc(frame)
-    comps = st.budget_comparisons(frame, baseline="random", strategies=QUERIES, alpha=alpha)
+    probs = (profile or {}).get("problems") or {}
+    rope = {p: (lambda metric, mean, s=probs.get(p, {}): st.default_rope(
+        metric, mean, accuracy=float(s.get("rope_accuracy", st.ROPE_ACCURACY)),
+        relative=float(s.get("rope_relative", st.ROPE_RELATIVE)))) for p in problems}
+    levels = {float(probs.get(p, {}).get("equivalence_level", st.EQUIVALENCE_LEVEL)) for p in problems}
+    comps = st.budget_comparisons(frame, baseline="random", strategies=QUERIES, alpha=alpha, rope=rope)
+    if len(levels) == 1 and len(comps) and levels != {st.EQUIVALENCE_LEVEL}:
+        level = levels.pop()
+        comps["equivalence"] = [st.equivalence(b, r, w, level) for b, r, w in
+                                zip(comps["p_better"], comps["p_rope"], comps["p_worse"])]
     targets = an.labels_to_target(frame, fractions=(TARGET, 0.99))
     settings = {p: dict(((profile or {}).get("problems") or {}).get(p, {}).get("budget", {})) for p in problems}
     trials_passive = {}
@@ -111,7 +122,8 @@ def budget_results(budget: pd.DataFrame, *, profile: Mapping | None = None,
         aubc_summary=an.aubc_summary(per), comparisons=comps, penalty=st.penalty_matrix(frame, alpha=alpha),
         across=st.budget_across(frame, control="random", alpha=alpha), targets=targets,
         targets_summary=an.labels_to_target_summary(targets, fractions=(TARGET, 0.99)),
-        reference=an.passive_reference(frame), settings=settings, trials_passive=trials_passive)
+        reference=an.passive_reference(frame), settings=settings, trials_passive=trials_passive,
+        profile=dict(profile or {}))
 
 
 # =========================================================================== findings
@@ -140,7 +152,7 @@ def _aubc_findings(res: BudgetResults) -> list[Finding]:
                 continue
             v = _verdict(t)
             nums = {"mean": float(t["mean_strategy"]), "random": float(t["mean_baseline"]),
-                    "p_holm": float(t["p_holm"]), "verdict": v}
+                    "p_holm": float(t["p_holm"]), "verdict": v, "equivalence": str(t.get("equivalence", "n/a"))}
             out.append(Finding("aubc", (p, s), nums, ""))
     return out
 
@@ -154,8 +166,10 @@ def _budget_findings(res: BudgetResults) -> list[Finding]:
             if sub.empty:
                 continue
             verdicts = [_verdict(r) for _, r in sub.iterrows()]
+            eq = int((sub["equivalence"] == "equivalent").sum()) if "equivalence" in sub else 0
             out.append(Finding("budgets", (p, s), {"better": verdicts.count("better"),
-                                                   "worse": verdicts.count("worse"), "budgets": len(verdicts)}, ""))
+                                                   "worse": verdicts.count("worse"), "budgets": len(verdicts),
+                                                   "equivalent": eq}, ""))
     return out
 
 
@@ -216,9 +230,17 @@ def _render(f: Finding, res: BudgetResults) -> Finding:
         crit = METRIC_PROSE[an.PRIMARY_METRIC[TASKS[p]]]
         head = f"{capital(STRATEGY_PROSE[s])} on {PROBLEM_LABELS[p]} (AUBC of {crit} {num(n['mean'], sig=3)} " \
                f"against random sampling's {num(n['random'], sig=3)}, Holm-adjusted {pval(n['p_holm'])})"
+        eq = n.get("equivalence", "n/a")
         tail = {"better": "is significantly better than random sampling",
                 "worse": "is significantly worse than random sampling",
-                "none": "does not differ significantly from random sampling"}[n["verdict"]]
+                "none": {"equivalent": "is practically equivalent to random sampling",
+                         "inconclusive": "is inconclusive against random sampling: neither significantly "
+                                         "different nor shown practically equivalent",
+                         "better": "is practically better than random sampling though not significantly",
+                         "worse": "is practically worse than random sampling though not significantly",
+                         "n/a": "is not tested against random sampling"}[eq]}[n["verdict"]]
+        if n["verdict"] != "none" and eq in ("equivalent", "inconclusive"):
+            tail += f" (the Bayesian test: {st.VERDICT_WORDS[eq]})"
         text = f"{head} {tail}."
     elif f.kind == "budgets":
         p, s = f.subjects
@@ -227,12 +249,13 @@ def _render(f: Finding, res: BudgetResults) -> Finding:
             parts.append(f"significantly better at {count(n['better'])}")
         if n["worse"]:
             parts.append(f"significantly worse at {count(n['worse'])}")
+        eq = f"; it is practically equivalent to it at {count(n.get('equivalent', 0))}"
         if not parts:
-            text = (f"At none of the {count(n['budgets'])} budgets of {PROBLEM_LABELS[p]} does "
-                    f"{STRATEGY_PROSE[s]} differ significantly from random sampling.")
+            text = (f"At none of the {count(n['budgets'])} budgets of {PROBLEM_LABELS[p]} is "
+                    f"{STRATEGY_PROSE[s]} significantly better or worse than random sampling{eq}.")
         else:
             text = (f"Of the {count(n['budgets'])} budgets of {PROBLEM_LABELS[p]}, {STRATEGY_PROSE[s]} is "
-                    + " and ".join(parts) + " than random sampling.")
+                    + " and ".join(parts) + f" than random sampling{eq}.")
     elif f.kind == "across":
         (task,) = f.subjects
         if not n["tested"]:
@@ -296,6 +319,8 @@ def check_findings(found: list[Finding], res: BudgetResults) -> None:
                 raise FindingError(f"aubc {p}/{s}: the test says {truth} but the mean AUBCs are {means}")
             ok = truth == n["verdict"] and ("significantly better" in f.text) == (truth == "better") \
                 and ("significantly worse" in f.text) == (truth == "worse")
+            if "equivalence" in rows:
+                ok = ok and n["equivalence"] == _posterior_verdict(res, p, s)
         elif f.kind == "budgets":
             p, s = f.subjects
             rows = c[(c["dataset"] == p) & (c["strategy"] == s) & (c["quantity"] == "budget")]
@@ -303,6 +328,8 @@ def check_findings(found: list[Finding], res: BudgetResults) -> None:
             ok = (n["better"] == int((sig & (rows["direction"] == "better")).sum())
                   and n["worse"] == int((sig & (rows["direction"] == "worse")).sum())
                   and n["budgets"] == len(rows) == len(res.schedules[p]))
+            if "equivalence" in rows:
+                ok = ok and n["equivalent"] == int((rows["equivalence"] == "equivalent").sum())
         elif f.kind == "across":
             (task,) = f.subjects
             a = res.across[task]
@@ -326,6 +353,23 @@ def check_findings(found: list[Finding], res: BudgetResults) -> None:
             ok = False
         if not ok:
             raise FindingError(f"finding {f.kind} {f.subjects} is not what the tables say: {f.text}")
+
+
+def _posterior_verdict(res: BudgetResults, p: str, s: str) -> str:
+    """The Bayesian verdict on AUBC recomputed from the per-run AUBC by the posterior itself."""
+    a = res.aubc[(res.aubc["dataset"] == p) & ~res.aubc["diverged"].astype(bool)]
+    wide = a.pivot_table(index=["trial", "fold"], columns="strategy", values="aubc")[[s, "random"]].dropna()
+    metric = an.PRIMARY_METRIC[TASKS[p]]
+    hib = an.higher_is_better(metric)
+    settings = (res.profile.get("problems") or {}).get(p, {}) if res.profile else {}
+    rope = st.default_rope(metric, float(wide["random"].mean()),
+                           accuracy=float(settings.get("rope_accuracy", st.ROPE_ACCURACY)),
+                           relative=float(settings.get("rope_relative", st.ROPE_RELATIVE)))
+    folds = int(res.frame.loc[res.frame["dataset"] == p, "fold"].nunique())
+    post = st.bayesian_correlated_ttest((wide[s] - wide["random"]).to_numpy(float), rho=1 / folds, rope=rope)
+    better, worse = (post.p_right, post.p_left) if hib else (post.p_left, post.p_right)
+    return st.equivalence(better, post.p_rope, worse,
+                          float(settings.get("equivalence_level", st.EQUIVALENCE_LEVEL)))
 
 
 # =========================================================================== values, table, figures
@@ -506,8 +550,11 @@ def budget_table(res: BudgetResults) -> str:
                 continue
             scale = 100 if metric == "accuracy" else 1
             cell = f"{num(scale * m, 1 if scale == 100 else None)} $\\pm$ {num(scale * sd, 1 if scale == 100 else None)}"
-            v = _verdict(res.test(p, s)) if s != "random" else "none"
+            t = res.test(p, s) if s != "random" else None
+            v = _verdict(t) if t is not None else "none"
             cell = {"better": f"\\textbf{{{cell}}}$^{{+}}$", "worse": f"{cell}$^{{-}}$"}.get(v, cell)
+            if t is not None and "equivalence" in t.index:
+                cell += f"\\,{VERDICT_MARKS[str(t['equivalence'])]}"
             cells.append(cell)
         ref = res.reference[res.reference["dataset"] == p]
         scale = 100 if metric == "accuracy" else 1

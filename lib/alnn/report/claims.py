@@ -269,6 +269,35 @@ def verdicts(ctx, p: str, baseline: str = "passive", metric: str | None = None) 
     return out
 
 
+def equivalences(ctx, p: str, baseline: str = "passive") -> dict[str, str]:
+    """The Bayesian verdict (equivalent / better / worse / inconclusive) of every strategy against
+    ``baseline`` on the primary criterion of ``p``, as the within-problem table has it."""
+    w = ctx.within
+    if "equivalence" not in w.columns:
+        return {}
+    rows = w[(w["dataset"] == p) & (w["metric"] == _primary(p)) & (w["baseline"] == baseline)]
+    return {r.strategy: str(r.equivalence) for r in rows.itertuples(index=False) if _finite(r.p)}
+
+
+def equivalence_truth(ctx, p: str, s: str, baseline: str = "passive") -> str:
+    """The same verdict recomputed from the paired final runs by the posterior itself
+    (`alnn.stats.bayesian_correlated_ttest`), not through the comparison table."""
+    from alnn.report.context import equivalence_settings
+
+    metric = _primary(p)
+    fin = ctx.finals[ctx.finals["dataset"] == p]
+    fin = fin[~fin["diverged"].astype(bool)]
+    wide = fin.pivot_table(index=["trial", "fold"], columns="strategy", values=metric)
+    pair = wide[[s, baseline]].dropna()
+    acc, rel, level = equivalence_settings(ctx, p)
+    hib = an.higher_is_better(metric)
+    rope = acc if hib else rel * abs(float(pair[baseline].mean()))
+    post = st.bayesian_correlated_ttest((pair[s] - pair[baseline]).to_numpy(float), rho=1 / fin["fold"].nunique(),
+                                        rope=rope)
+    better, worse = (post.p_right, post.p_left) if hib else (post.p_left, post.p_right)
+    return st.equivalence(better, post.p_rope, worse, level)
+
+
 def mean_of(ctx, p: str, s: str, metric: str) -> float:
     sm = ctx.summary
     row = sm[(sm["dataset"] == p) & (sm["strategy"] == s) & (sm["metric"] == metric)]
@@ -336,6 +365,16 @@ def _check_versus_passive(f, ctx):
     for key, word in (("better", "better"), ("worse", "worse"), ("same", "none")):
         truth = [s for s in STRATEGIES if v.get(s) == word]
         need(f, list(n[key]) == truth, f"{key}: {list(n[key])} where the tests give {truth}")
+    _check_equivalence_split(f, ctx, p, "passive", n["same"], n)
+
+
+def _check_equivalence_split(f, ctx, p: str, baseline: str, same, n) -> None:
+    """The strategies without a significant difference, split by the recomputed Bayesian verdict."""
+    truth = {s: equivalence_truth(ctx, p, s, baseline) for s in same}
+    for key, words in (("equivalent", ("equivalent",)), ("inconclusive", ("inconclusive",)),
+                       ("apart", ("better", "worse"))):
+        want = [s for s in same if truth[s] in words]
+        need(f, list(n.get(key, [])) == want, f"{key}: {list(n.get(key, []))} where the posterior gives {want}")
 
 
 @check("quiet")
@@ -343,6 +382,9 @@ def _check_quiet(f, ctx):
     (task,) = f.subjects
     sc = f.numbers["where"]
     check_scope(f, ctx, sc)
+    verdicts_ = [equivalence_truth(ctx, p, s) for p in sc["problems"] for s in verdicts(ctx, p, "passive")]
+    need(f, f.numbers["counts"] == {k: verdicts_.count(k) for k in f.numbers["counts"]},
+         f"equivalence counts {f.numbers['counts']} against the posteriors {verdicts_}")
     need(f, f.numbers["metric"] == an.PRIMARY_METRIC[task] and all(TASKS[p] == task for p in sc["problems"]),
          "problems or criterion of another task")
     for p in sc["problems"]:
@@ -402,6 +444,7 @@ def _check_schedule(f, ctx):
     need(f, means["random"] != means["passive"] and random_dir == n["direction"],
          "random sampling is not on the same side of passive learning")
     need(f, n["random_sig"] == (vp.get("random") == n["direction"]), "random's own test is misstated")
+    need(f, n["equivalence"] == equivalence_truth(ctx, p, s, "random"), "the Bayesian verdict is misstated")
 
 
 @check("versus-random")
@@ -418,6 +461,8 @@ def _check_versus_random(f, ctx):
         check_scope(f, ctx, r["better"], truth[s]["better"])
         check_scope(f, ctx, r["worse"], truth[s]["worse"])
         need(f, list(r["same"]) == truth[s]["none"], f"{s}: no difference on {truth[s]['none']}")
+        eq = [p for p in truth[s]["none"] if equivalence_truth(ctx, p, s, "random") == "equivalent"]
+        check_scope(f, ctx, r["equivalent"], eq)
 
 
 @check("divergence")

@@ -83,6 +83,7 @@ class Context:
     pools: dict[str, dict] = None
     window: int = 5
     fraction: float = 0.95
+    level: float = 0.95  # the Bayesian test's decision level (SPEC 6)
 
     # ---------------------------------------------------------------- access
     def task(self, problem: str) -> str:
@@ -182,6 +183,10 @@ def _context(*, grids, winners, trials, profile, data, references) -> Context:
                   problems=problems)
     ctx.window = _default(an.convergence, "window")
     ctx.fraction = _default(an.convergence_targets, "fraction")
+    levels = {equivalence_settings(ctx, p)[2] for p in problems}
+    if len(levels) > 1:
+        raise ValueError(f"one equivalence_level for every problem, got {sorted(levels)}")
+    ctx.level = levels.pop() if levels else st.EQUIVALENCE_LEVEL
     ctx.finals = an.finals(trials)
     ctx.summary = an.summary(trials)
     ctx.targets = an.convergence_targets(trials)
@@ -197,7 +202,10 @@ def _context(*, grids, winners, trials, profile, data, references) -> Context:
         sub = ctx.finals[ctx.finals["dataset"].isin(probs)]
         for metric, _, _ in rows:
             if metric in sub.columns and sub[metric].notna().any():
-                within.append(st.compare_within_problem(sub, metric=metric, alpha=ALPHA))
+                primary = metric == an.PRIMARY_METRIC[task]
+                within.append(st.compare_within_problem(sub, metric=metric, alpha=ALPHA,
+                                                        rope=rope_of(ctx) if primary else None,
+                                                        level=ctx.level))
     ctx.within = (pd.concat(within, ignore_index=True) if within else
                   pd.DataFrame(columns=["dataset", "metric", "strategy", "baseline"]))
     ctx.across = {task: _across(ctx.finals, ctx.problems_of(task), ALPHA)
@@ -205,6 +213,22 @@ def _context(*, grids, winners, trials, profile, data, references) -> Context:
     ctx.pools = _pools(trials)
     _reconcile(ctx)
     return ctx
+
+
+def equivalence_settings(ctx: "Context", p: str) -> tuple[float, float, float]:
+    """(rope_accuracy, rope_relative, equivalence_level) of a problem (SPEC 6 defaults)."""
+    s = ctx.settings(p)
+    return (float(s.get("rope_accuracy", st.ROPE_ACCURACY)), float(s.get("rope_relative", st.ROPE_RELATIVE)),
+            float(s.get("equivalence_level", st.EQUIVALENCE_LEVEL)))
+
+
+def rope_of(ctx: "Context") -> dict:
+    """``{problem: rope(metric, baseline mean)}``, the region of practical equivalence of every problem."""
+    out = {}
+    for p in ctx.problems:
+        acc, rel, _ = equivalence_settings(ctx, p)
+        out[p] = lambda metric, mean, acc=acc, rel=rel: st.default_rope(metric, mean, accuracy=acc, relative=rel)
+    return out
 
 
 def _reconcile(ctx: Context) -> None:

@@ -17,9 +17,10 @@ import numpy as np
 from alnn import analysis as an
 
 from alnn.report.claims import (
-    FULL, INCREMENTAL, QUERY, TOLERANCE, Finding, check_findings, compare, fmt_value, make, median_all,
+    FULL, INCREMENTAL, QUERY, TOLERANCE, Finding, check_findings, compare, equivalences, fmt_value, make, median_all,
     names, on, on_any, runs_of, scope, template,
 )
+from alnn.stats import VERDICT_WORDS
 from alnn.report.constants import ALPHA, METRIC_PROSE, PROBLEM_LABELS, STRATEGIES, STRATEGY_PROSE, TASK_PROSE
 from alnn.report.format import _finite, capital, count, join, num, p_is, pct, words
 from alnn.report.context import Context, _labels, _reference_points
@@ -63,10 +64,38 @@ def _best_strategy(ctx: Context, p: str, metric: str) -> str | None:
     return next((s for s in ctx.strategies(p) if s in best), None)
 
 
+def _split_equivalence(ctx: Context, p: str, same, baseline: str = "passive") -> dict:
+    """The strategies without a significant difference by their Bayesian verdict (SPEC 6)."""
+    eq = equivalences(ctx, p, baseline)
+    return {"equivalent": [s for s in same if eq.get(s) == "equivalent"],
+            "inconclusive": [s for s in same if eq.get(s) == "inconclusive"],
+            "apart": [s for s in same if eq.get(s) in ("better", "worse")]}
+
+
 def _versus_passive(ctx: Context, p: str) -> Finding:
     metric = ctx.primary(p)
     better, worse, same = _sig_sets(ctx, p, metric)
-    return make("versus-passive", (p,), {"metric": metric, "better": better, "worse": worse, "same": same})
+    return make("versus-passive", (p,), {"metric": metric, "better": better, "worse": worse, "same": same,
+                                         **_split_equivalence(ctx, p, same), "rope": _rope_words(ctx, p)})
+
+
+def _rope_words(ctx: Context, p: str) -> str:
+    from alnn.report.context import equivalence_settings
+
+    acc, rel, _ = equivalence_settings(ctx, p)
+    return (f"$\\pm${num(100 * acc, 1 if 100 * acc % 1 else 0)} accuracy point{'s' if acc != 0.01 else ''}"
+            if ctx.task(p) == "classification" else f"$\\pm${num(100 * rel, 0)}\\% of the baseline's MSE")
+
+
+def _equivalence_clause(n) -> str:
+    """``A is practically equivalent to it and B inconclusive`` (the Bayesian verdicts of ``n``)."""
+    bits = []
+    for key, words_ in (("equivalent", "practically equivalent to it"), ("inconclusive", "inconclusive"),
+                        ("apart", "practically different though not significantly")):
+        group = n.get(key) or []
+        if group:
+            bits.append(f"{names(group)} {'is' if len(group) == 1 else 'are'} {words_}")
+    return join(bits)
 
 
 @template("versus-passive")
@@ -75,9 +104,12 @@ def _t_versus_passive(f: Finding) -> str:
     n = f.numbers
     label, crit = PROBLEM_LABELS[p], METRIC_PROSE[n["metric"]]
     better, worse, same = n["better"], n["worse"], n["same"]
+    rope = n.get("rope", "")
     if not better and not worse:
         if same:
-            return f"On {label}, no strategy differs significantly from passive learning in {crit}."
+            return (f"On {label}, no strategy is significantly better or worse than passive learning in {crit}; "
+                    f"by the Bayesian test (region of practical equivalence {rope}) "
+                    f"{_equivalence_clause(n)}.")
         return f"On {label}, the runs are too few to test the differences in {crit}."
     clauses = []
     if better:
@@ -88,14 +120,19 @@ def _t_versus_passive(f: Finding) -> str:
                        + ("" if better else " than passive learning"))
     text = f"On {label}, " + " and ".join(clauses) + f" in {crit}"
     if same:
-        text += f", while {names(same)} {'does' if len(same) == 1 else 'do'} not differ significantly"
+        text += f"; of the others, by the Bayesian test (region {rope}), {_equivalence_clause(n)}"
     return text + "."
 
 
 @template("quiet")
 def _t_quiet(f: Finding) -> str:
     crit = METRIC_PROSE[f.numbers["metric"]]
-    return f"{capital(on(f.numbers['where']))}, no strategy differs significantly from passive learning in {crit}."
+    c = f.numbers["counts"]
+    total = sum(c.values())
+    return (f"{capital(on(f.numbers['where']))}, no strategy is significantly better or worse than passive learning "
+            f"in {crit}; of these {count(total)} comparisons the Bayesian test finds {count(c['equivalent'])} "
+            f"practically equivalent, {count(c['inconclusive'])} inconclusive and "
+            f"{count(c['better'] + c['worse'])} practically different.")
 
 
 def _schedule(ctx: Context, p: str) -> list[Finding]:
@@ -118,7 +155,8 @@ def _schedule(ctx: Context, p: str) -> list[Finding]:
         out.append(make("schedule", (p, s), {
             "metric": metric, "direction": direction, "mean": ctx.stat(p, s, metric),
             "random": ctx.stat(p, "random", metric), "passive": ctx.stat(p, "passive", metric),
-            "random_sig": bool(t_rp["significant"])}))
+            "random_sig": bool(t_rp["significant"]),
+            "equivalence": equivalences(ctx, p, "random").get(s, "n/a")}))
     return out
 
 
@@ -133,8 +171,8 @@ def _t_schedule(f: Finding) -> str:
     return (f"Random sampling, which labels on the same schedule as {S}, is also {sig}{side} passive learning "
             f"on {PROBLEM_LABELS[p]}{though} ({METRIC_PROSE[m]} {fmt_value(m, n['random'])} against "
             f"{fmt_value(m, n['mean'])} for {S} and {fmt_value(m, n['passive'])} for passive learning), and {S} "
-            f"does not differ significantly from it, so these tests do not attribute the difference to {S}'s "
-            f"choice of patterns.")
+            f"is not significantly different from it (the Bayesian test: {VERDICT_WORDS[n['equivalence']]}), so "
+            f"these tests do not attribute the difference to {S}'s choice of patterns.")
 
 
 def _best_mean(ctx: Context, task: str) -> Finding | None:
@@ -172,7 +210,9 @@ def _comparison_findings(ctx: Context, task: str) -> list[Finding]:
     quiet = [p for p, f in per.items() if not f.numbers["better"] and not f.numbers["worse"] and f.numbers["same"]]
     out = []
     if quiet:
-        out.append(make("quiet", (task,), {"metric": metric, "where": scope(ctx, quiet)}))
+        verdicts_ = [v for p in quiet for v in equivalences(ctx, p, "passive").values()]
+        counts = {k: verdicts_.count(k) for k in ("equivalent", "inconclusive", "better", "worse")}
+        out.append(make("quiet", (task,), {"metric": metric, "where": scope(ctx, quiet), "counts": counts}))
     for p in probs:
         if p not in quiet:
             out.append(per[p])
@@ -229,8 +269,10 @@ def _random_findings(ctx: Context) -> list[Finding]:
         better, worse, same = _classify((p, ctx.test(p, s, ctx.primary(p), "random")) for p in ctx.problems)
         if not (better or worse or same):
             continue
+        eq = [p for p in same if equivalences(ctx, p, "random").get(s) == "equivalent"]
         rows.append({"strategy": s, "tested": scope(ctx, better + worse + same), "better": scope(ctx, better),
-                     "worse": scope(ctx, worse), "same": same})
+                     "worse": scope(ctx, worse), "same": same, "equivalent": scope(ctx, eq),
+                     "inconclusive": scope(ctx, [p for p in same if p not in eq])})
     return [make("versus-random", (), {"rows": rows})] if rows else []
 
 
@@ -239,16 +281,15 @@ def _t_versus_random(f: Finding) -> str:
     parts = []
     for r in f.numbers["rows"]:
         S = STRATEGY_PROSE[r["strategy"]]
-        if not r["better"]["problems"] and not r["worse"]["problems"]:
-            parts.append(f"{S} does not differ significantly from it {on_any(r['tested'])}")
-            continue
         bits = []
         if r["better"]["problems"]:
             bits.append(f"significantly better {on(r['better'])}")
         if r["worse"]["problems"]:
             bits.append(f"significantly worse {on(r['worse'])}")
-        if r["same"]:
-            bits.append("not significantly different elsewhere")
+        if r["equivalent"]["problems"]:
+            bits.append(f"practically equivalent {on(r['equivalent'])}")
+        if r["inconclusive"]["problems"]:
+            bits.append(f"inconclusive {on(r['inconclusive'])}")
         parts.append(f"{S} is {join(bits)}")
     return "Against random sampling, which labels on the same schedule, " + join(parts, "while") + "."
 

@@ -121,11 +121,13 @@ def informativeness(X, hidden_weight, hidden_bias, output_weight, output_bias, *
     return out.cpu().numpy() if as_numpy else out
 
 
-def pool_informativeness(model, inputs: torch.Tensor, rows: torch.Tensor, *, norm="sum") -> torch.Tensor:
-    """Phi (M, P) of every network of a `BatchedMLP` on its pool rows ``inputs[rows[m]]``."""
+def pool_informativeness(model, inputs: torch.Tensor, rows: torch.Tensor, *, norm="sum",
+                         models: slice | None = None) -> torch.Tensor:
+    """Phi (M, P) of every network of a `BatchedMLP` (or of the slice ``models`` of them) on its pool
+    rows ``inputs[rows[m]]``."""
     M, P = rows.shape
     I, K = model.n_inputs, model.n_outputs
-    V, b, W, c = model.parameters()
+    V, b, W, c = model.parameters() if models is None else [p[models] for p in model.parameters()]
     pc = min(P, _chunk_size(K, I))
     mc = max(1, _CHUNK_ELEMENTS // (pc * K * max(I, model.n_hidden)))
     out = torch.empty((M, P), dtype=model.dtype, device=model.device)
