@@ -202,7 +202,7 @@ define latexmk
 	@cd paper && TEXINPUTS=$(CURDIR)/$(GEN)//:$(CURDIR)/$(FIG)//: latexmk -pdf -interaction=nonstopmode \
 	    -halt-on-error -file-line-error -outdir=$(CURDIR)/$(BUILD) $1.tex > $(CURDIR)/$(BUILD)/$2 2>&1 \
 	  || { echo "make: *** LaTeX failed on paper/$1.tex (profile $(PROFILE)); from $(BUILD)/$1.log:" >&2; \
-	       grep -E -A4 '^(!|[^ ]+:[0-9]+: )' $(BUILD)/$1.log | head -40 >&2 || tail -20 $(BUILD)/$2 >&2; \
+	       grep -E -A4 '^(!|[^ ]+:[0-9]+: )' $(CURDIR)/$(BUILD)/$1.log | head -40 >&2 || tail -20 $(CURDIR)/$(BUILD)/$2 >&2; \
 	       exit 1; }
 endef
 

@@ -764,7 +764,7 @@ def sasla_tradeoff(settings: pd.DataFrame, rope: Mapping[str, Mapping] | None = 
     cmap = mpl.colormaps["viridis"]
     colors = {b: cmap(0.1 + 0.8 * i / max(1, len(betas) - 1)) for i, b in enumerate(betas)}
     with paper_style():
-        fig, axes = _new(width, 1.45 * nrows + 0.5, nrows, ncols)
+        fig, axes = _new(width, 1.2 * nrows + 0.5, nrows, ncols)
         for ax, p in zip(axes.flat, probs):
             sub = settings[settings["dataset"] == p]
             cls = _an.higher_is_better("accuracy") and (sub["rope"] <= 1).all() and p in (
@@ -782,14 +782,16 @@ def sasla_tradeoff(settings: pd.DataFrame, rope: Mapping[str, Mapping] | None = 
                 ax.plot([x_], [y_], ls="none", marker=_TAU_MARKERS[taus.index(t) % len(_TAU_MARKERS)],
                         ms=3.5, mec=colors[b], mfc=colors[b] if n == "sum" else "white", mew=0.8)
             ax.set_title(DATASET_LABELS.get(p, p))
-            ax.set_xlabel("multiply-adds (% of passive)")
+            ax.set_xlabel("MACs (% of passive)")
             ax.set_ylabel(ylabel)
         for ax in list(axes.flat)[len(probs):]:
             ax.set_visible(False)
         handles = [Line2D([], [], ls="none", marker="o", color=colors[b], label=f"$\\beta$={b:g}") for b in betas]
         handles += [Line2D([], [], ls="none", marker=_TAU_MARKERS[i % len(_TAU_MARKERS)], color="0.3",
                            label=f"$\\tau$={t}") for i, t in enumerate(taus)]
-        fig.legend(handles=handles, loc="outside upper center", ncol=min(4, len(handles)), handletextpad=0.2,
+        handles += [Line2D([], [], ls="none", marker="o", color="0.3", label="sum norm"),
+                    Line2D([], [], ls="none", marker="o", mec="0.3", mfc="white", label="Euclidean")]
+        fig.legend(handles=handles, loc="outside upper center", ncol=4, handletextpad=0.2,
                    columnspacing=0.8)
     return fig
 
@@ -829,7 +831,7 @@ def ablation_differences(tests: pd.DataFrame, *, width: float = TEXT_WIDTH, ncol
             ax.set_yticks(range(len(labels)), [_ablation_label(l) for l in labels])
             ax.invert_yaxis()
             ax.set_title(DATASET_LABELS.get(p, p))
-            ax.set_xlabel("AUBC change (ROPE units)")
+            ax.set_xlabel("$\\Delta$AUBC / ROPE")
         for ax in list(axes.flat)[len(probs):]:
             ax.set_visible(False)
     return fig

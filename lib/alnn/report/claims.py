@@ -838,6 +838,28 @@ def _check_overhead(f, ctx):
     need(f, set(stated) == set(truth) and all(_close(stated[s], truth[s], 1e-6) for s in truth), f"ratios {truth}")
 
 
+@check("sasla-cost")
+def _check_sasla_cost(f, ctx):
+    t = ctx.trials
+    for p, share in f.numbers["macs"].items():
+        runs = t[(t["dataset"] == p)]
+        last = runs.loc[runs.groupby(["strategy", "trial", "fold"])["epoch"].idxmax()]
+        total = last.groupby("strategy")[["macs", "presentations"]].mean()
+        need(f, _close(share, total.loc["sasla", "macs"] / total.loc["passive", "macs"], 1e-9),
+             f"{p}: multiply-adds share {share}")
+        need(f, _close(f.numbers["presentations"][p],
+                       total.loc["sasla", "presentations"] / total.loc["passive", "presentations"], 1e-9),
+             f"{p}: presentations share")
+        need(f, (share < 1) == (total.loc["sasla", "macs"] < total.loc["passive", "macs"]), "the side of 100%")
+
+
+@check("equivalence-summary")
+def _check_equivalence_summary(f, ctx):
+    truth = [equivalence_truth(ctx, p, s) for p in ctx.problems for s in verdicts(ctx, p, "passive")]
+    need(f, f.numbers["counts"] == {k: truth.count(k) for k in f.numbers["counts"]},
+         f"verdict counts {f.numbers['counts']} against the posteriors")
+
+
 @check("significance-summary")
 def _check_significance_summary(f, ctx):
     n = f.numbers

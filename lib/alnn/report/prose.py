@@ -13,14 +13,14 @@ import numpy as np
 import pandas as pd
 
 from alnn.report.claims import (
-    QUERY, TOLERANCE, Finding, check_findings, make, on, runs_of, scope, template,
+    QUERY, TOLERANCE, Finding, check_findings, equivalences, make, on, runs_of, scope, template,
 )
 from alnn.report.constants import PROBLEM_LABELS, STRATEGIES, STRATEGY_PROSE
 from alnn.report.format import Values, _escape, _finite, capital, count, gnum, join, num, pct, words
 from alnn.report.context import (
     Context, _group_by_value, _labels, _query_params, _reference_points, _settings_rows,
 )
-from alnn.report.tables import _best, _grid_per_config
+from alnn.report.tables import _best, _grid_per_config, _rope_note
 from alnn.report.findings import (
     _across_text, _budget_text, _comparison_text, _convergence_text, _divergence_text,
     _efficiency_text, _names, _power_text, _random_text, _sanity_text, _sig_sets, _subset_findings,
@@ -433,8 +433,70 @@ def _significance_summary(ctx: Context) -> str:
     return _significance_phrase(f.numbers)
 
 
+def _sasla_cost_findings(ctx: Context) -> list[Finding]:
+    """SASLA at its default setting against passive learning: presentations, multiply-adds (selection
+    included, SPEC 3c) and wall-clock time per run, each as a ratio per problem."""
+    if "macs" not in ctx.trials.columns:
+        return []
+    fin = ctx.finals
+    calls = _call_seconds(ctx.trials)
+    per_run = calls.groupby(["dataset", "strategy"])[["seconds", "runs"]].sum()
+    wall = (per_run["seconds"] / per_run["runs"]).to_dict()
+    out = {"presentations": {}, "macs": {}, "wall": {}}
+    for p in ctx.problems:
+        sub = fin[fin["dataset"] == p]
+        a, b = sub[sub["strategy"] == "sasla"], sub[sub["strategy"] == "passive"]
+        if a.empty or b.empty:
+            continue
+        out["presentations"][p] = float(a["presentations"].mean() / b["presentations"].mean())
+        out["macs"][p] = float(a["macs"].mean() / b["macs"].mean())
+        if (p, "sasla") in wall and (p, "passive") in wall and wall[(p, "passive")] > 0:
+            out["wall"][p] = float(wall[(p, "sasla")] / wall[(p, "passive")])
+    return [make("sasla-cost", (), out)] if out["macs"] else []
+
+
+def _range(values: dict, fmt) -> str:
+    lo, hi = min(values, key=values.get), max(values, key=values.get)
+    if fmt(values[lo]) == fmt(values[hi]):
+        return fmt(values[lo])
+    return f"{fmt(values[lo])} ({PROBLEM_LABELS[lo]}) to {fmt(values[hi])} ({PROBLEM_LABELS[hi]})"
+
+
+@template("sasla-cost")
+def _t_sasla_cost(f: Finding) -> str:
+    n = f.numbers
+    share = lambda x: pct(x, 0)  # noqa: E731
+    text = (f"At its default setting SASLA presented {_range(n['presentations'], share)} of passive learning's "
+            f"patterns, but, its selection included, spent {_range(n['macs'], share)} of passive learning's "
+            f"multiply-adds")
+    if n["wall"]:
+        text += f" and {_range(n['wall'], lambda x: num(x, 1))} times its wall-clock time per network"
+    return text + "."
+
+
+def _equivalence_summary(ctx: Context) -> list[Finding]:
+    """The Bayesian verdicts of every strategy against passive learning on the primary criterion."""
+    counts = {"equivalent": 0, "better": 0, "worse": 0, "inconclusive": 0}
+    for p in ctx.problems:
+        for v in equivalences(ctx, p, "passive").values():
+            if v in counts:
+                counts[v] += 1
+    return [make("equivalence-summary", (), {"counts": counts, "rope": _rope_note(ctx)})] if sum(counts.values()) else []
+
+
+@template("equivalence-summary")
+def _t_equivalence_summary(f: Finding) -> str:
+    c = f.numbers["counts"]
+    total = sum(c.values())
+    return (f"By the Bayesian correlated $t$-test with a region of practical equivalence ({f.numbers['rope']}), "
+            f"{count(c['equivalent'])} of the {count(total)} comparisons with passive learning are practically "
+            f"equivalent, {count(c['better'] + c['worse'])} practically different ({count(c['better'])} better, "
+            f"{count(c['worse'])} worse) and {count(c['inconclusive'])} inconclusive.")
+
+
 def _abstract_results(ctx: Context) -> str:
-    return said([_significance(ctx, "abstract")] + _draft_passive(ctx, "abstract"), ctx)
+    return said([_significance(ctx, "abstract")] + _equivalence_summary(ctx) + _sasla_cost_findings(ctx)
+                + _draft_passive(ctx, "abstract"), ctx)
 
 
 def _conclusion_text(ctx: Context) -> str:

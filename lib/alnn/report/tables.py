@@ -264,7 +264,8 @@ def _rope_note(ctx: Context) -> str:
     rels = {equivalence_settings(ctx, p)[1] for p in ctx.problems}
     parts = []
     if ctx.problems_of("classification"):
-        parts.append(join([f"$\\pm${num(100 * a, 1 if (100 * a) % 1 else 0)} accuracy points" for a in sorted(accs)]))
+        parts.append(join([f"$\\pm${num(100 * a, 1 if (100 * a) % 1 else 0)} accuracy point{'' if a == 0.01 else 's'}"
+                           for a in sorted(accs)]))
     if ctx.problems_of("regression"):
         parts.append(join([f"$\\pm${num(100 * r, 0)}\\% of passive's MSE" for r in sorted(rels)]))
     return "; ".join(parts)
@@ -457,6 +458,8 @@ def number_values(ctx: Context) -> Values:
     v = Values()
     v["stats/alpha"] = gnum(ALPHA)
     v["stats/ci-level"] = pct(1 - ALPHA, 0)
+    v["stats/rope"] = _rope_note(ctx)
+    v["stats/level"] = num(ctx.level, 2)
     v["stats/band-level"] = pct(_default(an.learning_curve, "ci"), 0)
     v["data/sine-noise"] = gnum(_sine_noise())
     for task in ("classification", "regression"):
