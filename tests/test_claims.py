@@ -167,6 +167,10 @@ TAMPER = {
     "overhead": lambda n: n.update(ratios={s: 2 * r + 1 for s, r in n["ratios"].items()}),
     "significance-summary": lambda n: n.update(n_problems=n["n_problems"] + 1),
     "selection-overhead": lambda n: n.update(groups=[{**g, "strategies": ["entropy"]} for g in n["groups"]]),
+    "equivalence-summary": lambda n: n.update(counts={**n["counts"], "equivalent": n["counts"]["equivalent"] + 1}),
+    "sasla-cost": lambda n: n.update(macs={p: 0.5 * v for p, v in n["macs"].items()}),
+    "skewed": lambda n: n.update(rows=n["rows"][1:] if len(n["rows"]) > 1 else []),
+    "stalled": lambda n: n.update(rows=[{**r, "stalled": r["stalled"] + 1} for r in n["rows"]]),
 }
 
 

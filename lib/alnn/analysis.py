@@ -842,6 +842,16 @@ def labels_to_target_summary(per_run: pd.DataFrame, fractions: Sequence[float] =
 
 
 # --------------------------------------------------------------------------- synthetic data
+def _synthetic_macs(strategy: str, presented, scored, shape=(4, 8, 3)) -> dict:
+    """Multiply-add columns of a synthetic run (`alnn.cost`, for a nominal 4-8-3 network; no update steps)."""
+    from alnn import cost
+
+    members = 3 if strategy == "ensemble" else 1
+    train = cost.training(*shape, np.asarray(presented), 0)
+    select = cost.selection(strategy, *shape, np.asarray(scored), members)
+    return {"macs_train": train, "macs_select": select, "macs": train + select}
+
+
 def synthetic_frame(datasets: Sequence[str] = ("iris", "sine"),
                     strategies: Sequence[str] = ("passive", "sasla", "entropy", "ensemble",
                                                  "random"), *, trials: int = 2,
@@ -886,6 +896,8 @@ def synthetic_frame(datasets: Sequence[str] = ("iris", "sine"),
                                presentations=np.cumsum(size * mult).astype(int),
                                scored=np.where(s == "passive", 0,
                                                np.where(s == "sasla", pool, pool - size)),
+                               **_synthetic_macs(s, np.cumsum(size * mult), np.cumsum(np.where(
+                                   s == "passive", 0, np.where(s == "sasla", pool, pool - size)))),
                                diverged=np.zeros(epochs, bool),
                                wall_s=np.cumsum(rng.uniform(0.001, 0.002, epochs)),
                                train_loss=0.3 * (1 - prog) + 0.02 + noise / 5)
@@ -968,6 +980,8 @@ def synthetic_budget_frame(datasets: Sequence[str] = ("iris", "sine"),
                                budget=b, labels_used=b,
                                presentations=np.cumsum(b * round_epochs * mult),
                                scored=np.where(passive, 0, pool - b),
+                               **_synthetic_macs(s, np.cumsum(b * round_epochs * mult),
+                                                 np.cumsum(np.where(passive, 0, pool - b))),
                                diverged=np.zeros(b.size, bool),
                                wall_s=np.cumsum(rng.uniform(0.01, 0.02, b.size)),
                                train_loss=0.3 * (1 - prog) + 0.02 + np.abs(eps) / 5)

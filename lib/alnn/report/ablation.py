@@ -166,7 +166,8 @@ def ablation_results(ablation: Mapping[str, pd.DataFrame], *, trials: pd.DataFra
 
         a = abl_t[abl_t["dataset"] == p] if len(abl_t) else abl_t
         ab = abl_b[abl_b["dataset"] == p] if len(abl_b) else abl_b
-        trial_set = set(a["trial"]) | set(ab["trial"]) if len(a) or len(ab) else set()
+        trial_set = set(a["trial"]) if len(a) else set()
+        trial_set |= set(ab["trial"]) if len(ab) else set()
         ntrials[p] = len(trial_set)
         cls = TASKS[p] == "classification"
         # --- draft's protocol

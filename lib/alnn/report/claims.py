@@ -921,3 +921,43 @@ def _check_selection_overhead(f, ctx):
         vals = {p: v for p, v in vals.items() if _finite(v)}
         need(f, vals and _close(r["low"], min(vals.values()), 1e-9) and _close(r["high"], max(vals.values()), 1e-9),
              f"{s}: scored per label added")
+
+
+# =========================================================================== checks: skewness and stalled runs
+def _primary_finals(ctx, p: str, s: str) -> np.ndarray:
+    fin = ctx.finals
+    sub = fin[(fin["dataset"] == p) & (fin["strategy"] == s) & ~fin["diverged"].astype(bool)]
+    return sub[_primary(p)].to_numpy(float)
+
+
+@check("skewed")
+def _check_skewed(f, ctx):
+    truth = []
+    for p in ctx.problems:
+        for s in STRATEGIES:
+            v = _primary_finals(ctx, p, s)
+            if len(v) >= 3 and abs(float(_st.skew(v, bias=False))) > f.numbers["threshold"]:
+                truth.append((p, s))
+    stated = [(r["problem"], r["strategy"]) for r in f.numbers["rows"]]
+    need(f, sorted(stated) == sorted(truth), f"skewed cells {stated} where the runs give {truth}")
+    for r in f.numbers["rows"]:
+        v = _primary_finals(ctx, r["problem"], r["strategy"])
+        need(f, _close(r["median"], float(np.median(v)), 1e-9) and _close(r["mean"], float(v.mean()), 1e-9),
+             "mean or median")
+
+
+@check("stalled")
+def _check_stalled(f, ctx):
+    fin = ctx.finals
+    for r in f.numbers["rows"]:
+        v = _primary_finals(ctx, "sine", r["strategy"])
+        stalled = v[v > f.numbers["factor"] * np.median(v)]
+        need(f, r["stalled"] == len(stalled) and r["runs"] == len(v), f"{r['strategy']}: stalled runs")
+        need(f, _close(r["mean_stalled"], float(stalled.mean()), 1e-9), "their mean")
+        near = np.abs(stalled / f.numbers["linear"] - 1) < 0.5
+        need(f, r["near_line"] == int(near.sum()), "runs near the straight line's error at the end")
+    from alnn.datasets import SINE_NOISE
+
+    # var(sin x) = 1/2 and cov(x, sin x)^2 / var(x) = 1 / (pi^2 / 3) for x uniform on [-pi, pi]
+    need(f, _close(f.numbers["linear"], 0.5 - 1 / (np.pi ** 2 / 3) + SINE_NOISE ** 2, 1e-12),
+         "the straight line's error")

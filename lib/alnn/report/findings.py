@@ -753,3 +753,95 @@ def _t_sanity(f: Finding) -> str:
 
 def _sanity_text(ctx: Context) -> str:
     return said(_sanity_findings(ctx), ctx)
+
+
+# =========================================================================== skewed criteria and stalled runs
+#: Sample skewness above which a criterion's mean misleads: the paper gives the median and IQR too.
+SKEWED = 1.0
+#: A run whose final error exceeds this multiple of its strategy's median run has stalled.
+STALL_FACTOR = 3.0
+
+
+def _final_primary(ctx: Context, p: str, s: str):
+    fin = ctx.finals
+    sub = fin[(fin["dataset"] == p) & (fin["strategy"] == s) & ~fin["diverged"].astype(bool)]
+    return sub.set_index(["trial", "fold"])[ctx.primary(p)].astype(float)
+
+
+def _skew_findings(ctx: Context) -> list[Finding]:
+    rows = []
+    for p in ctx.problems:
+        for s in ctx.strategies(p):
+            v = _final_primary(ctx, p, s)
+            if len(v) < 3:
+                continue
+            g = float(v.skew())
+            if np.isfinite(g) and abs(g) > SKEWED:
+                rows.append({"problem": p, "strategy": s, "skew": g, "mean": float(v.mean()),
+                             "median": float(v.median()), "metric": ctx.primary(p)})
+    return [make("skewed", (), {"rows": rows, "threshold": SKEWED})] if rows else []
+
+
+@template("skewed")
+def _t_skewed(f: Finding) -> str:
+    rows = f.numbers["rows"]
+    shown = rows[:6]
+    parts = [f"{STRATEGY_PROSE[r['strategy']]} on {PROBLEM_LABELS[r['problem']]} (mean {fmt_value(r['metric'], r['mean'])}, "
+             f"median {fmt_value(r['metric'], r['median'])})" for r in shown]
+    more = f" and {count(len(rows) - len(shown))} more" if len(rows) > len(shown) else ""
+    return (f"The final criterion is skewed (sample skewness above {num(f.numbers['threshold'], 0)}) for "
+            f"{count(len(rows))} problem $\\times$ strategy cells, among them " + join(parts) + more
+            + "; Table~\\ref{sup:tab:robust} gives the median and interquartile range of every cell.")
+
+
+def _stall_findings(ctx: Context) -> list[Finding]:
+    """Runs whose final MSE is several times their strategy's median, on the noisy sine: what they share."""
+    from alnn.report.context import _sine_noise
+
+    p = "sine"
+    if p not in ctx.problems:
+        return []
+    linear = 0.5 - 3 / np.pi ** 2 + _sine_noise() ** 2  # error of the best straight line through sin x + noise
+    t = ctx.trials[ctx.trials["dataset"] == p]
+    rows = []
+    for s in ctx.strategies(p):
+        v = _final_primary(ctx, p, s)
+        if v.empty:
+            continue
+        stalled = v[v > STALL_FACTOR * v.median()]
+        if stalled.empty:
+            continue
+        curves = t[t["strategy"] == s].pivot_table(index="epoch", columns=["trial", "fold"], values="mse")
+        band = (curves > 0.5 * linear) & (curves < 1.5 * linear)
+        # stall epoch: from it on the run stays near the straight line's error; escape: first epoch below half of it
+        stall = [int(band[c][::-1].cummin()[::-1].idxmax()) for c in stalled.index if band[c].iloc[-1]]
+        others = [c for c in curves.columns if c not in set(stalled.index)]
+        escape = [int((curves[c] < 0.5 * linear).idxmax()) for c in others if (curves[c] < 0.5 * linear).any()]
+        rows.append({"strategy": s, "stalled": int(len(stalled)), "runs": int(len(v)),
+                     "mean_stalled": float(stalled.mean()), "near_line": len(stall),
+                     "stall_epoch": float(np.median(stall)) if stall else float("nan"),
+                     "escape_epoch": float(np.median(escape)) if escape else float("nan"),
+                     "others": int(len(others)), "escaped": len(escape)})
+    return [make("stalled", (p,), {"rows": rows, "linear": float(linear), "factor": STALL_FACTOR})] if rows else []
+
+
+@template("stalled")
+def _t_stalled(f: Finding) -> str:
+    n = f.numbers
+    rows = n["rows"]
+    counts = join([f"{r['stalled']} of {r['runs']} {STRATEGY_PROSE[r['strategy']]} runs" for r in rows])
+    text = (f"On Sine, {counts} end with an MSE more than {num(n['factor'], 0)} times their strategy's median. "
+            f"Every run of a problem shares the grid winner's configuration, so they differ from the others only "
+            f"in split and initial weights. ")
+    near = [r for r in rows if r["near_line"]]
+    if near:
+        r = max(near, key=lambda r: r["stalled"])
+        text += (f"Their MSE (mean {num(r['mean_stalled'], sig=2)} for {STRATEGY_PROSE[r['strategy']]}) stays, from "
+                 f"epoch {num(r['stall_epoch'], 0)} (median) on, within half of the error of the best straight line "
+                 f"through the data, $1/2-3/\\pi^2+\\sigma^2={num(n['linear'], 3)}$: these networks settle on a "
+                 f"nearly linear fit and never leave it, while the other runs pass the same plateau and fall below "
+                 f"half of that error by epoch {num(r['escape_epoch'], 0)} (median, {r['escaped']} of "
+                 f"{r['others']} runs).")
+    else:
+        text += "None of them stays near the error of the best straight line through the data."
+    return text

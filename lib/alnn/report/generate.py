@@ -12,7 +12,7 @@ from alnn.report.format import _csv_atomic, write_atomic
 from alnn.report.context import _context
 from alnn.report.tables import (
     across_table, comparison_table, convergence_table, grid_table, number_values,
-    profile_table, profile_values, sanity_table, within_table,
+    profile_table, profile_values, robust_table, sanity_table, within_table,
 )
 from alnn.report.prose import findings_values
 from alnn.report import ablation as _ablation
@@ -65,6 +65,7 @@ def build(*, grids: Mapping[str, pd.DataFrame], winners: Mapping[str, Mapping], 
         "stats-within.tex": within_table(ctx),
         "convergence.tex": convergence_table(ctx),
         "stats-across.tex": across_table(ctx),
+        "robust.tex": robust_table(ctx),
     }
     bres = None
     if budget is not None and len(budget):
