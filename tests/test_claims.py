@@ -171,6 +171,8 @@ TAMPER = {
     "sasla-cost": lambda n: n.update(macs={p: 0.5 * v for p, v in n["macs"].items()}),
     "skewed": lambda n: n.update(rows=n["rows"][1:] if len(n["rows"]) > 1 else []),
     "stalled": lambda n: n.update(rows=[{**r, "stalled": r["stalled"] + 1} for r in n["rows"]]),
+    "at-cost": lambda n: n.update(rows=[{**r, "verdict": "better" if r["verdict"] != "better" else "worse"}
+                                        for r in n["rows"]]),
 }
 
 

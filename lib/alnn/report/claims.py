@@ -961,3 +961,32 @@ def _check_stalled(f, ctx):
     # var(sin x) = 1/2 and cov(x, sin x)^2 / var(x) = 1 / (pi^2 / 3) for x uniform on [-pi, pi]
     need(f, _close(f.numbers["linear"], 0.5 - 1 / (np.pi ** 2 / 3) + SINE_NOISE ** 2, 1e-12),
          "the straight line's error")
+
+
+@check("at-cost")
+def _check_at_cost(f, ctx):
+    """SASLA against passive at the same cost budget, recomputed from the curves by interpolation-free
+    lookup: the best epoch of each run within the budget is its last one within it."""
+    from alnn.report.context import equivalence_settings
+
+    for r in f.numbers["rows"]:
+        p = r["problem"]
+        t = ctx.trials[(ctx.trials["dataset"] == p) & ~ctx.trials["diverged"].astype(bool)]
+        metric = _primary(p)
+        passive = t[t["strategy"] == "passive"]
+        budget = r["share"] * float(passive.groupby(["trial", "fold"])[r["cost"]].max().mean())
+        vals = {}
+        for s in ("sasla", "passive"):
+            sub = t[(t["strategy"] == s) & (t[r["cost"]] <= budget)].sort_values("epoch")
+            vals[s] = sub.groupby(["trial", "fold"])[metric].last()
+        pair = pd.concat(vals, axis=1).dropna()
+        need(f, len(pair) == r["runs"], f"{p} {r['cost']} {r['share']}: {len(pair)} paired runs")
+        if r["verdict"] == "n/a":
+            continue
+        acc, rel, level = equivalence_settings(ctx, p)
+        hib = an.higher_is_better(metric)
+        rope = acc if hib else rel * abs(float(pair["passive"].mean()))
+        d = (pair["sasla"] - pair["passive"]).to_numpy(float)
+        post = st.bayesian_correlated_ttest(d, rho=1 / t["fold"].nunique(), rope=rope)
+        better, worse = (post.p_right, post.p_left) if hib else (post.p_left, post.p_right)
+        need(f, st.equivalence(better, post.p_rope, worse, level) == r["verdict"], f"{p}: verdict")

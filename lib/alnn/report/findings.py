@@ -13,8 +13,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from alnn import analysis as an
+from alnn import stats as st
 
 from alnn.report.claims import (
     FULL, INCREMENTAL, QUERY, TOLERANCE, Finding, check_findings, compare, equivalences, fmt_value, make, median_all,
@@ -845,3 +847,67 @@ def _t_stalled(f: Finding) -> str:
     else:
         text += "None of them stays near the error of the best straight line through the data."
     return text
+
+
+# =========================================================================== SASLA at fixed costs (SPEC 6)
+#: Cost budgets, as shares of what passive learning spends in its whole run.
+COST_SHARES = (0.25, 0.5, 1.0)
+
+
+def value_at_cost(runs, column: str, budget: float, metric: str):
+    """Each run's criterion at the last epoch whose cumulative ``column`` (presentations or macs) is within
+    ``budget``; NaN for a run whose first epoch already costs more."""
+    ok = runs[runs[column] <= budget]
+    last = ok.loc[ok.groupby(["trial", "fold"])["epoch"].idxmax()] if len(ok) else ok
+    out = last.set_index(["trial", "fold"])[metric].astype(float)
+    return out.reindex(runs.groupby(["trial", "fold"]).size().index)
+
+
+def _at_cost_findings(ctx: Context) -> list[Finding]:
+    from alnn.report.context import equivalence_settings
+
+    if "macs" not in ctx.trials.columns:
+        return []
+    rows = []
+    for p in ctx.problems:
+        t = ctx.trials[(ctx.trials["dataset"] == p) & ~ctx.trials["diverged"].astype(bool)]
+        a, b = t[t["strategy"] == "sasla"], t[t["strategy"] == "passive"]
+        if a.empty or b.empty:
+            continue
+        metric = ctx.primary(p)
+        acc, rel, level = equivalence_settings(ctx, p)
+        folds = int(t["fold"].nunique())
+        for column in ("presentations", "macs"):
+            total = float(b.groupby(["trial", "fold"])[column].max().mean())
+            for share in COST_SHARES:
+                va = value_at_cost(a, column, share * total, metric)
+                vb = value_at_cost(b, column, share * total, metric)
+                pair = pd.concat([va, vb], axis=1, keys=["s", "b"]).dropna()
+                if len(pair) < 2:
+                    rows.append({"problem": p, "cost": column, "share": share, "verdict": "n/a", "diff": float("nan"),
+                                 "runs": int(len(pair))})
+                    continue
+                rope = acc if an.higher_is_better(metric) else rel * abs(float(pair["b"].mean()))
+                post = st.bayesian_correlated_ttest((pair["s"] - pair["b"]).to_numpy(float), rho=1 / folds, rope=rope)
+                better, worse = (post.p_right, post.p_left) if an.higher_is_better(metric) else (post.p_left,
+                                                                                                post.p_right)
+                rows.append({"problem": p, "cost": column, "share": share, "runs": int(len(pair)),
+                             "diff": float((pair["s"] - pair["b"]).mean()), "metric": metric,
+                             "verdict": st.equivalence(better, post.p_rope, worse, level)})
+    return [make("at-cost", (), {"rows": rows, "shares": list(COST_SHARES)})] if rows else []
+
+
+@template("at-cost")
+def _t_at_cost(f: Finding) -> str:
+    parts = []
+    for cost, word in (("macs", "multiply-adds"), ("presentations", "presentations")):
+        rows = [r for r in f.numbers["rows"] if r["cost"] == cost]
+        if not rows:
+            continue
+        by = {}
+        for r in rows:
+            by.setdefault(r["verdict"], []).append(f"{PROBLEM_LABELS[r['problem']]} at {num(100 * r['share'], 0)}\\%")
+        bits = [f"{VERDICT_WORDS[v]} on {join(cells)}" for v, cells in by.items()]
+        parts.append(f"with the same budget of {word} as passive learning (as a share of what passive learning "
+                     f"spends in its whole run), SASLA's criterion is " + "; ".join(bits))
+    return capital(". ".join(parts)) + "."

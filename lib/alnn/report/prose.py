@@ -23,7 +23,8 @@ from alnn.report.context import (
 from alnn.report.tables import _best, _grid_per_config, _rope_note
 from alnn.report.findings import (
     _across_text, _budget_text, _comparison_text, _convergence_text, _divergence_text,
-    _efficiency_text, _names, _power_text, _random_text, _sanity_text, _sig_sets, _skew_findings,
+    _at_cost_findings, _efficiency_text, _names, _power_text, _random_text, _sanity_text, _sig_sets,
+    _skew_findings,
     _stall_findings, _subset_findings,
     _subset_text, said,
 )
@@ -607,6 +608,7 @@ def collect(ctx: Context) -> list[Finding]:
     out += _grid_edges(ctx) + _grid_diverged(ctx) + _grid_draft(ctx) + _overhead_findings(ctx)
     out += [_significance(ctx, "abstract"), _significance(ctx, "conclusion")] + _selection_findings(ctx)
     out += _equivalence_summary(ctx) + _sasla_cost_findings(ctx) + _skew_findings(ctx) + _stall_findings(ctx)
+    out += _at_cost_findings(ctx)
     return out
 
 
@@ -631,6 +633,7 @@ def findings_values(ctx: Context, sasla_info: dict | None) -> Values:
     v["text/divergence"] = _divergence_text(ctx)
     v["text/skewed"] = said(_skew_findings(ctx), ctx)
     v["text/stalled"] = said(_stall_findings(ctx), ctx)
+    v["text/at-cost"] = said(_at_cost_findings(ctx), ctx)
     v["text/convergence"] = _convergence_text(ctx)
     v["text/efficiency"] = _efficiency_text(ctx)
     v["text/overhead"] = _overhead_text(ctx)
