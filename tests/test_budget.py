@@ -23,6 +23,7 @@ from alnn.model import BatchedMLP, TrainConfig, seed_words, shuffle_order
 from alnn.preprocess import prepare, splits
 from alnn.strategies.entropy import allocate, initial_labelled
 from alnn.strategies.sasla import informativeness
+from reference import torch_network
 
 CFG = TrainConfig(hidden=6, lr=0.2, weight_decay=0.001, momentum=0.5, batch_size=8)
 SEED = 11
@@ -84,15 +85,7 @@ def _torch_reference(ds, fold, t, f, labelled_positions, epochs):
     its mini-batches are the engine's shuffle of L (`shuffle_order`, epochs 1 .. epochs) cut by
     numpy.array_split into ceil(|L| / B) pieces (balanced batches)."""
     I, K = fold.X_train.shape[1], fold.T_train.shape[1]
-    init = BatchedMLP.initialise([(SEED, _INIT, t, f, 0)], I, CFG.hidden, K, dtype=torch.float64)
-    layers = [torch.nn.Linear(I, CFG.hidden), torch.nn.Sigmoid(), torch.nn.Linear(CFG.hidden, K)]
-    if ds.task == "classification":
-        layers.append(torch.nn.Sigmoid())
-    net = torch.nn.Sequential(*layers).double()
-    with torch.no_grad():
-        for dst, src in zip((net[0].weight, net[0].bias, net[2].weight, net[2].bias), init.parameters()):
-            dst.copy_(src[0])
-    opt = torch.optim.SGD(net.parameters(), lr=CFG.lr, momentum=CFG.momentum, weight_decay=CFG.weight_decay)
+    net, opt = torch_network((SEED, _INIT, t, f, 0), I, K, CFG, sigmoid_output=ds.task == "classification")
     X = torch.as_tensor(fold.X_train, dtype=torch.float64)
     T = torch.as_tensor(fold.T_train, dtype=torch.float64)
     mask = torch.zeros(1, len(X), dtype=torch.bool)

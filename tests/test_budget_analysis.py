@@ -82,7 +82,7 @@ def saved(fig, tmp_path, name):
 def test_synthetic_budget_frame_schema_and_effects():
     f = synthetic_budget_frame()
     want = ["dataset", "strategy", "trial", "fold", "round", "budget", "labels_used",
-            "presentations", "scored", "diverged", "wall_s", "train_loss"]
+            "presentations", "scored", "macs_train", "macs_select", "macs", "diverged", "wall_s", "train_loss"]
     assert list(f.columns[:len(want)]) == want
     assert {"accuracy", "f1", "precision", "recall", "mcc", "mse", "rmse", "mae", "r2"} <= set(f)
     sched = an.budget_schedule_of(f)

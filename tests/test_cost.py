@@ -14,11 +14,12 @@ import alnn
 from alnn import cost
 from alnn.budget import run_budget
 from alnn.experiment import _INIT, _SHUFFLE, _SPLIT, _split_seed
-from alnn.model import BatchedMLP, TrainConfig, seed_words, shuffle_order
+from alnn.model import TrainConfig, seed_words, shuffle_order
 from alnn.pipeline import dataset
 from alnn.preprocess import prepare, splits
 from alnn.strategies import ensemble as ens
 from alnn.strategies import entropy as ent
+from reference import torch_network
 
 SEED = 5
 CFG = TrainConfig(hidden=3, lr=0.1, momentum=0.9, weight_decay=0.001, batch_size=16)
@@ -86,13 +87,7 @@ def _member_outputs(ds, t, f, e, epochs, folds):
     tr, va = splits(ds, folds, _split_seed(SEED, _SPLIT, t))[f]
     fold = prepare(ds, tr, va)
     I, K = fold.X_train.shape[1], fold.T_train.shape[1]
-    init = BatchedMLP.initialise([(SEED, _INIT, t, f, e)], I, CFG.hidden, K, dtype=torch.float64)
-    net = torch.nn.Sequential(torch.nn.Linear(I, CFG.hidden), torch.nn.Sigmoid(), torch.nn.Linear(CFG.hidden, K),
-                              torch.nn.Sigmoid()).double()
-    with torch.no_grad():
-        for dst, src in zip((net[0].weight, net[0].bias, net[2].weight, net[2].bias), init.parameters()):
-            dst.copy_(src[0])
-    opt = torch.optim.SGD(net.parameters(), lr=CFG.lr, momentum=CFG.momentum, weight_decay=CFG.weight_decay)
+    net, opt = torch_network((SEED, _INIT, t, f, e), I, K, CFG)
     X = torch.as_tensor(fold.X_train, dtype=torch.float64)
     T = torch.as_tensor(fold.T_train, dtype=torch.float64)
     mask = torch.ones(1, len(X), dtype=torch.bool)

@@ -40,9 +40,12 @@ def _generated(profile: str) -> tuple[Path, Path]:
 
 
 def _complete(profile: str) -> bool:
+    """Every generated file and figure of the paper is there (an older build lacks some: rebuild it)."""
+    from alnn import report as rp
+
     gen, fig = _generated(profile)
-    return (gen / "findings.tex").is_file() and (gen / "budget.tex").is_file() and \
-        (fig / "budget-curves.pdf").is_file() and (fig / "learning-curves-epochs.pdf").is_file()
+    return all((gen / name).is_file() for name in rp.GENERATED) and \
+        all((fig / f"{name}.pdf").is_file() for name in rp.FIGURES)
 
 
 @pytest.fixture(scope="module", params=["smoke", "quick"])

@@ -219,7 +219,7 @@ def test_data_stage_describes_the_problem(tmp_path, profile):
 def test_stage_configs_change_only_when_settings_do(tmp_path, profile):
     store = S.Store(tmp_path)
     first = P.write_stage_configs(profile, store)
-    assert len(first) == 6 * 2 + (3 * 6 + 3 * 5) + (3 * 5 + 3 * 4)  # data, grid; trials; budget
+    assert len(first) == 6 * 2 + (3 * 6 + 3 * 5) + (3 * 5 + 3 * 4) + 1  # data, grid; trials; budget; ablation
     assert P.write_stage_configs(profile, store) == []
 
 

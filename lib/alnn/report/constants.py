@@ -10,11 +10,13 @@ from alnn import analysis as an
 #: Names of the figures (without extension) that main.tex includes.
 FIGURES = ("learning-curves-epochs", "learning-curves-presentations", "subset-size",
            "labels-to-target", "grid-heatmaps", "cd-classification", "cd-regression",
-           "sasla-at-work", "budget-curves", "penalty-matrix", "budget-labels")
+           "sasla-at-work", "budget-curves", "penalty-matrix", "budget-labels", "sasla-tradeoff",
+           "budget-ablations")
 #: Generated LaTeX files that main.tex inputs.
 GENERATED = ("profile.tex", "numbers.tex", "findings.tex", "profile-table.tex",
              "gridsearch.tex", "sanity.tex", "comparison.tex", "stats-within.tex",
-             "convergence.tex", "stats-across.tex", "budget.tex", "budget-table.tex")
+             "convergence.tex", "stats-across.tex", "budget.tex", "budget-table.tex", "ablation.tex",
+             "ablation-table.tex", "ablation-sasla.tex", "robust.tex")
 
 REFERENCES_PATH = Path(__file__).parent.with_name("references.toml")
 

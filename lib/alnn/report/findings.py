@@ -126,15 +126,20 @@ def _t_versus_passive(f: Finding) -> str:
     return text + "."
 
 
+def verdict_counts(c: Mapping[str, int]) -> str:
+    """``3 practically equivalent, 1 practically different (0 better, 1 worse) and 2 inconclusive``."""
+    return (f"{count(c['equivalent'])} practically equivalent, {count(c['better'] + c['worse'])} practically "
+            f"different ({count(c['better'])} better, {count(c['worse'])} worse) and "
+            f"{count(c['inconclusive'])} inconclusive")
+
+
 @template("quiet")
 def _t_quiet(f: Finding) -> str:
     crit = METRIC_PROSE[f.numbers["metric"]]
     c = f.numbers["counts"]
-    total = sum(c.values())
     return (f"{capital(on(f.numbers['where']))}, no strategy is significantly better or worse than passive learning "
-            f"in {crit}; of these {count(total)} comparisons the Bayesian test finds {count(c['equivalent'])} "
-            f"practically equivalent, {count(c['inconclusive'])} inconclusive and "
-            f"{count(c['better'] + c['worse'])} practically different.")
+            f"in {crit}; of these {count(sum(c.values()))} comparisons the Bayesian test finds "
+            f"{verdict_counts(c)}.")
 
 
 def _schedule(ctx: Context, p: str) -> list[Finding]:

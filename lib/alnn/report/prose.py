@@ -24,7 +24,7 @@ from alnn.report.tables import _best, _grid_per_config, _rope_note
 from alnn.report.findings import (
     _across_text, _budget_text, _comparison_text, _convergence_text, _divergence_text,
     _at_cost_findings, _efficiency_text, _names, _power_text, _random_text, _sanity_text, _sig_sets,
-    _skew_findings,
+    _skew_findings, verdict_counts,
     _stall_findings, _subset_findings,
     _subset_text, said,
 )
@@ -489,11 +489,8 @@ def _equivalence_summary(ctx: Context) -> list[Finding]:
 @template("equivalence-summary")
 def _t_equivalence_summary(f: Finding) -> str:
     c = f.numbers["counts"]
-    total = sum(c.values())
     return (f"By the Bayesian correlated $t$-test with a region of practical equivalence ({f.numbers['rope']}), "
-            f"{count(c['equivalent'])} of the {count(total)} comparisons with passive learning are practically "
-            f"equivalent, {count(c['better'] + c['worse'])} practically different ({count(c['better'])} better, "
-            f"{count(c['worse'])} worse) and {count(c['inconclusive'])} inconclusive.")
+            f"the {count(sum(c.values()))} comparisons with passive learning are {verdict_counts(c)}.")
 
 
 def _abstract_results(ctx: Context) -> str:
