@@ -103,8 +103,15 @@ help: ## List the targets people use
 	@printf '\nSettings: PROFILE=%s (smoke|quick|full)  EXECUTOR=%s (local|dask)  SCHEDULER=%s  DEVICE=%s (cpu|cuda)  WORKERS=%s\n' \
 	  '$(PROFILE)' '$(EXECUTOR)' '$(SCHEDULER)' '$(DEVICE)' '$(WORKERS)'
 
-.PHONY: paper
-paper: $(STAMP) tex $(PDF) $(SUPPLEMENT) $(INDEX) ## Everything: results, reports, paper/main.pdf and paper/supplement.pdf (PROFILE=quick by default)
+# The stages run one at a time (each spreads its shards over the local pool); then the notebooks, each a
+# single-threaded Python process, NOTEBOOK_JOBS at a time (default: the machine's cores); then LaTeX.
+NOTEBOOK_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+.PHONY: paper results
+results: $(DATA) $(GRID) $(TRIALS) $(DIAGNOSTICS) $(BUDGET) $(ABLATION)
+paper: $(STAMP) tex ## Everything: results, reports, paper/main.pdf and paper/supplement.pdf (PROFILE=quick by default)
+	@$(MAKE) --no-print-directory results
+	@$(MAKE) --no-print-directory -j$(NOTEBOOK_JOBS) $(NOTEBOOKS)
+	@$(MAKE) --no-print-directory $(PDF) $(SUPPLEMENT) $(INDEX)
 	@for f in $(PDF) $(SUPPLEMENT); do n=$$(basename $$f); \
 	  cmp -s $$f paper/$$n || { cp $$f paper/.$$n.tmp && mv -f paper/.$$n.tmp paper/$$n; }; done
 	@echo "paper/main.pdf, paper/supplement.pdf: profile $(PROFILE) ($(PDF), $(SUPPLEMENT)); reports: $(INDEX)"
