@@ -105,12 +105,15 @@ help: ## List the targets people use
 
 # The stages run one at a time (each spreads its shards over the local pool); then the notebooks, each a
 # single-threaded Python process, NOTEBOOK_JOBS at a time (default: the machine's cores); then LaTeX.
+# Under -B (remake all) or -n (dry run) the notebooks are left to the last step, so each runs (or is
+# listed) once.
 NOTEBOOK_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+SERIAL_NOTEBOOKS := $(findstring B,$(firstword -$(MAKEFLAGS)))$(findstring n,$(firstword -$(MAKEFLAGS)))
 .PHONY: paper results
 results: $(DATA) $(GRID) $(TRIALS) $(DIAGNOSTICS) $(BUDGET) $(ABLATION)
 paper: $(STAMP) tex ## Everything: results, reports, paper/main.pdf and paper/supplement.pdf (PROFILE=quick by default)
 	@$(MAKE) --no-print-directory results
-	@$(MAKE) --no-print-directory -j$(NOTEBOOK_JOBS) $(NOTEBOOKS)
+	$(if $(SERIAL_NOTEBOOKS),,@$(MAKE) --no-print-directory -j$(NOTEBOOK_JOBS) $(NOTEBOOKS))
 	@$(MAKE) --no-print-directory $(PDF) $(SUPPLEMENT) $(INDEX)
 	@for f in $(PDF) $(SUPPLEMENT); do n=$$(basename $$f); \
 	  cmp -s $$f paper/$$n || { cp $$f paper/.$$n.tmp && mv -f paper/.$$n.tmp paper/$$n; }; done
