@@ -52,7 +52,7 @@ __all__ = [
     "friedman_iman_davenport", "friedman_from_ranks", "holm_vs_control", "nemenyi_q",
     "critical_difference", "cd_groups", "low_power", "power_limits",
     "budget_comparisons", "penalty_matrix", "budget_across", "ROPE_ACCURACY", "ROPE_RELATIVE",
-    "EQUIVALENCE_LEVEL", "default_rope", "equivalence", "VERDICT_WORDS",
+    "EQUIVALENCE_LEVEL", "default_rope", "equivalence", "paired_verdict", "VERDICT_WORDS",
 ]
 
 #: SPEC 6 defaults of the region of practical equivalence: one accuracy point for accuracy-like
@@ -74,6 +74,15 @@ def default_rope(metric: str, baseline_mean: float, *, accuracy: float = ROPE_AC
     if _an.higher_is_better(metric):
         return float(accuracy)
     return float(relative * abs(baseline_mean))
+
+
+def paired_verdict(diffs, *, higher_is_better: bool, rope: float, rho: float,
+                   level: float = EQUIVALENCE_LEVEL) -> str:
+    """:func:`equivalence` of the Bayesian correlated t-test on paired differences (strategy - baseline),
+    oriented by the criterion's direction."""
+    post = bayesian_correlated_ttest(diffs, rho=rho, rope=rope)
+    better, worse = (post.p_right, post.p_left) if higher_is_better else (post.p_left, post.p_right)
+    return equivalence(better, post.p_rope, worse, level)
 
 
 def equivalence(p_better: float, p_rope: float, p_worse: float, level: float = EQUIVALENCE_LEVEL) -> str:

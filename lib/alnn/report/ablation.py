@@ -396,12 +396,7 @@ def _posterior(res: AblationResults, p: str, protocol: str, s: str, b: str) -> s
     hib = an.higher_is_better(metric)
     k = int(r["fold"].nunique())
     rope = res.rope[p]["accuracy"] if hib else res.rope[p]["relative"] * abs(float(wide[b].mean()))
-    post = st.bayesian_correlated_ttest(d, rho=1 / k, rope=rope)
-    better, worse = (post.p_right, post.p_left) if hib else (post.p_left, post.p_right)
-    level = res.rope[p]["level"]
-    if post.p_rope >= level:
-        return "equivalent"
-    return "better" if better >= level else "worse" if worse >= level else "inconclusive"
+    return st.paired_verdict(d, higher_is_better=hib, rope=rope, rho=1 / k, level=res.rope[p]["level"])
 
 
 def check_findings(found: list[Finding], res: AblationResults) -> None:

@@ -366,10 +366,8 @@ def _posterior_verdict(res: BudgetResults, p: str, s: str) -> str:
                            accuracy=float(settings.get("rope_accuracy", st.ROPE_ACCURACY)),
                            relative=float(settings.get("rope_relative", st.ROPE_RELATIVE)))
     folds = int(res.frame.loc[res.frame["dataset"] == p, "fold"].nunique())
-    post = st.bayesian_correlated_ttest((wide[s] - wide["random"]).to_numpy(float), rho=1 / folds, rope=rope)
-    better, worse = (post.p_right, post.p_left) if hib else (post.p_left, post.p_right)
-    return st.equivalence(better, post.p_rope, worse,
-                          float(settings.get("equivalence_level", st.EQUIVALENCE_LEVEL)))
+    return st.paired_verdict((wide[s] - wide["random"]).to_numpy(float), higher_is_better=hib, rope=rope,
+                             rho=1 / folds, level=float(settings.get("equivalence_level", st.EQUIVALENCE_LEVEL)))
 
 
 # =========================================================================== values, table, figures

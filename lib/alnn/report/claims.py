@@ -292,10 +292,8 @@ def equivalence_truth(ctx, p: str, s: str, baseline: str = "passive") -> str:
     acc, rel, level = equivalence_settings(ctx, p)
     hib = an.higher_is_better(metric)
     rope = acc if hib else rel * abs(float(pair[baseline].mean()))
-    post = st.bayesian_correlated_ttest((pair[s] - pair[baseline]).to_numpy(float), rho=1 / fin["fold"].nunique(),
-                                        rope=rope)
-    better, worse = (post.p_right, post.p_left) if hib else (post.p_left, post.p_right)
-    return st.equivalence(better, post.p_rope, worse, level)
+    return st.paired_verdict((pair[s] - pair[baseline]).to_numpy(float), higher_is_better=hib, rope=rope,
+                             rho=1 / fin["fold"].nunique(), level=level)
 
 
 def mean_of(ctx, p: str, s: str, metric: str) -> float:
@@ -987,6 +985,5 @@ def _check_at_cost(f, ctx):
         hib = an.higher_is_better(metric)
         rope = acc if hib else rel * abs(float(pair["passive"].mean()))
         d = (pair["sasla"] - pair["passive"]).to_numpy(float)
-        post = st.bayesian_correlated_ttest(d, rho=1 / t["fold"].nunique(), rope=rope)
-        better, worse = (post.p_right, post.p_left) if hib else (post.p_left, post.p_right)
-        need(f, st.equivalence(better, post.p_rope, worse, level) == r["verdict"], f"{p}: verdict")
+        verdict = st.paired_verdict(d, higher_is_better=hib, rope=rope, rho=1 / t["fold"].nunique(), level=level)
+        need(f, verdict == r["verdict"], f"{p}: verdict")

@@ -893,12 +893,12 @@ def _at_cost_findings(ctx: Context) -> list[Finding]:
                                  "runs": int(len(pair))})
                     continue
                 rope = acc if an.higher_is_better(metric) else rel * abs(float(pair["b"].mean()))
-                post = st.bayesian_correlated_ttest((pair["s"] - pair["b"]).to_numpy(float), rho=1 / folds, rope=rope)
-                better, worse = (post.p_right, post.p_left) if an.higher_is_better(metric) else (post.p_left,
-                                                                                                post.p_right)
+                verdict = st.paired_verdict((pair["s"] - pair["b"]).to_numpy(float),
+                                            higher_is_better=an.higher_is_better(metric), rope=rope,
+                                            rho=1 / folds, level=level)
                 rows.append({"problem": p, "cost": column, "share": share, "runs": int(len(pair)),
                              "diff": float((pair["s"] - pair["b"]).mean()), "metric": metric,
-                             "verdict": st.equivalence(better, post.p_rope, worse, level)})
+                             "verdict": verdict})
     return [make("at-cost", (), {"rows": rows, "shares": list(COST_SHARES)})] if rows else []
 
 
