@@ -106,9 +106,11 @@ help: ## List the targets people use
 # The stages run one at a time (each spreads its shards over the local pool); then the notebooks, each a
 # single-threaded Python process, NOTEBOOK_JOBS at a time (default: the machine's cores); then LaTeX.
 # Under -B (remake all) or -n (dry run) the notebooks are left to the last step, so each runs (or is
-# listed) once.
+# listed) once. SERIAL_NOTEBOOKS is expanded when a recipe runs (=, not :=): only then does MAKEFLAGS
+# start with the single-letter flags (while the Makefile is read it holds "--no-builtin-rules",
+# whose n would read as -n).
 NOTEBOOK_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
-SERIAL_NOTEBOOKS := $(findstring B,$(firstword -$(MAKEFLAGS)))$(findstring n,$(firstword -$(MAKEFLAGS)))
+SERIAL_NOTEBOOKS = $(findstring B,$(firstword -$(MAKEFLAGS)))$(findstring n,$(firstword -$(MAKEFLAGS)))
 .PHONY: paper results
 results: $(DATA) $(GRID) $(TRIALS) $(DIAGNOSTICS) $(BUDGET) $(ABLATION)
 paper: $(STAMP) tex ## Everything: results, reports, paper/main.pdf and paper/supplement.pdf (PROFILE=quick by default)

@@ -104,6 +104,20 @@ def test_every_parameter_the_makefile_passes_exists_in_its_notebook():
         assert all("smoke" not in str(v) for v in params.values())  # profile-specific paths only
 
 
+def test_make_paper_runs_the_notebooks_in_parallel_except_under_B_or_n():
+    """SERIAL_NOTEBOOKS is empty for a plain `make paper` (the notebooks run NOTEBOOK_JOBS at a time) and
+    names the flag under -B or -n (each notebook then runs, or is listed, once)."""
+    def serial(*flags):  # plain `make`, as a user types it: no option at all is the case that matters
+        return subprocess.run(["make", *flags, "print-SERIAL_NOTEBOOKS"], cwd=ROOT, capture_output=True,
+                              text=True, check=True).stdout.strip()
+
+    assert serial() == ""
+    assert serial("-j2") == ""
+    assert serial("--no-print-directory") == ""
+    assert serial("-B") == "B"
+    assert "'n'" in serial("-n")
+
+
 def test_bad_make_settings_fail_before_any_work():
     for setting, valid in [("PROFILE=fast", "smoke quick full"), ("EXECUTOR=ray", "local dask"),
                            ("DEVICE=tpu", "cpu cuda"), ("WORKERS=two", "a positive integer")]:
@@ -154,6 +168,10 @@ def test_make_paper_smoke_from_clean_then_reuses_everything():
         assert (ROOT / "reports" / "smoke" / "figures" / fig).is_file()
     assert (ROOT / "paper" / "main.pdf").read_bytes() == (ROOT / files["PDF"][0]).read_bytes()
     assert "shard(s) computed" in first.stderr and "papermill" in first.stdout
+    # the notebooks run in one parallel step (NOTEBOOK_JOBS at a time), all of them before LaTeX
+    lines = first.stdout.splitlines()
+    latex = min(i for i, line in enumerate(lines) if line.startswith("latexmk"))
+    assert all(i < latex for i, line in enumerate(lines) if line.startswith("papermill")), first.stdout
 
     start = time.perf_counter()
     second = make("paper", "PROFILE=smoke")
