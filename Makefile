@@ -104,7 +104,8 @@ help: ## List the targets people use
 	  '$(PROFILE)' '$(EXECUTOR)' '$(SCHEDULER)' '$(DEVICE)' '$(WORKERS)'
 
 # The stages run one at a time (each spreads its shards over the local pool); then the notebooks, each a
-# single-threaded Python process, NOTEBOOK_JOBS at a time (default: the machine's cores); then LaTeX.
+# single-threaded Python process, NOTEBOOK_JOBS at a time (default: the machine's cores), the analysis
+# notebook (the longest) first; then LaTeX.
 # Under -B (remake all) or -n (dry run) the notebooks are left to the last step, so each runs (or is
 # listed) once. SERIAL_NOTEBOOKS is expanded when a recipe runs (=, not :=): only then does MAKEFLAGS
 # start with the single-letter flags (while the Makefile is read it holds "--no-builtin-rules",
@@ -115,7 +116,7 @@ SERIAL_NOTEBOOKS = $(findstring B,$(firstword -$(MAKEFLAGS)))$(findstring n,$(fi
 results: $(DATA) $(GRID) $(TRIALS) $(DIAGNOSTICS) $(BUDGET) $(ABLATION)
 paper: $(STAMP) tex ## Everything: results, reports, paper/main.pdf and paper/supplement.pdf (PROFILE=quick by default)
 	@$(MAKE) --no-print-directory results
-	$(if $(SERIAL_NOTEBOOKS),,@$(MAKE) --no-print-directory -j$(NOTEBOOK_JOBS) $(NOTEBOOKS))
+	$(if $(SERIAL_NOTEBOOKS),,@$(MAKE) --no-print-directory -j$(NOTEBOOK_JOBS) $(ANALYSIS) $(filter-out $(ANALYSIS),$(NOTEBOOKS)))
 	@$(MAKE) --no-print-directory $(PDF) $(SUPPLEMENT) $(INDEX)
 	@for f in $(PDF) $(SUPPLEMENT); do n=$$(basename $$f); \
 	  cmp -s $$f paper/$$n || { cp $$f paper/.$$n.tmp && mv -f paper/.$$n.tmp paper/$$n; }; done

@@ -42,6 +42,33 @@ def test_palette_is_fixed_and_distinct():
     assert fg.STRATEGY_LABELS["sasla"] == "SASLA"
 
 
+@pytest.mark.parametrize("which", ["x", "y"])
+@pytest.mark.parametrize("lo, hi", [(0.1, 0.3), (0.2, 2.0), (0.02, 0.7), (2.0, 40.0), (0.01, 2.0), (1e-3, 10.0)])
+def test_log_axis_labels_never_overlap(lo, hi, which):
+    """Regression: the budget curves' MSE axes over 1.3-2 decades labelled their minor ticks too
+    (6, 4, 3, 2 x 10^n), one over another at 7 pt. Any range gets at least two labels, none touching."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    with matplotlib.rc_context(fg.PAPER_RC):
+        fig = Figure(figsize=(2.3, 1.6))
+        FigureCanvasAgg(fig)
+        ax = fig.add_subplot()
+        ax.plot([lo, hi] if which == "x" else [1, 2], [1, 2] if which == "x" else [lo, hi])
+        fg._log_axis(ax, which)
+        fig.canvas.draw()
+        axis = ax.xaxis if which == "x" else ax.yaxis
+        low, high = sorted(ax.get_xlim() if which == "x" else ax.get_ylim())
+        shown = []
+        for minor in (False, True):
+            ticks = axis.get_minorticklocs() if minor else axis.get_majorticklocs()
+            labels = axis.get_minorticklabels() if minor else axis.get_majorticklabels()
+            shown += [lab.get_window_extent() for v, lab in zip(ticks, labels)
+                      if lab.get_text() and low * (1 - 1e-9) <= v <= high * (1 + 1e-9)]
+    assert len(shown) >= 2, (lo, hi, which)
+    for a, b in itertools.combinations(shown, 2):
+        assert not a.overlaps(b), (lo, hi, which, a, b)
+
+
 def test_learning_curves(tidy, tmp_path):
     saved(fg.learning_curves(tidy), tmp_path, "lc_epoch")
     fig = fg.learning_curves(tidy, x="presentations", datasets=["sine"], width=fg.COLUMN_WIDTH)

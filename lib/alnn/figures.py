@@ -107,9 +107,10 @@ def _panels(n: int, ncols: int):
 
 
 def _log_axis(ax, which: str = "x") -> None:
-    """Log scale; over less than 1.3 decades, plain labels at 1, 2, 5 x 10^n
-    (and 1.5, 3, 7 under 0.6 decades) instead of 10^n with minor labels.
-    Call after plotting."""
+    """Log scale with labels that never crowd at 7 pt: over less than 1.3 decades, plain
+    labels at 1, 2, 5 x 10^n (and 1.5, 3, 7 under 0.6 decades); under 2.5 decades 1 and
+    3 x 10^n (on a horizontal axis only while plain numbers stay short); wider, the decades.
+    Minor ticks are never labelled. Call after plotting (or setting limits)."""
     axis = ax.xaxis if which == "x" else ax.yaxis
     (ax.set_xscale if which == "x" else ax.set_yscale)("log")
     ax.autoscale_view()
@@ -117,11 +118,17 @@ def _log_axis(ax, which: str = "x") -> None:
     if lo <= 0 or hi <= 0:
         return
     decades = abs(np.log10(hi / lo))
+    short = 1e-3 <= min(lo, hi) and max(lo, hi) < 1e5  # plain labels stay a few characters wide
     if decades < 1.3:
         subs = (1.0, 1.5, 2.0, 3.0, 5.0, 7.0) if decades < 0.6 else (1.0, 2.0, 5.0)
-        axis.set_major_locator(mpl.ticker.LogLocator(base=10, subs=subs))
+    elif decades < 2.5 and (short or which == "y"):
+        subs = (1.0, 3.0)
+    else:
+        subs = (1.0,)
+    axis.set_major_locator(mpl.ticker.LogLocator(base=10, subs=subs))
+    if short or subs != (1.0,):
         axis.set_major_formatter(mpl.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
-        axis.set_minor_formatter(mpl.ticker.NullFormatter())
+    axis.set_minor_formatter(mpl.ticker.NullFormatter())
 
 
 def _legend(fig, strategies, *, ncol=None, marker=False):

@@ -550,7 +550,8 @@ def budget_table(res: BudgetResults) -> str:
             cell = f"{num(scale * m, 1 if scale == 100 else None)} $\\pm$ {num(scale * sd, 1 if scale == 100 else None)}"
             t = res.test(p, s) if s != "random" else None
             v = _verdict(t) if t is not None else "none"
-            cell = {"better": f"\\textbf{{{cell}}}$^{{+}}$", "worse": f"{cell}$^{{-}}$"}.get(v, cell)
+            # the significance marks of Table I (triangles), kept apart from the Bayesian signs after them
+            cell = {"better": f"\\textbf{{{cell}}}\\sigup", "worse": f"{cell}\\sigdown"}.get(v, cell)
             if t is not None and "equivalence" in t.index:
                 cell += f"\\,{VERDICT_MARKS[str(t['equivalence'])]}"
             cells.append(cell)

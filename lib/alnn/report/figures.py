@@ -288,7 +288,6 @@ def _zoom_curves(fig, skip: float = 0.1, pad: float = 0.06):
     share of points (epochs), padded by ``pad`` of it (in log space on a log axis); the
     bands are clipped to it. A panel without such points keeps its range; a y label that
     repeats the one of the panel to its left is dropped."""
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     from alnn import figures as fg
 
@@ -309,13 +308,8 @@ def _zoom_curves(fig, skip: float = 0.1, pad: float = 0.06):
         span = hi - lo if hi > lo else max(abs(hi), 1e-3) * 0.05
         lo, hi = lo - pad * span, hi + pad * span
         ax.set_ylim((10 ** lo, 10 ** hi) if log else (lo, hi))
-        if log:  # ticks for the new range, plain labels: 1-2-5 under 1.3 decades, 1-3 under 2.5
-            if hi - lo < 1.3:
-                fg._log_axis(ax, "y")
-            else:
-                ax.yaxis.set_major_locator(LogLocator(10, subs=(1.0, 3.0) if hi - lo < 2.5 else (1.0,)))
-                ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-                ax.yaxis.set_minor_formatter(NullFormatter())
+        if log:  # ticks for the new range
+            fg._log_axis(ax, "y")
     # a panel repeats its left neighbour's y label: keep the first of each run
     shown = None  # (row, label) of the last label kept
     for ax in fig.axes:

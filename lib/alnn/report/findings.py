@@ -763,7 +763,7 @@ def _sanity_text(ctx: Context) -> str:
 
 
 # =========================================================================== skewed criteria and stalled runs
-#: Sample skewness above which a criterion's mean misleads: the paper gives the median and IQR too.
+#: Absolute sample skewness above which a criterion's mean misleads: the paper gives the median and IQR too.
 SKEWED = 1.0
 #: A run whose final error exceeds this multiple of its strategy's median run has stalled.
 STALL_FACTOR = 3.0
@@ -792,17 +792,20 @@ def _skew_findings(ctx: Context) -> list[Finding]:
 @template("skewed")
 def _t_skewed(f: Finding) -> str:
     rows = f.numbers["rows"]
-    shown = rows[:6]
+    # the cells where the mean misleads most: mean and median furthest apart, relative to the median
+    shown = sorted(rows, key=lambda r: -abs(r["mean"] - r["median"]) / max(abs(r["median"]), 1e-12))[:6]
     parts = [f"{STRATEGY_PROSE[r['strategy']]} on {PROBLEM_LABELS[r['problem']]} (mean {fmt_value(r['metric'], r['mean'])}, "
              f"median {fmt_value(r['metric'], r['median'])})" for r in shown]
     more = f" and {count(len(rows) - len(shown))} more" if len(rows) > len(shown) else ""
-    return (f"The final criterion is skewed (sample skewness above {num(f.numbers['threshold'], 0)}) for "
-            f"{count(len(rows))} problem $\\times$ strategy cells, among them " + join(parts) + more
+    return (f"The final criterion is skewed (absolute sample skewness above {num(f.numbers['threshold'], 0)}) for "
+            f"{count(len(rows))} problem $\\times$ strategy cells; mean and median lie furthest apart for "
+            + join(parts) + more
             + "; Table~\\ref{sup:tab:robust} gives the median and interquartile range of every cell.")
 
 
 def _stall_findings(ctx: Context) -> list[Finding]:
-    """Runs whose final MSE is several times their strategy's median, on the noisy sine: what they share."""
+    """Runs whose final MSE is several times their strategy's median, on the noisy sine: which of them
+    stay on the best straight line's error all along, and which ended high after reaching a low error."""
     from alnn.report.context import _sine_noise
 
     p = "sine"
@@ -810,48 +813,60 @@ def _stall_findings(ctx: Context) -> list[Finding]:
         return []
     linear = 0.5 - 3 / np.pi ** 2 + _sine_noise() ** 2  # error of the best straight line through sin x + noise
     t = ctx.trials[ctx.trials["dataset"] == p]
-    rows = []
+    rows, escape, others = [], [], 0
     for s in ctx.strategies(p):
         v = _final_primary(ctx, p, s)
         if v.empty:
             continue
+        curves = t[t["strategy"] == s].pivot_table(index="epoch", columns=["trial", "fold"], values="mse")
         stalled = v[v > STALL_FACTOR * v.median()]
+        # on the line: never below half of its error at any epoch, and within half of it at the end
+        lows = {c: float(curves[c].min()) for c in stalled.index}
+        on_line = [c for c in stalled.index if lows[c] >= 0.5 * linear and abs(stalled[c] / linear - 1) < 0.5]
+        late = [c for c in stalled.index if lows[c] < 0.5 * linear]
+        rest = [c for c in v.index if c not in set(stalled.index)]
+        others += len(rest)
+        escape += [int((curves[c] < 0.5 * linear).idxmax()) for c in rest if (curves[c] < 0.5 * linear).any()]
         if stalled.empty:
             continue
-        curves = t[t["strategy"] == s].pivot_table(index="epoch", columns=["trial", "fold"], values="mse")
-        band = (curves > 0.5 * linear) & (curves < 1.5 * linear)
-        # stall epoch: from it on the run stays near the straight line's error; escape: first epoch below half of it
-        stall = [int(band[c][::-1].cummin()[::-1].idxmax()) for c in stalled.index if band[c].iloc[-1]]
-        others = [c for c in curves.columns if c not in set(stalled.index)]
-        escape = [int((curves[c] < 0.5 * linear).idxmax()) for c in others if (curves[c] < 0.5 * linear).any()]
         rows.append({"strategy": s, "stalled": int(len(stalled)), "runs": int(len(v)),
-                     "mean_stalled": float(stalled.mean()), "near_line": len(stall),
-                     "stall_epoch": float(np.median(stall)) if stall else float("nan"),
-                     "escape_epoch": float(np.median(escape)) if escape else float("nan"),
-                     "others": int(len(others)), "escaped": len(escape)})
-    return [make("stalled", (p,), {"rows": rows, "linear": float(linear), "factor": STALL_FACTOR})] if rows else []
+                     "mean_stalled": float(stalled.mean()), "on_line": len(on_line),
+                     "mean_on_line": float(stalled[on_line].mean()) if on_line else float("nan"),
+                     "late": len(late)})
+    if not rows:
+        return []
+    return [make("stalled", (p,), {"rows": rows, "linear": float(linear), "factor": STALL_FACTOR,
+                                   "escape_epoch": float(np.median(escape)) if escape else float("nan"),
+                                   "escaped": len(escape), "others": others})]
 
 
 @template("stalled")
 def _t_stalled(f: Finding) -> str:
     n = f.numbers
     rows = n["rows"]
-    counts = join([f"{r['stalled']} of {r['runs']} {STRATEGY_PROSE[r['strategy']]} runs" for r in rows])
-    text = (f"On Sine, {counts} end with an MSE more than {num(n['factor'], 0)} times their strategy's median. "
-            f"Every run of a problem shares the grid winner's configuration, so they differ from the others only "
-            f"in split and initial weights. ")
-    near = [r for r in rows if r["near_line"]]
-    if near:
-        r = max(near, key=lambda r: r["stalled"])
-        text += (f"Their MSE (mean {num(r['mean_stalled'], sig=2)} for {STRATEGY_PROSE[r['strategy']]}) stays, from "
-                 f"epoch {num(r['stall_epoch'], 0)} (median) on, within half of the error of the best straight line "
-                 f"through the data, $1/2-3/\\pi^2+\\sigma^2={num(n['linear'], 3)}$: these networks settle on a "
-                 f"nearly linear fit and never leave it, while the other runs pass the same plateau and fall below "
-                 f"half of that error by epoch {num(r['escape_epoch'], 0)} (median, {r['escaped']} of "
-                 f"{r['others']} runs).")
+    counts = join([f"{r['stalled']} of the {r['runs']} runs of {STRATEGY_PROSE[r['strategy']]}" for r in rows])
+    total = sum(r["stalled"] for r in rows)
+    on, late = sum(r["on_line"] for r in rows), sum(r["late"] for r in rows)
+    text = (f"On Sine, the final MSE of {counts} is more than {num(n['factor'], 0)} times their strategy's "
+            f"median. Every run of a problem shares the grid winner's configuration, so these runs differ from "
+            f"the others only in split and initial weights. ")
+    line = f"the error of the best straight line through the data, $1/2-3/\\pi^2+\\sigma^2={num(n['linear'], 3)}$"
+    if on:
+        mean_on = sum(r["mean_on_line"] * r["on_line"] for r in rows if r["on_line"]) / on
+        one = on == 1
+        text += (f"{capital(words(on))} of these {words(total)} never {'falls' if one else 'fall'} below half of "
+                 f"{line}, at any epoch, and {'ends' if one else 'end'} within half of it (mean final MSE "
+                 f"{num(mean_on, sig=2)}): {'this network settles' if one else 'these networks settle'} on a "
+                 f"nearly linear fit and {'stays' if one else 'stay'} on it. ")
     else:
-        text += "None of them stays near the error of the best straight line through the data."
-    return text
+        text += f"None of them stays near {line}. "
+    if late:
+        text += (f"{capital(words(late))} of them had fallen below half of that error and "
+                 f"{'ends' if late == 1 else 'end'} high after a late rise. ")
+    if n["escaped"]:
+        text += (f"The other runs fall below half of {'that error' if on else 'the straight line' + chr(39) + 's error'}"
+                 f" by epoch {num(n['escape_epoch'], 0)} (median, {n['escaped']} of {n['others']} runs).")
+    return text.rstrip()
 
 
 # =========================================================================== SASLA at fixed costs (SPEC 6)
@@ -904,15 +919,18 @@ def _at_cost_findings(ctx: Context) -> list[Finding]:
 
 @template("at-cost")
 def _t_at_cost(f: Finding) -> str:
+    shares = join([f"{num(100 * s, 0)}\\%" for s in f.numbers["shares"]])
     parts = []
     for cost, word in (("macs", "multiply-adds"), ("presentations", "presentations")):
         rows = [r for r in f.numbers["rows"] if r["cost"] == cost]
         if not rows:
             continue
-        by = {}
+        by: dict[str, dict[str, list]] = {}  # verdict -> problem -> shares, in the order of the rows
         for r in rows:
-            by.setdefault(r["verdict"], []).append(f"{PROBLEM_LABELS[r['problem']]} at {num(100 * r['share'], 0)}\\%")
-        bits = [f"{VERDICT_WORDS[v]} on {join(cells)}" for v, cells in by.items()]
-        parts.append(f"with the same budget of {word} as passive learning (as a share of what passive learning "
-                     f"spends in its whole run), SASLA's criterion is " + "; ".join(bits))
-    return capital(". ".join(parts)) + "."
+            by.setdefault(r["verdict"], {}).setdefault(r["problem"], []).append(num(100 * r["share"], 0))
+        bits = [f"{VERDICT_WORDS[v]} on " + join([f"{PROBLEM_LABELS[p]} ({join(sh)}\\%)" for p, sh in ps.items()])
+                for v, ps in by.items()]
+        parts.append(f"Stopped at the same budget of {word} as passive learning ({shares} of what passive "
+                     f"learning spends in its whole run), SASLA's criterion against passive learning's is "
+                     + "; ".join(bits) + ".")
+    return " ".join(parts)

@@ -164,17 +164,17 @@ def _cell(ctx: Context, p: str, s: str, metric: str, percent: bool, best: set[st
 
 
 def _best(ctx: Context, p: str, strategies: Sequence[str], metric: str, percent: bool) -> set[str]:
-    """Strategies whose mean is the best of the row; means equal to the displayed precision
-    (0.1 point, or three significant digits) tie."""
+    """Strategies whose mean is the best of the row; a mean ties with the best when the table
+    prints the two alike (0.1 point, or the best's three significant digits), never otherwise."""
     means = {s: ctx.stat(p, s, metric) for s in strategies}
     means = {s: m for s, m in means.items() if _finite(m)}
     if not means:
         return set()
     top = (max if an.higher_is_better(metric) else min)(means.values())
     if percent:
-        return {s for s, m in means.items() if round(100 * m, 1) == round(100 * top, 1)}
-    tol = 0.5 * 10 ** -decimals_for([top], 3)
-    return {s for s, m in means.items() if abs(m - top) <= tol}
+        return {s for s, m in means.items() if pnum(m, 1) == pnum(top, 1)}
+    decimals = decimals_for([top], 3)
+    return {s for s, m in means.items() if num(m, decimals) == num(top, decimals)}
 
 
 def comparison_table(ctx: Context) -> str:
@@ -245,7 +245,8 @@ def within_table(ctx: Context) -> str:
                                          num(t["prob_superiority"], 2), VERDICT_MARKS[verdict]]) + " \\\\")
     lines += ["\\bottomrule", "\\end{tabular}\\\\[2pt]",
               "\\parbox{\\linewidth}{\\scriptsize $\\Delta$: mean paired difference, strategy minus "
-              "passive; CI: corrected resampled $t$ interval; bold $p$: significant after Holm; PS: "
+              "passive; CI: corrected resampled $t$ interval, not adjusted for multiplicity (it can exclude 0 "
+              "where Holm finds no significant difference); bold $p$: significant after Holm; PS: "
               "probability that a run of the strategy is better than a run of passive learning; Bayes: the "
               "Bayesian correlated $t$-test with the region of practical equivalence (" + _rope_note(ctx) + "), "
               "$\\approx$ practically equivalent, $+$/$-$ practically better/worse, ? inconclusive "
@@ -282,15 +283,23 @@ def _conv_value(ctx: Context, p: str, s: str, what: str):
         if sub.empty or "scored" not in sub.columns:
             return float("nan")
         return float(sub.groupby(["trial", "fold"])["scored"].max().mean())  # cumulative count
+    if what in ("epochs", "presentations"):
+        # the median the text compares: over all runs, a run that never reached the target counting as +inf
+        c = ctx.conv[(ctx.conv["dataset"] == p) & (ctx.conv["strategy"] == s)]
+        if c.empty:
+            return float("nan")
+        column = "epochs_to_convergence" if what == "epochs" else "presentations"
+        return float(np.median(np.where(c["converged"].astype(bool), c[column].to_numpy(float), np.inf)))
     r = ctx.conv_row(p, s)
     if r is None:
         return float("nan")
-    key = {"rate": "rate", "epochs": "epochs_median", "presentations": "presentations_median",
-           "labels": "labels_used_median"}[what]
+    key = {"rate": "rate", "labels": "labels_used_median"}[what]
     return float(r[key]) if key in r.index and _finite(r[key]) else float("nan")
 
 
 def _fmt_conv(ctx: Context, p: str, what: str, x: float, decimals: int | None = None) -> str:
+    if isinstance(x, float) and np.isposinf(x):
+        return "$>$"  # more than half of the runs never reached the target
     if not _finite(x):
         return "\\na"
     if what == "rate":
@@ -491,7 +500,7 @@ def number_values(ctx: Context) -> Values:
 # =========================================================================== robust summaries
 def robust_table(ctx: Context) -> str:
     """Median [first quartile, third quartile] of the final primary criterion per problem and strategy,
-    beside the mean; $^\\dagger$ marks a skewed cell (sample skewness above 1)."""
+    beside the mean; $^\\dagger$ marks a skewed cell (absolute sample skewness above 1)."""
     from alnn.report.findings import SKEWED
 
     strategies = [s for s in STRATEGIES if any(s in ctx.strategies(p) for p in ctx.problems)]
