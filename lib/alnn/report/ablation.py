@@ -315,10 +315,11 @@ def _render(f: Finding) -> Finding:
         crit = "accuracy" if TASKS[p] == "classification" else "MSE"
         s1, s3 = n["single"], n["members"]
         text = (f"On {PROBLEM_LABELS[p]} ({PROTOCOL_PROSE[protocol]}, {what} {crit}), the committee against "
-                f"{STRATEGY_PROSE[one]} is {_VERDICT[s1['verdict']]} (difference {_fmt_diff(s1['metric'], s1['diff'], False)}"
-                f"{', significant' if s1['sig'] != 'none' else ''}); against three voting networks of "
-                f"{STRATEGY_PROSE[one]} it is {_VERDICT[s3['verdict']]} (difference "
-                f"{_fmt_diff(s3['metric'], s3['diff'], False)}{', significant' if s3['sig'] != 'none' else ''}).")
+                f"{STRATEGY_PROSE[one]} is {_VERDICT[s1['verdict']]} at a difference of "
+                f"{_fmt_diff(s1['metric'], s1['diff'], False)}"
+                f"{' (significant)' if s1['sig'] != 'none' else ''}; against three voting networks of "
+                f"{STRATEGY_PROSE[one]} it is {_VERDICT[s3['verdict']]} at a difference of "
+                f"{_fmt_diff(s3['metric'], s3['diff'], False)}{' (significant)' if s3['sig'] != 'none' else ''}.")
     elif f.kind == "control-summary":
         total = len(n["cells"])
         if not n["advantage"]:
@@ -340,8 +341,8 @@ def _render(f: Finding) -> Finding:
     elif f.kind == "sasla":
         (p,) = f.subjects
         text = (f"On {PROBLEM_LABELS[p]}, {count(n['cheaper'])} of the {count(n['settings'])} SASLA settings use "
-                f"fewer multiply-adds than passive learning and {count(n['equivalent'])} are practically equivalent "
-                f"to it; ")
+                f"fewer multiply-adds than passive learning and {count(n['equivalent'])} "
+                f"{'is' if n['equivalent'] == 1 else 'are'} practically equivalent to it; ")
         if n["saving"]:
             c = n["cheapest"]
             text += (f"{count(n['saving'])} {'does' if n['saving'] == 1 else 'do'} both, the cheapest "
