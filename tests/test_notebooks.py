@@ -107,9 +107,13 @@ def test_every_parameter_the_makefile_passes_exists_in_its_notebook():
 def test_make_paper_runs_the_notebooks_in_parallel_except_under_B_or_n():
     """SERIAL_NOTEBOOKS is empty for a plain `make paper` (the notebooks run NOTEBOOK_JOBS at a time) and
     names the flag under -B or -n (each notebook then runs, or is listed, once)."""
-    def serial(*flags):  # plain `make`, as a user types it: no option at all is the case that matters
+    # plain `make` as a user types it at a shell: no option at all is the case that matters, and no make
+    # above it (under `make test` the inherited MAKEFLAGS and MAKELEVEL would change both)
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")}
+
+    def serial(*flags):
         return subprocess.run(["make", *flags, "print-SERIAL_NOTEBOOKS"], cwd=ROOT, capture_output=True,
-                              text=True, check=True).stdout.strip()
+                              text=True, check=True, env=env).stdout.strip()
 
     assert serial() == ""
     assert serial("-j2") == ""
