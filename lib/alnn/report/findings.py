@@ -824,7 +824,7 @@ def _stall_findings(ctx: Context) -> list[Finding]:
         lows = {c: float(curves[c].min()) for c in stalled.index}
         on_line = [c for c in stalled.index if lows[c] >= 0.5 * linear and abs(stalled[c] / linear - 1) < 0.5]
         late = [c for c in stalled.index if lows[c] < 0.5 * linear]
-        rest = [c for c in v.index if c not in set(stalled.index)]
+        rest = v.index.difference(stalled.index, sort=False)
         others += len(rest)
         escape += [int((curves[c] < 0.5 * linear).idxmax()) for c in rest if (curves[c] < 0.5 * linear).any()]
         if stalled.empty:
@@ -864,8 +864,9 @@ def _t_stalled(f: Finding) -> str:
         text += (f"{capital(words(late))} of them had fallen below half of that error and "
                  f"{'ends' if late == 1 else 'end'} high after a late rise. ")
     if n["escaped"]:
-        text += (f"The other runs fall below half of {'that error' if on else 'the straight line' + chr(39) + 's error'}"
-                 f" by epoch {num(n['escape_epoch'], 0)} (median, {n['escaped']} of {n['others']} runs).")
+        error = "that error" if on else "the straight line's error"
+        text += (f"The other runs fall below half of {error} by epoch {num(n['escape_epoch'], 0)} (median, "
+                 f"{n['escaped']} of {n['others']} runs).")
     return text.rstrip()
 
 

@@ -288,8 +288,9 @@ def _conv_value(ctx: Context, p: str, s: str, what: str):
         c = ctx.conv[(ctx.conv["dataset"] == p) & (ctx.conv["strategy"] == s)]
         if c.empty:
             return float("nan")
-        column = "epochs_to_convergence" if what == "epochs" else "presentations"
-        return float(np.median(np.where(c["converged"].astype(bool), c[column].to_numpy(float), np.inf)))
+        from alnn.report.claims import median_all
+
+        return median_all(c["epochs_to_convergence" if what == "epochs" else "presentations"], c["converged"])
     r = ctx.conv_row(p, s)
     if r is None:
         return float("nan")
