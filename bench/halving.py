@@ -4,6 +4,7 @@
     python bench/halving.py --problems iris,wine --epochs 1000  # the full budget (SPEC: 1000 epochs)
     python bench/halving.py --problems california-housing,fashion-mnist --full-grid --halving-only   # its time
     python bench/halving.py --variants 3x4,3x3,2x5,4x3       # other eta x rungs, from the full grid's curves
+    python bench/halving.py --profile full --full-results /path/results   # full grid read from `alnn grid`'s shards
 
 For every problem: the profile's grid (``--profile``, quick by default: 256
 configurations, 3 folds, 100 epochs, the problem's batch size, subsample and
@@ -48,6 +49,7 @@ import torch  # noqa: E402
 from alnn import config as C  # noqa: E402
 from alnn import experiment, halving  # noqa: E402
 from alnn import pipeline as P  # noqa: E402
+from alnn import store as S  # noqa: E402
 from alnn.model import TrainConfig  # noqa: E402
 
 torch.set_num_threads(1)
@@ -59,7 +61,20 @@ def _config(row) -> str:
     return f"h={int(row['hidden'])} lr={row['lr']:g} wd={row['weight_decay']:g} m={row['momentum']:g}"
 
 
-def compare(settings: C.ProblemSettings, eta: int, rungs: int, halving_only: bool = False) -> dict:
+def stored_grid(settings: C.ProblemSettings, results: Path) -> pd.DataFrame:
+    """The full grid's frame as the grid stage stored it under ``results`` (its shards, checked by key)."""
+    store = S.Store.of(settings.profile, results)
+    tasks = P.grid_tasks(dataclasses.replace(settings, grid_search="full"))
+    missing = [str(t.path(store)) for t in tasks if not t.path(store).exists()]
+    if missing:
+        raise SystemExit(f"--full-results {results}: {len(missing)} of the {len(tasks)} grid shards of "
+                         f"{settings.problem} are missing (first: {missing[0]}); run `alnn grid --profile "
+                         f"{settings.profile} --results {results} --problem {settings.problem}` first")
+    return pd.concat([S.read(t.path(store), t.expect()) for t in tasks], ignore_index=True)
+
+
+def compare(settings: C.ProblemSettings, eta: int, rungs: int, halving_only: bool = False,
+            full_results: Path | None = None) -> dict:
     ds = P.settings_dataset(settings)
     configs = P.grid_configs(settings)
     trains = [TrainConfig(**c) for c in configs]
@@ -78,9 +93,12 @@ def compare(settings: C.ProblemSettings, eta: int, rungs: int, halving_only: boo
            "seconds_halving": t_half, "last_rung_configs": int((htable["rung"] == rungs).sum())}
     if halving_only:
         return out
-    t0 = time.perf_counter()
-    fframe = experiment.grid_search(ds, trains, folds=folds, epochs=epochs, seed=seed, progress=False)
-    t_full = time.perf_counter() - t0
+    if full_results is not None:  # the grid stage's own shards (their time is the stage's, not measured here)
+        fframe, t_full = stored_grid(settings, full_results), float("nan")
+    else:
+        t0 = time.perf_counter()
+        fframe = experiment.grid_search(ds, trains, folds=folds, epochs=epochs, seed=seed, progress=False)
+        t_full = time.perf_counter() - t0
     ftable = P.summarise_grid(fframe, configs)
     fwin = ftable.iloc[0]
     keys = list(P.GRID_KEYS)
@@ -235,6 +253,8 @@ def main(argv=None) -> None:
     ap.add_argument("--full-grid", action="store_true",
                     help="the SPEC's 256-configuration grid even where the profile thins it")
     ap.add_argument("--halving-only", action="store_true", help="skip the full grid (time halving alone)")
+    ap.add_argument("--full-results", default=None,
+                    help="results folder whose grid stage (same profile) holds the full grid: read, not trained")
     ap.add_argument("--variants", default=None, help="ETAxRUNGS,... replayed on the full grid's curves")
     ap.add_argument("--curves", default=None, help="folder to keep the curves in (reused when there)")
     ap.add_argument("--out", default=str(ROOT / "results" / "halving.csv"))
@@ -260,7 +280,7 @@ def main(argv=None) -> None:
                 print(f"{problem}: {row}", flush=True)
             rows.extend(new)
             continue
-        row = compare(s, eta, rungs, args.halving_only)
+        row = compare(s, eta, rungs, args.halving_only, Path(args.full_results) if args.full_results else None)
         print(f"{problem}: {row}", flush=True)
         rows.append(row)
     print()
