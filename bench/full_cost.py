@@ -5,7 +5,7 @@
         --grid-epochs 20 --halving-epochs 100 --trial-epochs 1000
     .venv/bin/python bench/full_cost.py --problem fashion-mnist \\
         --winner hidden=64,lr=0.5,weight_decay=0,momentum=0.5 \\
-        --grid-epochs 2 --trial-epochs 5 --budget-round-epochs 1,2
+        --grid-epochs 2 --trial-epochs 5 --budget-round-epochs 1,10
 
 Each timed task is a real shard of the ``full`` profile (``alnn.pipeline``'s
 tasks, computed by ``pipeline.compute`` in a one-thread worker, the data set
