@@ -682,3 +682,31 @@ def test_selection_overhead_names_the_strategy_scoring_most():
     fr.loc[fr["strategy"] == "sasla", "scored"] = 0
     f = by(pr._selection_findings(context(fr)), "selection-overhead")
     assert all("sasla" not in v for v in f.numbers["most"].values()) and "for SASLA" not in f.text
+
+
+def test_the_paper_says_which_problems_successive_halving_searched():
+    """The quick profile searches California Housing and Fashion-MNIST by halving: the grid text names the
+    search with its rungs (alnn.halving.rung_epochs) and the heat map's mixed epochs, the settings table marks
+    those rows; with the full search everywhere neither appears."""
+    from alnn.config import load_profile
+    from alnn.halving import rung_epochs
+
+    quick = load_profile("quick")
+    ctx = context(frame(("iris", "sine")), profile=quick.to_dict())
+    text = pr._grid_text(ctx)
+    halved = [p for p in quick.problems if quick.problem(p).grid_search == "halving"]
+    assert sorted(halved) == ["california-housing", "fashion-mnist"]
+    s = quick.problem("california-housing")
+    ends = rung_epochs(s.grid_epochs, s.halving_eta, s.halving_rungs)
+    assert (f"California Housing ({ends[0]}, {ends[1]}, {ends[2]} and {ends[3]}): after each rung but the last "
+            "only the best third of the configurations by that score train on") in text
+    assert "Fashion-MNIST (rungs ending at epochs 1, 3, 10 and 30)" in text
+    assert "the same 256 configurations, scored by 3-fold cross-validation and searched by successive" in text
+    assert "On Fashion-MNIST and California Housing the heat map shows" in text
+    table = tb.profile_table(ctx)
+    marked = [line.split(" & ")[0] for line in table.splitlines() if "$^h$ &" in line]
+    assert sorted(marked) == ["California Housing", "Fashion-MNIST"]
+    assert "searched by successive halving" in table
+    full = load_profile("full")
+    ctx = context(frame(("iris", "sine")), profile=full.to_dict())
+    assert "halving" not in pr._grid_text(ctx) and "halving" not in tb.profile_table(ctx)

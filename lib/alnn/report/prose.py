@@ -178,19 +178,53 @@ def _draft_text(ctx: Context) -> str:
     return " ".join(_draft_rows(ctx) + [f.text for f in found])
 
 
+def _search(s: dict) -> tuple:
+    """(search, eta, rungs) of a problem's settings; ("full", None, None) for the full grid search."""
+    if s.get("grid_search", "full") != "halving":
+        return ("full", None, None)
+    return ("halving", s.get("halving_eta"), s.get("halving_rungs"))
+
+
 def _grid_text(ctx: Context) -> str:
-    groups: dict[tuple, list[str]] = {}
+    from alnn.halving import rung_epochs
+
+    full: dict[tuple, list[str]] = {}
+    halved: dict[tuple, list[tuple[str, list[int]]]] = {}
     for p, s in _settings_rows(ctx):
         grid = s.get("grid") or {}
         key = tuple(tuple(grid.get(a) or []) for a in ("hidden", "lr", "weight_decay", "momentum"))
-        groups.setdefault((key, s.get("grid_folds"), s.get("grid_epochs")), []).append(p)
-    parts = []
-    for (key, folds, epochs), probs in groups.items():
+        search, eta, rungs = _search(s)
+        if search == "halving":
+            ends = rung_epochs(int(s["grid_epochs"]), int(eta), int(rungs))
+            halved.setdefault((key, s.get("grid_folds"), int(eta)), []).append((p, ends))
+        else:
+            full.setdefault((key, s.get("grid_folds"), s.get("grid_epochs")), []).append(p)
+    parts, seen = [], set()
+
+    def configurations(key) -> str:
         size = int(np.prod([len(a) for a in key])) if all(key) else 0
+        if key in seen:
+            return f"the same {size} configurations"
+        seen.add(key)
         axes = "$\\times$".join("\\{" + ", ".join(gnum(x) for x in a) + "\\}" for a in key)
-        parts.append(f"{axes}, i.e.\\ {size} configurations, each trained for {epochs} epochs and scored by "
+        return f"{axes}, i.e.\\ {size} configurations"
+
+    for (key, folds, epochs), probs in full.items():
+        parts.append(f"{configurations(key)}, each trained for {epochs} epochs and scored by "
                      f"{folds}-fold cross-validation, for {_labels(probs)}")
-    return ("the grid being " + "; and ".join(parts)) if parts else "the grid of the profile"
+    for (key, folds, eta), rows in halved.items():
+        share = {2: "half", 3: "third", 4: "quarter"}.get(eta, f"1/{eta}")
+        each = join([f"{PROBLEM_LABELS[p]} ({'rungs ending at epochs ' if i == 0 else ''}"
+                     f"{join([gnum(e) for e in ends])})" for i, (p, ends) in enumerate(rows)])
+        parts.append(f"{configurations(key)}, scored by {folds}-fold cross-validation and searched by "
+                     f"successive halving~\\cite{{jamieson2016}} on {each}: after each rung but the last only "
+                     f"the best {share} of the configurations by that score train on, diverged ones dropped first")
+    text = ("the grid being " + "; and ".join(parts)) if parts else "the grid of the profile"
+    if halved:
+        probs = [p for rows in halved.values() for p, _ in rows]
+        text += (f". On {_labels(probs)} the heat map shows each configuration's score at the last rung it "
+                 f"reached, so the cells of configurations dropped early hold scores after fewer epochs")
+    return text
 
 
 def _grid_edges(ctx: Context) -> list[Finding]:

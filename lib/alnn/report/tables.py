@@ -73,6 +73,7 @@ def profile_table(ctx: Context) -> str:
              "\\cmidrule(lr){3-6}\\cmidrule(lr){7-12}",
              "Problem & Task & $N$ & $I$ & Outputs & Pool & $|B|$ & Trials & Folds & Epochs & Grid & $q$ \\\\",
              "\\midrule"]
+    halved = False
     for p in PROBLEMS:
         s = ctx.settings(p)
         info = ctx.data.get(p, {})
@@ -85,6 +86,9 @@ def profile_table(ctx: Context) -> str:
         gsize = _grid_size(grid)
         gtxt = (f"{gsize}$\\times${s.get('grid_folds', '?')}$\\times${s.get('grid_epochs', '?')}"
                 if gsize else "\\na")
+        if gsize and s.get("grid_search") == "halving":
+            gtxt += "$^h$"
+            halved = True
         qp = _query_params(s)
         lines.append(" & ".join([
             PROBLEM_LABELS[p], "classification" if TASKS[p] == "classification" else "regression",
@@ -97,7 +101,8 @@ def profile_table(ctx: Context) -> str:
               "\\parbox{0.9\\textwidth}{\\scriptsize $N$: patterns used (a stratified subsample where the "
               "profile asks for one); $I$: inputs after encoding; Pool: training patterns per fold; "
               "$|B|$: mini-batch size; Grid: configurations $\\times$ folds $\\times$ epochs of the grid "
-              "search; $q$: patterns labelled per query by the incremental strategies.}"]
+              "search" + ("; $^h$: searched by successive halving (Section~\\ref{sup:grid})" if halved else "")
+              + "; $q$: patterns labelled per query by the incremental strategies.}"]
     return "\n".join(lines) + "\n"
 
 
