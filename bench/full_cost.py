@@ -70,20 +70,15 @@ def shortened(task: P.Task, **changes) -> P.Task:
     return P.Task(task.kind, task.problem, task.strategy, fields, task.device)
 
 
-def timed(task: P.Task) -> tuple[float, float, pd.DataFrame]:
-    """(thread CPU seconds, wall seconds, frame) of one shard, its data set loaded first."""
+def timed(job: tuple[str, P.Task]) -> tuple[str, float, float]:
+    """(name, thread CPU seconds, wall seconds) of one shard, its data set loaded first (its frame dropped)."""
+    name, task = job
     P.init_worker()
     f = task.fields
     P.dataset(task.problem, f["subsample"], f["subsample_seed"])
     cpu, wall = time.thread_time(), time.perf_counter()
-    frame, _ = P.compute(task)
-    return time.thread_time() - cpu, time.perf_counter() - wall, frame
-
-
-def _run(job):
-    name, task = job
-    cpu, wall, frame = timed(task)
-    return name, cpu, wall, frame
+    P.compute(task)
+    return name, time.thread_time() - cpu, time.perf_counter() - wall
 
 
 def labelled_sizes(pool: int, params: dict, epochs: int) -> np.ndarray:
@@ -159,8 +154,8 @@ def main(argv=None) -> int:
     results = {}
     started = time.perf_counter()
     with ctx.Pool(args.workers, maxtasksperchild=1) as pool:
-        for name, cpu, wall, frame in pool.imap_unordered(_run, order):
-            results[name] = (cpu, wall, frame)
+        for name, cpu, wall in pool.imap_unordered(timed, order):
+            results[name] = (cpu, wall)
             print(f"  {name}: {cpu:.1f} s CPU, {wall:.1f} s wall ({time.perf_counter() - started:.0f} s)", flush=True)
 
     n = P.settings_dataset(settings).n_samples
@@ -168,7 +163,7 @@ def main(argv=None) -> int:
     passive = results.get("trials passive")
     rows = []
     for name, (stage, what, shards, ran, full) in plan.items():
-        cpu, wall, frame = results[name]
+        cpu, wall = results[name]
         strategy = what if stage in ("trials", "budget") else ""
         how = "measured whole" if ran == full else f"x {full / ran:g} (epochs)"
         scale = full / ran
@@ -198,21 +193,19 @@ def main(argv=None) -> int:
     if grid_rows and not any(r["stage"] == "grid (successive halving)" for r in rows):
         # no halving shard timed: its cost from the schedule and the grid's cost per network-epoch of each
         # hidden-layer size (rung 1 trains every configuration; the survivors' sizes bound the later rungs)
-        from alnn.halving import rung_epochs
+        from alnn.halving import network_epochs, rung_epochs
 
         folds = settings.grid_folds
-        per = {}
+        per = {}  # CPU seconds per network-epoch of each hidden-layer size
         for name, (stage, what, shards, ran, full) in plan.items():
             if stage == "grid (full search)":
-                task = dict(jobs)[name]
-                per[int(name.split("=")[1])] = results[name][0] / (len(task.fields["configs"]) * folds * ran)
+                configs = len(dict(jobs)[name].fields["configs"])
+                per[int(name.split("=")[1])] = results[name][0] / (configs * folds * ran)
         n_configs = len(P.grid_configs(settings))
-        ends = rung_epochs(settings.grid_epochs, settings.halving_eta, settings.halving_rungs)
-        first = sum(per[h] for h in per) * n_configs / len(per) * folds * ends[0]
-        later, n = 0, n_configs
-        for before, end in zip(ends, ends[1:]):
-            n = max(1, n // settings.halving_eta)
-            later += n * folds * (end - before)
+        eta, rungs = settings.halving_eta, settings.halving_rungs
+        ends = rung_epochs(settings.grid_epochs, eta, rungs)
+        first = sum(per.values()) / len(per) * n_configs * folds * ends[0]
+        later = network_epochs(n_configs, folds, settings.grid_epochs, eta, rungs) - n_configs * folds * ends[0]
         for bound, cost in (("survivors all h=%d" % min(per, key=per.get), min(per.values())),
                             ("survivors all h=%d" % max(per, key=per.get), max(per.values()))):
             stage_cpu = first + later * cost

@@ -32,9 +32,9 @@ def test_labelled_set_sizes_are_the_engines(params):
     checked = 0
     for _, run in frame.groupby(["trial", "fold"]):
         run = run.sort_values("epoch")
-        pool = int(run["subset_size"].max()) if params["query_size"] * epochs > ds.n_samples else None
-        if pool is None:  # the pool is not reached: its size is the fold's training part
-            pool = ds.n_samples - int(np.ceil(ds.n_samples / 5))
+        # a pool the schedule reaches is the largest subset; otherwise the fold's smallest training part
+        reached = params["query_size"] * epochs > ds.n_samples
+        pool = int(run["subset_size"].max()) if reached else ds.n_samples - int(np.ceil(ds.n_samples / 5))
         sizes = full_cost.labelled_sizes(pool, params, epochs)
         assert run["subset_size"].to_numpy().tolist() == sizes.tolist()
         checked += 1

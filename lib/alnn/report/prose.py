@@ -178,13 +178,6 @@ def _draft_text(ctx: Context) -> str:
     return " ".join(_draft_rows(ctx) + [f.text for f in found])
 
 
-def _search(s: dict) -> tuple:
-    """(search, eta, rungs) of a problem's settings; ("full", None, None) for the full grid search."""
-    if s.get("grid_search", "full") != "halving":
-        return ("full", None, None)
-    return ("halving", s.get("halving_eta"), s.get("halving_rungs"))
-
-
 def _grid_text(ctx: Context) -> str:
     from alnn.halving import rung_epochs
 
@@ -193,10 +186,10 @@ def _grid_text(ctx: Context) -> str:
     for p, s in _settings_rows(ctx):
         grid = s.get("grid") or {}
         key = tuple(tuple(grid.get(a) or []) for a in ("hidden", "lr", "weight_decay", "momentum"))
-        search, eta, rungs = _search(s)
-        if search == "halving":
-            ends = rung_epochs(int(s["grid_epochs"]), int(eta), int(rungs))
-            halved.setdefault((key, s.get("grid_folds"), int(eta)), []).append((p, ends))
+        if s.get("grid_search") == "halving":
+            eta = int(s["halving_eta"])
+            ends = rung_epochs(int(s["grid_epochs"]), eta, int(s["halving_rungs"]))
+            halved.setdefault((key, s.get("grid_folds"), eta), []).append((p, ends))
         else:
             full.setdefault((key, s.get("grid_folds"), s.get("grid_epochs")), []).append(p)
     parts, seen = [], set()
