@@ -18,7 +18,7 @@ from alnn import config as C
 from alnn import pipeline as P
 from alnn import store as S
 from alnn.budget import run_budget, schedule
-from alnn.experiment import _INIT, _SHUFFLE, _SPLIT, _split_seed
+from alnn.engine import INIT as _INIT, SHUFFLE as _SHUFFLE, SPLIT as _SPLIT, split_seed as _split_seed
 from alnn.model import BatchedMLP, TrainConfig, seed_words, shuffle_order
 from alnn.preprocess import prepare, splits
 from alnn.strategies.entropy import allocate, initial_labelled
@@ -80,10 +80,11 @@ def _fold(ds, t, f, folds):
     return prepare(ds, tr, va)
 
 
-def _torch_reference(ds, fold, t, f, labelled_positions, epochs):
+def _torch_reference(ds, fold, t, f, labelled_positions, epochs, steps=None, shown=None):
     """A torch.nn network from the trial's initial weights, trained for ``epochs`` on L alone (float64);
     its mini-batches are the engine's shuffle of L (`shuffle_order`, epochs 1 .. epochs) cut by
-    numpy.array_split into ceil(|L| / B) pieces (balanced batches)."""
+    numpy.array_split into ceil(|L| / B) pieces (balanced batches).  With ``steps``: epochs over L
+    until exactly that many SGD steps are done; ``shown`` (a list) gets each batch's size."""
     I, K = fold.X_train.shape[1], fold.T_train.shape[1]
     net, opt = torch_network((SEED, _INIT, t, f, 0), I, K, CFG, sigmoid_output=ds.task == "classification")
     X = torch.as_tensor(fold.X_train, dtype=torch.float64)
@@ -92,9 +93,17 @@ def _torch_reference(ds, fold, t, f, labelled_positions, epochs):
     mask[0, labelled_positions] = True
     stream = torch.as_tensor([seed_words(SEED, _SHUFFLE, t, f, 0)])
     n = int(mask.sum())
-    for e in range(1, epochs + 1):
+    done = 0
+    for e in range(1, (epochs if steps is None else steps) + 1):
+        if steps is not None and done == steps:
+            break
         order = shuffle_order(stream, e, mask)[0, :n]
         for idx in np.array_split(order.numpy(), -(-n // CFG.batch_size)):
+            if steps is not None and done == steps:
+                break
+            done += 1
+            if shown is not None:
+                shown.append(len(idx))
             opt.zero_grad()
             loss = ((net(X[idx]) - T[idx]) ** 2).sum(dim=1).mean()
             loss.backward()
@@ -114,7 +123,8 @@ def _positions(record, fold):
 @pytest.mark.parametrize("strategy", ["random", "entropy", "sensitivity"])
 def test_cold_start_round_equals_a_network_trained_on_that_labelled_set_alone(iris, strategy):
     frame, lab = run_budget(iris, strategy, config=CFG, trials=1, folds=3, round_epochs=4, seed=SEED,
-                            schedule_kind=[6, 12, 25], progress=False, return_labelled=True)
+                            schedule_kind=[6, 12, 25], progress=False, return_labelled=True,
+                            round_training="epochs")
     for f in range(3):
         fold = _fold(iris, 0, f, 3)
         rounds = _positions(lab[(0, f)], fold)
@@ -124,9 +134,169 @@ def test_cold_start_round_equals_a_network_trained_on_that_labelled_set_alone(ir
             assert got == pytest.approx(want, rel=2e-4, abs=1e-6)
 
 
+@pytest.mark.parametrize("strategy", ["random", "entropy"])
+def test_steps_rounds_equal_torch_networks_trained_exactly_S_steps_on_L(iris, strategy):
+    """round_training="steps": every round takes S = round_epochs x ceil(P / b) steps (P the smallest
+    pool), the same at every budget; its network equals a torch.nn + SGD network trained exactly S
+    steps on L from the trial's initial weights with the same mini-batches; presentations are the
+    sum of the batch sizes."""
+    folds, epochs = 3, 2
+    frame, lab = run_budget(iris, strategy, config=CFG, trials=1, folds=folds, round_epochs=epochs, seed=SEED,
+                            schedule_kind=[6, 12, 25, 60], progress=False, return_labelled=True)
+    pool = len(iris.y) - -(-len(iris.y) // folds)
+    S = epochs * -(-pool // CFG.batch_size)
+    assert set(frame["steps"]) == {S}
+    for f in range(folds):
+        fold = _fold(iris, 0, f, folds)
+        rounds = _positions(lab[(0, f)], fold)
+        total = 0
+        for r, pos in enumerate(rounds):
+            row = frame.query("fold == @f and round == @r")
+            shown = []
+            want = _torch_reference(iris, fold, 0, f, pos, epochs, steps=S, shown=shown)
+            assert len(shown) == S and max(shown) <= CFG.batch_size
+            total += sum(shown)
+            assert row["presentations"].item() == total
+            assert row["val_loss"].item() == pytest.approx(want, rel=2e-4, abs=1e-6)
+
+
+def test_converge_stops_a_network_at_99_percent_training_accuracy_and_keeps_the_cap(iris):
+    """round_training="converge": at the checkpoints (every ceil(P / b) steps) a network whose training
+    accuracy on L has reached 99% stops; one that has not goes on, at most S steps; each equals a
+    torch.nn network trained the steps it took."""
+    folds, epochs = 3, 6
+    frame, lab = run_budget(iris, "random", config=CFG, trials=1, folds=folds, round_epochs=epochs, seed=SEED,
+                            schedule_kind=[6, 60], progress=False, return_labelled=True, round_training="converge")
+    pool = len(iris.y) - -(-len(iris.y) // folds)
+    check = -(-pool // CFG.batch_size)
+    S = epochs * check
+    steps = frame["steps"].to_numpy()
+    assert steps.max() <= S
+    assert (steps < S).any() and (frame["train_accuracy"] >= 0.99).any()
+    for _, row in frame.iterrows():
+        if row["steps"] < S:  # stopped early: at 99% training accuracy
+            assert row["train_accuracy"] >= 0.99
+        f, r = int(row["fold"]), int(row["round"])
+        fold = _fold(iris, 0, f, folds)
+        pos = _positions(lab[(0, f)], fold)[r]
+        want = _torch_reference(iris, fold, 0, f, pos, epochs, steps=int(row["steps"]))
+        assert row["val_loss"] == pytest.approx(want, rel=2e-4, abs=1e-6)
+
+
+def test_a_network_blown_up_to_a_huge_finite_loss_is_flagged_frozen_and_left_out(sine):
+    """Divergence (SPEC 4): a training loss above 1e3 times the first epoch's is diverged though finite;
+    the network is frozen (metrics NaN) and its neighbours are exactly as in a run without it."""
+    from alnn.experiment import run
+
+    cfg = TrainConfig(hidden=6, lr=0.2, weight_decay=0.0, momentum=0.5, batch_size=8)
+    calm = run(sine, "passive", config=cfg, trials=2, folds=2, epochs=6, seed=SEED, progress=False)
+    from alnn import engine
+
+    original = engine.BatchedMLP.train_epoch
+
+    def blow_up(self, *a, **k):
+        sse, shown = original(self, *a, **k)
+        epoch = a[6]
+        if epoch == 3:  # network 1 reports a loss 1e4 times its first epoch's: finite, but blown up
+            sse = sse.clone()
+            sse[1] = sse[1] * 1e4
+        return sse, shown
+
+    try:
+        engine.BatchedMLP.train_epoch = blow_up
+        hot = run(sine, "passive", config=cfg, trials=2, folds=2, epochs=6, seed=SEED, progress=False)
+    finally:
+        engine.BatchedMLP.train_epoch = original
+    net1 = (hot["trial"] == 0) & (hot["fold"] == 1)
+    assert np.isfinite(hot.loc[net1 & (hot["epoch"] == 3), "train_loss"]).all() == False  # noqa: E712
+    assert hot.loc[net1 & (hot["epoch"] >= 3), "diverged"].all()
+    assert not hot.loc[net1 & (hot["epoch"] < 3), "diverged"].any()
+    assert hot.loc[net1 & (hot["epoch"] >= 3), "mse"].isna().all()
+    others = ~net1
+    pd.testing.assert_frame_equal(hot[others].drop(columns="wall_s"), calm[others].drop(columns="wall_s"))
+    assert not hot.loc[others, "diverged"].any()
+
+
+def test_inner_folds_are_stratified_and_cover_L_once(iris):
+    from alnn.budget import inner_folds
+    from alnn.engine import prepare as _prepare
+
+    data, strat, *_ = _prepare(iris, "random", None, trials=1, folds=3, seed=SEED, trial_start=0, device="cpu",
+                               initial=30)
+    mask = strat.initial(data.pool)
+    folds = inner_folds(data.pool, mask, 7, 3)
+    assert torch.equal(folds >= 0, mask)
+    for l in range(mask.shape[0]):
+        lab = data.pool.labels[l][mask[l]].numpy()
+        fo = folds[l][mask[l]].numpy()
+        for c in np.unique(lab):
+            counts = np.bincount(fo[lab == c], minlength=3)
+            assert counts.max() - counts.min() <= 1
+
+
+def test_per_budget_hyper_choice_equals_an_exhaustive_cv_on_L(iris):
+    """hyper="per-budget": the chosen (lr, weight decay) of every model and round is the argmin of the
+    mean held-out loss of an exhaustive 3-fold CV on L alone, computed separately with torch.nn
+    networks trained the same S steps on the same inner folds and mini-batches."""
+    from alnn.budget import HYPER_LR, HYPER_WEIGHT_DECAY, inner_folds
+    from alnn.engine import prepare as _prepare
+
+    cfg = TrainConfig(hidden=4, lr=0.2, weight_decay=0.0, momentum=0.5, batch_size=8)
+    folds, epochs = 2, 1
+    frame, lab = run_budget(iris, "random", config=cfg, trials=1, folds=folds, round_epochs=epochs, seed=SEED,
+                            schedule_kind=[12, 24], progress=False, return_labelled=True, hyper="per-budget")
+    data, *_ = _prepare(iris, "random", None, trials=1, folds=folds, seed=SEED, trial_start=0, device="cpu",
+                        initial=12)
+    pool = len(iris.y) - -(-len(iris.y) // folds)
+    S = epochs * -(-pool // cfg.batch_size)
+    for f in range(folds):
+        fold = _fold(iris, 0, f, folds)
+        X = torch.as_tensor(fold.X_train, dtype=torch.float64)
+        T = torch.as_tensor(fold.T_train, dtype=torch.float64)
+        stream = torch.as_tensor([seed_words(SEED, _SHUFFLE, 0, f, 0)])
+        for r, labelled in enumerate(lab[(0, f)]["labelled"]):
+            mask = torch.zeros(1, data.pool.valid.shape[1], dtype=torch.bool)
+            mask[0, : len(labelled)] = torch.as_tensor(labelled)
+            sub = type(data.pool)(valid=data.pool.valid[f:f + 1], length=data.pool.length[f:f + 1],
+                                  labels=data.pool.labels[f:f + 1], n_classes=data.pool.n_classes,
+                                  init_stream=data.pool.init_stream[f:f + 1],
+                                  query_stream=data.pool.query_stream[f:f + 1])
+            inner = inner_folds(sub, mask, (1 << 20) + r, 3)[0, : len(labelled)].numpy()
+            scores = []
+            for lr in HYPER_LR:
+                for wd in HYPER_WEIGHT_DECAY:
+                    c = TrainConfig(hidden=cfg.hidden, lr=lr, weight_decay=wd, momentum=cfg.momentum,
+                                    batch_size=cfg.batch_size)
+                    losses = []
+                    for k in range(3):
+                        train = np.flatnonzero((inner >= 0) & (inner != k))
+                        val = np.flatnonzero(inner == k)
+                        net, opt = torch_network((SEED, _INIT, 0, f, 0), X.shape[1], T.shape[1], c)
+                        m = torch.zeros(1, len(X), dtype=torch.bool)
+                        m[0, train] = True
+                        n, done = len(train), 0
+                        for e in range(1, S + 1):
+                            order = shuffle_order(stream, e, m)[0, :n].numpy()
+                            for idx in np.array_split(order, -(-n // c.batch_size)):
+                                if done == S:
+                                    break
+                                done += 1
+                                opt.zero_grad()
+                                ((net(X[idx]) - T[idx]) ** 2).sum(dim=1).mean().backward()
+                                opt.step()
+                            if done == S:
+                                break
+                        with torch.no_grad():
+                            losses.append(float(((net(X[val]) - T[val]) ** 2).sum(dim=1).mean()))
+                    scores.append((np.mean(losses), lr, wd))
+            best = min(scores, key=lambda x: x[0])  # ties: the grid's order (min keeps the first)
+            row = frame.query("fold == @f and round == @r")
+            assert (row["lr"].item(), row["weight_decay"].item()) == (best[1], best[2])
+
+
 def _engine_loop(ds, fold_list, masks_per_round, round_epochs, balanced=True):
     """Warm start by hand: one BatchedMLP, epoch counters continuing, the mask switched at round ends."""
-    from alnn.experiment import _build
+    from alnn.engine import build as _build
 
     L = len(fold_list)
     data = _build(ds, iter(fold_list), [((0, 0), (0, 0))] * L, torch.device("cpu"), torch.float32)
@@ -150,7 +320,7 @@ def _engine_loop(ds, fold_list, masks_per_round, round_epochs, balanced=True):
 
 def test_warm_start_continues_bit_for_bit(sine):
     frame, lab = run_budget(sine, "random", config=CFG, trials=1, folds=2, round_epochs=3, seed=SEED,
-                            start="warm", schedule_kind=[10, 20, 40, 80], progress=False, return_labelled=True)
+                            start="warm", schedule_kind=[10, 20, 40, 80], progress=False, return_labelled=True, round_training="epochs")
     folds = [_fold(sine, 0, f, 2) for f in range(2)]
     P = max(len(f.train_idx) for f in folds)
     masks = []
@@ -166,7 +336,7 @@ def test_warm_start_continues_bit_for_bit(sine):
 
 def test_sensitivity_queries_exactly_the_top_phi_unlabelled_patterns(iris):
     frame, lab = run_budget(iris, "sensitivity", config=CFG, trials=1, folds=2, round_epochs=3, seed=SEED,
-                            start="warm", schedule_kind=[6, 15, 30], progress=False, return_labelled=True)
+                            start="warm", schedule_kind=[6, 15, 30], progress=False, return_labelled=True, round_training="epochs")
     folds = [_fold(iris, 0, f, 2) for f in range(2)]
     P = max(len(f.train_idx) for f in folds)
     masks = [torch.as_tensor(np.stack([lab[(0, f)]["labelled"][r] for f in range(2)])) for r in range(3)]
@@ -188,7 +358,7 @@ def test_sensitivity_queries_exactly_the_top_phi_unlabelled_patterns(iris):
 def test_query_sizes_are_exact_and_labelled_sets_only_grow(iris):
     for strategy in ("random", "entropy", "ensemble", "sensitivity"):
         frame, lab = run_budget(iris, strategy, config=CFG, trials=2, folds=3, round_epochs=1, seed=SEED,
-                                progress=False, return_labelled=True)
+                                progress=False, return_labelled=True, round_training="epochs")
         budgets = schedule(100, 10, "geometric", 10, 1.0)
         assert sorted(frame["budget"].unique()) == budgets
         assert (frame["labels_used"] == frame["budget"]).all()
@@ -260,7 +430,7 @@ def test_tied_allocation_sends_the_extra_pattern_to_every_class_equally_often():
 
 
 def test_initial_labelled_sets_of_iris_folds_vary_the_class_that_gets_the_extra_pattern(iris):
-    from alnn.experiment import _LABELLED, _prepare
+    from alnn.engine import LABELLED as _LABELLED, prepare as _prepare
 
     data = _prepare(iris, "random", None, trials=60, folds=5, seed=SEED, trial_start=0, device="cpu")[0]
     mask = initial_labelled(data.pool, None, stratified=True)
@@ -284,7 +454,7 @@ def test_budget_stage_resumes_to_identical_numbers_and_recomputes_a_corrupted_sh
     P.grid(profile, "iris", store=store, execution=inline)
     paths = P.budget(profile, "iris", ["random", "passive"], store=store, execution=inline)
     first = {s: P.read_budget(store, "iris", s) for s in paths}
-    shards = sorted((tmp_path / "smoke" / "shards" / "iris" / "random").glob("*.parquet"))
+    shards = sorted((tmp_path / "smoke" / "shards" / "iris" / "budget-random").glob("*.parquet"))
     assert shards
     shards[0].write_bytes(shards[0].read_bytes()[:100])  # truncated
     P.budget(profile, "iris", ["random", "passive"], store=store, execution=inline)

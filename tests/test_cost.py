@@ -13,7 +13,7 @@ import torch
 import alnn
 from alnn import cost
 from alnn.budget import run_budget
-from alnn.experiment import _INIT, _SHUFFLE, _SPLIT, _split_seed
+from alnn.engine import INIT as _INIT, SHUFFLE as _SHUFFLE, SPLIT as _SPLIT, split_seed as _split_seed
 from alnn.model import TrainConfig, seed_words, shuffle_order
 from alnn.pipeline import dataset
 from alnn.preprocess import prepare, splits
@@ -70,9 +70,15 @@ def test_the_draft_protocol_records_cumulative_multiply_adds(iris, strategy, mem
         assert (f["macs_select"] == 0).all()
 
 
-def test_the_budget_protocol_records_them_per_round(iris):
-    f = run_budget(iris, "sensitivity", config=CFG, trials=1, folds=2, round_epochs=2, seed=SEED, progress=False)
-    steps = f.groupby(["trial", "fold"])["budget"].transform(lambda b: (2 * -(-b // 16)).cumsum())
+@pytest.mark.parametrize("rule", ["epochs", "steps"])
+def test_the_budget_protocol_records_them_per_round(iris, rule):
+    f = run_budget(iris, "sensitivity", config=CFG, trials=1, folds=2, round_epochs=2, seed=SEED, progress=False,
+                   round_training=rule)
+    if rule == "epochs":
+        steps = f.groupby(["trial", "fold"])["budget"].transform(lambda b: (2 * -(-b // 16)).cumsum())
+    else:  # S = 2 x ceil(75 / 16) steps every round, whatever |L|
+        assert (f["steps"] == 2 * -(-75 // 16)).all()
+        steps = f.groupby(["trial", "fold"])["steps"].cumsum()
     train, select = _expected(f, "sensitivity", 4, 3, 3, 1, 16, steps)
     assert (f["macs_train"] == train).all() and (f["macs_select"] == select).all()
     assert (f["macs_select"].groupby([f["trial"], f["fold"]]).diff().dropna() > 0).all()

@@ -45,6 +45,11 @@ STRATEGIES: tuple[str, ...] = ("passive", "sasla", "entropy", "ensemble", "rando
 #: Strategies of the budget protocol (SPEC 3b): ``passive`` is its full-pool ceiling.
 BUDGET_STRATEGIES: tuple[str, ...] = ("passive", "entropy", "ensemble", "random", "sensitivity")
 STARTS: tuple[str, ...] = ("cold", "warm")
+#: How a round of the budget protocol trains (SPEC 3b; `alnn.budget`): the same SGD steps at every budget
+#: (default), until the training criterion stops improving, or round_epochs epochs over L (the earlier rule).
+ROUND_TRAININGS: tuple[str, ...] = ("steps", "converge", "epochs")
+#: The hyperparameters of a budget round: the grid winner (default) or chosen per round by CV on L alone.
+HYPERS: tuple[str, ...] = ("winner", "per-budget")
 #: Precisions of the engine's products (`alnn.model.BatchedMLP`).
 PRECISIONS: tuple[str, ...] = ("float32", "bfloat16", "tf32")
 #: Strategies that exist for classification only (SPEC section 3).
@@ -60,7 +65,7 @@ GRID_AXES: tuple[str, ...] = ("hidden", "lr", "weight_decay", "momentum")
 #: Their hash, :func:`engine_version`, is part of every shard key.
 ENGINE_MODULES: tuple[str, ...] = (
     "alnn.datasets", "alnn.preprocess", "alnn.model", "alnn.metrics", "alnn.strategies",
-    "alnn.experiment", "alnn.cost",
+    "alnn.engine", "alnn.experiment", "alnn.cost",
 )
 #: The budget protocol's own module: part of the budget stage's shard keys only.
 BUDGET_MODULES: tuple[str, ...] = ("alnn.budget",)
@@ -354,12 +359,25 @@ class Budget:
     explicit list of budgets, each a count of labels (an integer) or a fraction
     of the smallest training pool (a number in (0, 1]).  ``max_budget`` is B_max
     of the geometric schedule: a count or a fraction of the smallest pool
-    (1.0: the whole pool).  ``round_epochs`` epochs of training per round;
-    ``start`` ``cold`` (the trial's initial weights and fresh momentum every
-    round) or ``warm`` (the previous round's weights and momentum).
+    (1.0: the whole pool).  ``round_training`` says how long a round trains:
+    ``steps`` (default: round_epochs x ceil(P / batch) SGD steps at every
+    budget, the ceiling's steps on the smallest pool P), ``converge`` (until the
+    training criterion stops improving: accuracy on L >= 99%, or a relative
+    loss improvement below ``tolerance`` over ``window`` checkpoints; at most
+    those steps) or ``epochs`` (``round_epochs`` epochs over L, the earlier
+    rule); ``round_epochs`` is set so that the ceiling, passive trained that
+    many epochs on the whole pool, reaches its plateau.  ``hyper`` ``winner``
+    (the grid winner) or ``per-budget`` (lr x weight decay chosen every round
+    by 3-fold CV on L alone).  ``start`` ``cold`` (the trial's initial weights
+    and fresh momentum every round) or ``warm`` (the previous round's weights
+    and momentum).
     """
 
     round_epochs: int = 100
+    round_training: str = "steps"
+    hyper: str = "winner"
+    tolerance: float = 1e-3
+    window: int = 5
     start: str = "cold"
     schedule: str | tuple[float, ...] = "geometric"
     budgets: int = 10
@@ -368,6 +386,14 @@ class Budget:
 
     def check(self, where: str) -> None:
         _positive(f"{where}.round_epochs", self.round_epochs)
+        if self.round_training not in ROUND_TRAININGS:
+            raise ConfigError(f"{where}.round_training = {self.round_training!r} is not valid; valid: "
+                              f"{', '.join(ROUND_TRAININGS)}")
+        if self.hyper not in HYPERS:
+            raise ConfigError(f"{where}.hyper = {self.hyper!r} is not valid; valid: {', '.join(HYPERS)}")
+        if not 0 < self.tolerance < 1:
+            raise ConfigError(f"{where}.tolerance = {self.tolerance!r} is not valid; valid: a number in (0, 1)")
+        _positive(f"{where}.window", self.window)
         if self.start not in STARTS:
             raise ConfigError(f"{where}.start = {self.start!r} is not valid; valid: {', '.join(STARTS)}")
         if isinstance(self.schedule, str):
@@ -399,7 +425,10 @@ class Ablation:
     and the ``passive`` ceiling with ``members`` networks; the normalised class
     distribution; and for each of ``strategies``: the other ``start``, rounds of
     ``round_epochs`` epochs (default half the problem's) and a geometric schedule
-    of ``budgets`` budgets (default half the problem's).  ``trials`` (default the
+    of ``budgets`` budgets (default half the problem's); each other rule of
+    ``round_trainings`` (how long a round trains); and ``hyper = per-budget``
+    for ``hyper_strategies`` on ``hyper_problems`` (default every covered
+    problem; tuning costs 48 networks per model and round).  ``trials`` (default the
     problem's) trials of the problem's folds, each the same network as in the
     trial and budget stages (common random numbers).
     """
@@ -413,6 +442,9 @@ class Ablation:
     round_epochs: int | None = None
     budgets: int | None = None
     strategies: tuple[str, ...] = ("entropy", "ensemble", "random", "sensitivity")
+    round_trainings: tuple[str, ...] = ("converge", "epochs")
+    hyper_strategies: tuple[str, ...] = ("random", "sensitivity")
+    hyper_problems: tuple[str, ...] | None = None
 
     def check(self, where: str) -> None:
         for p in self.problems:
@@ -432,10 +464,18 @@ class Ablation:
             _positive(f"{where}.round_epochs", self.round_epochs)
         if self.budgets is not None:
             _positive(f"{where}.budgets", self.budgets, 2)
-        for s in self.strategies:
-            if s not in BUDGET_STRATEGIES or s == "passive":
-                valid = ", ".join(b for b in BUDGET_STRATEGIES if b != "passive")
-                raise ConfigError(f"{where}.strategies: {s!r} has no budget ablation; valid: {valid}")
+        for key in ("strategies", "hyper_strategies"):
+            for s in getattr(self, key):
+                if s not in BUDGET_STRATEGIES or s == "passive":
+                    valid = ", ".join(b for b in BUDGET_STRATEGIES if b != "passive")
+                    raise ConfigError(f"{where}.{key}: {s!r} has no budget ablation; valid: {valid}")
+        for r in self.round_trainings:
+            if r not in ROUND_TRAININGS:
+                raise ConfigError(f"{where}.round_trainings: {r!r} is not valid; valid: {', '.join(ROUND_TRAININGS)}")
+        for p in self.hyper_problems or ():
+            if p not in self.problems:
+                raise ConfigError(f"{where}.hyper_problems: {p!r} is not among the ablation's problems; valid: "
+                                  f"{', '.join(self.problems) or 'none'}")
 
 
 @dataclass(frozen=True)

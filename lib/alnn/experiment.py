@@ -1,4 +1,4 @@
-"""Train every network of an experiment at once: `run` (strategies) and `grid_search`.
+"""The draft's protocol: `run` (one run of many epochs per strategy) and its `grid_search`.
 
 All trials x folds networks of one call (times 3 members for ``ensemble``)
 are one `alnn.model.BatchedMLP`; each network trains on its own fold's pool.
@@ -6,21 +6,13 @@ Preprocessed inputs are stored once per distinct preprocessing (Fashion-MNIST,
 scaled by 255, is stored once for every fold; a standardised problem once per
 fold) and every network indexes into them.
 
-Seeds (``numpy.random.SeedSequence`` entropy tuples, a purpose tag second):
-
-=====================================  ===========================================
-split of trial t                       (seed, 0, t)  -> an int seed for `alnn.preprocess.splits`
-initial weights of (t, fold, member)   (seed, 1, t, fold, member); identical for every strategy
-shuffles of (t, fold, member)          (seed, 2, t, fold, member); identical for every strategy
-initial labelled set of (t, fold)      (seed, 3, t, fold); shared by entropy, ensemble, random
-random queries of (t, fold)            (seed, 4, t, fold)
-grid search                            the same with t = 0 and tag + 10 (splits of their own)
-=====================================  ===========================================
-
-Every stream depends on its own tuple only, so trials 5..9 computed alone give
-exactly the rows that a run of trials 0..9 gives for them; ``passive`` and
-``sasla`` see the same mini-batches in epoch 1, and member 0 of ``ensemble``
-starts from the weights of the other strategies' network (common random numbers).
+The networks, their data and seeds (common random numbers: the same initial
+weights, shuffles and initial labelled sets for every strategy, trials 5..9
+computed alone give exactly the rows of a run of trials 0..9) are those of
+`alnn.engine`, the engine this protocol, the budget protocol and successive
+halving drive; ``passive`` and ``sasla`` see the same mini-batches in epoch 1,
+and member 0 of ``ensemble`` starts from the weights of the other strategies'
+network.
 
 The tidy frame has one row per network (trial x fold) and epoch:
 
@@ -33,8 +25,10 @@ The tidy frame has one row per network (trial x fold) and epoch:
   training (every member's presented patterns and mini-batch updates), of
   selection (every scored pattern: the members' forward passes, and the K x I
   sensitivity matrix for sasla and sensitivity) and their sum (`alnn.cost`);
-- ``diverged``: the network's loss or weights became non-finite in this epoch
-  or earlier; its losses and metrics are NaN from that epoch on and its counts stay;
+- ``diverged``: the network's loss or weights became non-finite, or its
+  training loss exceeded 1e3 times that of its first epoch, in this epoch or
+  earlier (`alnn.engine.train_epoch`); its losses and metrics are NaN from
+  that epoch on and its counts stay;
 - ``wall_s``: cumulative wall-clock seconds of the whole batched call spent
   selecting and training (evaluation excluded), the same for all its networks;
 - ``train_loss``: mean over the epoch's presented patterns of sum_k (t - o)^2,
@@ -50,438 +44,37 @@ The tidy frame has one row per network (trial x fold) and epoch:
 
 from __future__ import annotations
 
-import hashlib
-import math
-import re
 import time
-from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 import pandas as pd
 import torch
 
-from alnn import cost as _cost
-from alnn import metrics as _metrics
-from alnn.model import BatchedMLP, TrainConfig, resolve_device, seed_words
-from alnn.strategies import REGISTRY as _REGISTRY
-from alnn.strategies import STRATEGIES
-from alnn.strategies import ensemble as _ensemble
+from alnn.engine import (COUNTS, GRID, INIT, LABELLED, QUERY, SHUFFLE, SPLIT, STRATEGIES, Cost, Data, View, build,
+                         check_int, check_search, check_strategy, empty_columns, to_frame, metric_order, prepare,
+                         record, setup, split_seed, strategy_params, take, train_epoch)
+from alnn.model import TrainConfig, resolve_device, seed_words
 from alnn.strategies import passive as _passive
-from alnn.strategies import sasla as _sasla
 
 __all__ = ["run", "grid_search", "STRATEGIES", "check_strategy", "strategy_params"]
 
-_MODULES = {name: (m, m.STRATEGY) for name, m in _REGISTRY.items()}
-_SPLIT, _INIT, _SHUFFLE, _LABELLED, _QUERY = 0, 1, 2, 3, 4
-_GRID = 10
-
-KEYS = ("dataset", "strategy", "trial", "fold", "epoch")
-COUNTS = ("subset_size", "labels_used", "presentations", "scored", "macs_train", "macs_select", "macs")
-
-
-# --------------------------------------------------------------------------- validation
-
-
-def _pool_min(dataset, folds: int) -> int:
-    n = int(dataset.X.shape[0])
-    return n - math.ceil(n / folds)
-
-
-def check_strategy(strategy: str, params: dict | None, task: str, pool_min: int) -> dict:
-    """Validated parameters of ``strategy`` with defaults filled in; ValueError otherwise."""
-    if strategy not in _MODULES:
-        raise ValueError(f"unknown strategy {strategy!r}; valid: {', '.join(STRATEGIES)}")
-    module = _MODULES[strategy][0]
-    params = dict(params or {})
-    unknown = sorted(set(params) - set(module.DEFAULTS))
-    if unknown:
-        valid = ", ".join(module.DEFAULTS) or "none"
-        raise ValueError(f"unknown parameter {unknown[0]!r} for strategy {strategy!r}; valid: {valid}")
-    if strategy == "entropy" and task != "classification":
-        valid = ", ".join(s for s in STRATEGIES if s != "entropy")
-        raise ValueError(f"strategy 'entropy' is classification-only, got a {task} problem; "
-                         f"valid for {task}: {valid}")
-    return module.check_params({**module.DEFAULTS, **params}, task, pool_min)
-
-
-def strategy_params(strategy: str) -> dict:
-    """The default parameters of a strategy."""
-    if strategy not in _MODULES:
-        raise ValueError(f"unknown strategy {strategy!r}; valid: {', '.join(STRATEGIES)}")
-    return dict(_MODULES[strategy][0].DEFAULTS)
-
-
-def _check_int(name: str, value, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def _split_seed(seed: int, tag: int, t: int) -> int:
-    return int(np.random.SeedSequence([seed, tag, t]).generate_state(1, dtype=np.uint32)[0])
-
-
-# --------------------------------------------------------------------------- data
-
-
-@dataclass
-class _Pool:
-    """Training pools of the L models (what strategies see)."""
-
-    valid: torch.Tensor  # (L, P) bool
-    length: torch.Tensor  # (L,) int64
-    labels: torch.Tensor | None  # (L, P) int64
-    n_classes: int | None
-    init_stream: torch.Tensor  # (L, 2) int64
-    query_stream: torch.Tensor  # (L, 2) int64
-
-
-@dataclass
-class _Data:
-    X: torch.Tensor  # (views * n, I) preprocessed inputs
-    T: torch.Tensor  # (tviews * n, K) training targets
-    pool_x: torch.Tensor  # (L, P) rows of X
-    pool_t: torch.Tensor  # (L, P) rows of T
-    val_x: torch.Tensor  # (L, Q)
-    val_t: torch.Tensor  # (L, Q)
-    val_valid: torch.Tensor  # (L, Q) bool
-    val_len: torch.Tensor  # (L,)
-    pool: _Pool
-    val_labels: torch.Tensor | None  # (L, Q)
-    y_val: torch.Tensor | None  # (L, Q, T) original units
-    target_mean: torch.Tensor | None  # (L, T)
-    target_std: torch.Tensor | None  # (L, T)
-    pool_idx: list  # dataset indices of each pool
-
-
-class _Views:
-    """Distinct full-size preprocessed matrices, each stored once."""
-
-    def __init__(self):
-        self.arrays: list[np.ndarray] = []
-        self._index: dict[bytes, list[int]] = {}
-
-    def add(self, a: np.ndarray) -> int:
-        step = max(1, a.shape[0] // 64)
-        key = hashlib.blake2b(np.ascontiguousarray(a[::step]).tobytes(), digest_size=16).digest()
-        for i in self._index.get(key, []):
-            if np.array_equal(self.arrays[i], a):
-                return i
-        self.arrays.append(a)
-        self._index.setdefault(key, []).append(len(self.arrays) - 1)
-        return len(self.arrays) - 1
-
-
-def _pad(rows: list[np.ndarray], width: int, fill: int | None = None) -> np.ndarray:
-    out = np.zeros((len(rows), width), dtype=np.int64)
-    for i, r in enumerate(rows):
-        out[i, : len(r)] = r
-        out[i, len(r):] = r[0] if (fill is None and len(r)) else (fill or 0)
-    return out
-
-
-def _build(dataset, folds, streams: list[tuple], device, dtype) -> _Data:
-    """Stack the L models' data from an iterable of `alnn.preprocess.Fold` (consumed one at a time).
-
-    ``streams`` holds each model's (init_stream, query_stream) words.  Only the
-    distinct full-size preprocessed matrices are kept, never a Fold.
-    """
-    n, d = dataset.X.shape
-    K = dataset.n_outputs
-    classification = dataset.task == "classification"
-    y_all = np.asarray(dataset.y)
-    xviews, tviews = _Views(), _Views()
-    xv, tv, train, val, y_val, mean, std = [], [], [], [], [], [], []
-    for f in folds:
-        Z = np.zeros((n, d), dtype=np.float32)
-        Z[f.train_idx] = f.X_train
-        Z[f.val_idx] = f.X_val
-        xv.append(xviews.add(Z))
-        Tz = np.zeros((n, K), dtype=np.float32)
-        Tz[f.train_idx] = f.T_train
-        Tz[f.val_idx] = f.T_val
-        tv.append(tviews.add(Tz))
-        train.append(np.asarray(f.train_idx, dtype=np.int64))
-        val.append(np.asarray(f.val_idx, dtype=np.int64))
-        if not classification:
-            y_val.append(np.asarray(f.y_val, dtype=np.float64).reshape(len(f.val_idx), K))
-            mean.append(np.asarray(f.target_mean, dtype=np.float64).reshape(K))
-            std.append(np.asarray(f.target_std, dtype=np.float64).reshape(K))
-        del f, Z, Tz
-    X = torch.as_tensor(np.concatenate(xviews.arrays), dtype=dtype).to(device)
-    T = torch.as_tensor(np.concatenate(tviews.arrays), dtype=dtype).to(device)
-    del xviews, tviews
-
-    L = len(train)
-    P = max(len(r) for r in train)
-    Q = max(len(r) for r in val)
-    tr, va = _pad(train, P), _pad(val, Q)
-    xo = (np.asarray(xv) * n)[:, None]
-    to = (np.asarray(tv) * n)[:, None]
-    plen = np.array([len(r) for r in train])
-    qlen = np.array([len(r) for r in val])
-    as_long = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.int64, device=device)  # noqa: E731
-    valid = torch.as_tensor(np.arange(P)[None, :] < plen[:, None], device=device)
-    val_valid = torch.as_tensor(np.arange(Q)[None, :] < qlen[:, None], device=device)
-    labels = val_labels = yv = mu = sd = None
-    if classification:
-        labels = as_long(np.where(valid.cpu().numpy(), y_all[tr], 0))
-        val_labels = as_long(np.where(val_valid.cpu().numpy(), y_all[va], 0))
-    else:
-        yv_np = np.zeros((L, Q, K))
-        for i, y in enumerate(y_val):
-            yv_np[i, : len(y)] = y
-        yv = torch.as_tensor(yv_np, device=device)
-        mu = torch.as_tensor(np.stack(mean), device=device)
-        sd = torch.as_tensor(np.stack(std), device=device)
-    pool = _Pool(valid=valid, length=as_long(plen), labels=labels, n_classes=K if classification else None,
-                 init_stream=as_long([s[0] for s in streams]), query_stream=as_long([s[1] for s in streams]))
-    return _Data(X=X, T=T, pool_x=as_long(tr + xo), pool_t=as_long(tr + to), val_x=as_long(va + xo),
-                 val_t=as_long(va + to), val_valid=val_valid, val_len=as_long(qlen), pool=pool,
-                 val_labels=val_labels, y_val=yv, target_mean=mu, target_std=sd, pool_idx=train)
-
-
-def _take(data: _Data, index: list[int], streams: list[tuple]) -> _Data:
-    """The models ``index`` of ``data`` (sharing its inputs), with new random streams."""
-    idx = torch.as_tensor(index, dtype=torch.int64, device=data.pool_x.device)
-    pick = lambda t: None if t is None else t.index_select(0, idx)  # noqa: E731
-    as_long = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.int64, device=idx.device)  # noqa: E731
-    pool = _Pool(valid=pick(data.pool.valid), length=pick(data.pool.length), labels=pick(data.pool.labels),
-                 n_classes=data.pool.n_classes, init_stream=as_long([s[0] for s in streams]),
-                 query_stream=as_long([s[1] for s in streams]))
-    return _Data(X=data.X, T=data.T, pool_x=pick(data.pool_x), pool_t=pick(data.pool_t), val_x=pick(data.val_x),
-                 val_t=pick(data.val_t), val_valid=pick(data.val_valid), val_len=pick(data.val_len), pool=pool,
-                 val_labels=pick(data.val_labels), y_val=pick(data.y_val), target_mean=pick(data.target_mean),
-                 target_std=pick(data.target_std), pool_idx=[data.pool_idx[i] for i in index])
-
-
-class _View:
-    """What a strategy may ask of the current networks (see `alnn.strategies.passive`).
-
-    ``block(lo, hi)`` is the view of models lo .. hi - 1 alone (their networks only)."""
-
-    def __init__(self, model: BatchedMLP, data: _Data, members: int, lo: int = 0, hi: int | None = None):
-        self.model, self.data, self.E = model, data, members
-        self.lo, self.hi = lo, data.pool_x.shape[0] if hi is None else hi
-        self.L = self.hi - self.lo
-        rows = data.pool_x[self.lo:self.hi]
-        self._rows = rows.repeat_interleave(members, dim=0) if members > 1 else rows
-        whole = self.lo == 0 and self.hi == data.pool_x.shape[0]
-        self._models = None if whole else slice(self.lo * members, self.hi * members)
-
-    def block(self, lo: int, hi: int) -> "_View":
-        return _View(self.model, self.data, self.E, self.lo + lo, self.lo + hi)
-
-    @property
-    def alive(self) -> torch.Tensor:
-        alive = self.model.alive if self._models is None else self.model.alive[self._models]
-        return alive.view(self.L, self.E).all(dim=1)
-
-    def outputs(self) -> torch.Tensor:
-        with torch.no_grad():
-            out = self.model.predict(self.data.X, self._rows, models=self._models)
-        return out.view(self.L, self.E, *out.shape[1:])
-
-    def informativeness(self, norm: str) -> torch.Tensor:
-        phi = _sasla.pool_informativeness(self.model, self.data.X, self._rows, norm=norm, models=self._models)
-        return phi.view(self.L, self.E, -1)[:, 0]
-
-
-def _pool_block(pool: _Pool, lo: int, hi: int) -> _Pool:
-    """The pools of models lo .. hi - 1."""
-    cut = lambda t: None if t is None else t[lo:hi]  # noqa: E731
-    return _Pool(valid=cut(pool.valid), length=cut(pool.length), labels=cut(pool.labels), n_classes=pool.n_classes,
-                 init_stream=cut(pool.init_stream), query_stream=cut(pool.query_stream))
-
-
-class _Settings:
-    """Several settings of one strategy as one strategy over blocks of models (the ablations).
-
-    Setting s holds models s * size .. (s + 1) * size - 1, the same trials x folds
-    networks (the same data, initial weights, shuffles and labelled-set draws) for
-    every setting, so all train as extra networks of one batched model and the
-    settings differ only in what they select.  Each block's selection is exactly
-    its strategy's own on those models.
-    """
-
-    records_scores = False
-    last_scores = None
-
-    def __init__(self, parts: list, size: int):
-        names = {p.name for p in parts}
-        members = {p.members for p in parts}
-        if len(names) != 1 or len(members) != 1:
-            raise ValueError(f"settings batched together must be of one strategy and one member count, got "
-                             f"strategies {sorted(names)} and members {sorted(members)}")
-        self.parts, self.size = parts, size
-        self.name, self.members = names.pop(), members.pop()
-        self.counts_scored = getattr(parts[0], "counts_scored", True)
-
-    def _blocks(self):
-        for i, part in enumerate(self.parts):
-            yield part, i * self.size, (i + 1) * self.size
-
-    def initial(self, pool) -> torch.Tensor:
-        return torch.cat([p.initial(_pool_block(pool, lo, hi)) for p, lo, hi in self._blocks()])
-
-    def due(self, epoch: int) -> bool:
-        return any(p.due(epoch) for p in self.parts)
-
-    def select(self, pool, view, mask, epoch: int = 0):
-        masks, scored = [], []
-        for p, lo, hi in self._blocks():
-            if p.due(epoch):
-                m, sc = p.select(_pool_block(pool, lo, hi), view.block(lo, hi), mask[lo:hi], epoch)
-            else:
-                m, sc = mask[lo:hi], torch.zeros_like(pool.length[lo:hi])
-            masks.append(m)
-            scored.append(sc)
-        return torch.cat(masks), torch.cat(scored)
-
-    def scores(self, pool, view, epoch: int) -> torch.Tensor:
-        return torch.cat([p.scores(_pool_block(pool, lo, hi), view.block(lo, hi), epoch)
-                          for p, lo, hi in self._blocks()])
-
-
-# --------------------------------------------------------------------------- the engine
-
-
-class _Cost:
-    """Cumulative multiply-adds of the L models (`alnn.cost`): training and selection."""
-
-    def __init__(self, strategy: str, I: int, J: int, K: int, members: int, batch_size: int, weight_decay):
-        self.strategy, self.shape, self.E, self.B = strategy, (I, J, K), members, int(batch_size)
-        self.wd = np.asarray(weight_decay, dtype=np.float64)
-        self.train = None
-        self.select = None
-
-    def trained(self, shown: np.ndarray) -> None:
-        """``shown`` (L, members): patterns each member was shown in one epoch."""
-        L = shown.shape[0]
-        wd = self.wd if self.wd.ndim == 0 else self.wd.reshape(L, -1)[:, 0]  # grid search: one per network
-        steps = -(-shown // self.B)  # ceil(n / B) mini-batches per member, balanced or not
-        t = _cost.training(*self.shape, shown.sum(axis=1), steps.sum(axis=1), wd)
-        self.train = t if self.train is None else self.train + t
-
-    def scored(self, scored: np.ndarray) -> None:
-        s = _cost.selection(self.strategy, *self.shape, scored, self.E)
-        self.select = s if self.select is None else self.select + s
-
-    def record(self, cols: dict, r: int, L: int) -> None:
-        train = np.zeros(L, np.int64) if self.train is None else self.train
-        select = np.zeros(L, np.int64) if self.select is None else self.select
-        cols["macs_train"][r], cols["macs_select"][r], cols["macs"][r] = train, select, train + select
-
-
-def _column_name(name: str) -> str:
-    return re.sub(r"[^0-9a-zA-Z]+", "_", str(name)).strip("_").lower()
-
-
-def _evaluate(model: BatchedMLP, data: _Data, members: int, task: str, val_rows, val_T) -> dict:
-    """Validation loss and metrics of the L models, numpy arrays of length L."""
-    L, Q = data.val_x.shape
-    with torch.no_grad():
-        O = model.predict(data.X, val_rows)  # (M, Q, K)
-    K = O.shape[2]
-    w = data.val_valid.repeat_interleave(members, dim=0).unsqueeze(2).to(O.dtype) if members > 1 \
-        else data.val_valid.unsqueeze(2).to(O.dtype)
-    n = data.val_len.to(torch.float64)
-    se = torch.where(w > 0, (O - val_T).square(), torch.zeros_like(O))
-    val_loss = (se.sum(dim=(1, 2)).to(torch.float64).view(L, members) / n.unsqueeze(1)).mean(dim=1)
-    O4 = O.view(L, members, Q, K)
-    mean_out = O4.mean(dim=1).to(torch.float64)
-    out = {"val_loss": val_loss.cpu().numpy()}
-    if task == "classification":
-        pred = O4[:, 0].argmax(dim=2) if members == 1 else _ensemble.vote(O4)
-        out.update(_metrics.classification_metrics(data.val_labels, pred, K, data.val_valid))
-        onehot = torch.nn.functional.one_hot(data.val_labels, K).to(torch.float64)
-        sq = torch.where(data.val_valid.unsqueeze(2), (mean_out - onehot).square(), torch.zeros_like(mean_out))
-        out["mse"] = (sq.sum(dim=(1, 2)) / (n * K)).cpu().numpy()
-    else:
-        pred = mean_out * data.target_std.unsqueeze(1) + data.target_mean.unsqueeze(1)
-        reg = _metrics.regression_metrics(data.y_val, pred, data.val_valid)
-        out.update({k: reg[k] for k in _metrics.REGRESSION})
-        out["_targets"] = {k: reg[f"{k}_targets"] for k in _metrics.REGRESSION}
-    return out
-
-
-def _train_epoch(model: BatchedMLP, data: _Data, rows_x, rows_t, mask_rep, stream, counter: int,
-                 batch_size: int, members: int, balanced: bool = False):
-    """One epoch of every network; diverged networks are frozen.
-
-    Returns the per-network SSE (tensor), the patterns shown (L, members)
-    and which of the L models diverged in this epoch (numpy bool).
-    """
-    L = data.pool_x.shape[0]
-    sse, shown = model.train_epoch(data.X, data.T, rows_x, rows_t, mask_rep, stream, counter, batch_size,
-                                   balanced=balanced)
-    ok = torch.isfinite(sse) & model.finite()
-    bad = (model.alive & ~ok).view(L, members).any(dim=1)
-    if bool(bad.any()):
-        model.disable(bad.repeat_interleave(members) if members > 1 else bad)
-    return sse, shown.reshape(L, members), bad.cpu().numpy()
-
-
-def _record(cols: dict, targets_cols: dict, r: int, n_rec: int, model: BatchedMLP, data: _Data, members: int,
-            task: str, val_rows, val_T, sse, shown, diverged, wall: float, target_names) -> None:
-    """Row ``r`` of the recorded columns: divergence, wall time, training loss and validation metrics."""
-    L = data.pool_x.shape[0]
-    cols["diverged"][r] = diverged
-    cols["wall_s"][r] = wall
-    with np.errstate(invalid="ignore", divide="ignore"):
-        tl = (sse.to(torch.float64).cpu().numpy().reshape(L, members) / shown).mean(axis=1)
-    cols["train_loss"][r] = np.where(diverged, np.nan, tl)
-    ev = _evaluate(model, data, members, task, val_rows, val_T)
-    per_target = ev.pop("_targets", None)
-    for key, value in ev.items():
-        cols.setdefault(key, np.full((n_rec, L), np.nan))[r] = np.where(diverged, np.nan, value)
-    if per_target is not None and target_names is not None and len(target_names) > 1:
-        for key, value in per_target.items():
-            for j, name in enumerate(target_names):
-                c = f"{key}_{_column_name(name)}"
-                targets_cols.setdefault(c, np.full((n_rec, L), np.nan))[r] = np.where(
-                    diverged, np.nan, value[:, j])
-
-
-def _empty_columns(n_rec: int, L: int) -> dict:
-    cols: dict[str, np.ndarray] = {key: np.zeros((n_rec, L), dtype=np.int64) for key in COUNTS}
-    cols["diverged"] = np.zeros((n_rec, L), dtype=bool)
-    for key in ("wall_s", "train_loss"):
-        cols[key] = np.zeros((n_rec, L))
-    return cols
-
-
-def _setup(data: _Data, members: int, task: str, hidden: int, lr, momentum, weight_decay, init_seeds, device,
-           dtype, precision: str = "float32"):
-    """The batched model of the L x members networks and the row tables they train and validate on."""
-    E = members
-    K = data.T.shape[1]
-    model = BatchedMLP.initialise(init_seeds, data.X.shape[1], hidden, K,
-                                  output="sigmoid" if task == "classification" else "linear", lr=lr,
-                                  momentum=momentum, weight_decay=weight_decay, device=device, dtype=dtype,
-                                  precision=precision)
-    rep = (lambda t: t.repeat_interleave(E, dim=0)) if E > 1 else (lambda t: t)
-    val_T = data.T.index_select(0, rep(data.val_t).reshape(-1)).view(model.n_models, -1, K)
-    return model, rep, rep(data.pool_x), rep(data.pool_t), rep(data.val_x), val_T
-
-
-def _engine(data: _Data, strategy, *, task: str, hidden: int, lr, momentum, weight_decay, batch_size: int,
+def _engine(data: Data, strategy, *, task: str, hidden: int, lr, momentum, weight_decay, batch_size: int,
             epochs: int, init_seeds: list, shuffle_streams: list, device, dtype, progress: bool, desc: str,
             final_only: bool = False, return_masks: bool = False, target_names=None, precision: str = "float32"):
     L, P = data.pool_x.shape
     E = strategy.members
     M = L * E
-    model, rep, rows_x, rows_t, val_rows, val_T = _setup(data, E, task, hidden, lr, momentum, weight_decay,
+    model, rep, rows_x, rows_t, val_rows, val_T = setup(data, E, task, hidden, lr, momentum, weight_decay,
                                                          init_seeds, device, dtype, precision)
     stream = torch.as_tensor(shuffle_streams, dtype=torch.int64, device=device)
-    view = _View(model, data, E)
+    view = View(model, data, E)
     pool = data.pool
 
     mask = strategy.initial(pool)
     labelled_ever = torch.zeros_like(mask)
     n_rec = 1 if final_only else epochs
-    cols = _empty_columns(n_rec, L)
+    cols = empty_columns(n_rec, L)
     targets_cols: dict[str, np.ndarray] = {}
     masks = np.zeros((epochs, L, P), dtype=bool) if return_masks else None
     scores = (np.full((epochs, L, P), np.nan, dtype=np.float32)
@@ -489,8 +82,9 @@ def _engine(data: _Data, strategy, *, task: str, hidden: int, lr, momentum, weig
     presentations = np.zeros(L, dtype=np.int64)
     scored = np.zeros(L, dtype=np.int64)
     diverged = np.zeros(L, dtype=bool)
+    reference = np.full(M, np.nan)  # each network's first-epoch training loss (divergence, `train_epoch`)
     wall = 0.0
-    cost = _Cost(strategy.name, data.X.shape[1], hidden, data.T.shape[1], E, batch_size, weight_decay)
+    cost = Cost(strategy.name, data.X.shape[1], hidden, data.T.shape[1], E, batch_size, weight_decay)
 
     from tqdm.auto import tqdm
 
@@ -506,7 +100,8 @@ def _engine(data: _Data, strategy, *, task: str, hidden: int, lr, momentum, weig
                 cost.scored(sc)
                 if scores is not None and getattr(strategy, "last_scores", None) is not None:
                     scores[epoch - 1] = strategy.last_scores.to(torch.float32).cpu().numpy()
-            sse, shown, bad = _train_epoch(model, data, rows_x, rows_t, rep(mask), stream, epoch, batch_size, E)
+            sse, shown, bad = train_epoch(model, data, rows_x, rows_t, rep(mask), stream, epoch, batch_size, E,
+                                          reference=reference)
             wall += time.perf_counter() - t0
             diverged |= bad
             presentations += shown.sum(axis=1)
@@ -523,7 +118,7 @@ def _engine(data: _Data, strategy, *, task: str, hidden: int, lr, momentum, weig
             cols["presentations"][r] = presentations
             cols["scored"][r] = scored
             cost.record(cols, r, L)
-            _record(cols, targets_cols, r, n_rec, model, data, E, task, val_rows, val_T, sse, shown, diverged, wall,
+            record(cols, targets_cols, r, n_rec, model, data, E, task, val_rows, val_T, sse, shown, diverged, wall,
                     target_names)
             bar.update()
             if bad.any():
@@ -534,91 +129,6 @@ def _engine(data: _Data, strategy, *, task: str, hidden: int, lr, momentum, weig
     if masks is None:
         return cols, masks
     return cols, {"mask": masks, "score": scores}
-
-
-def _frame(cols: dict, ident: dict, epochs_recorded: np.ndarray) -> pd.DataFrame:
-    """Rows ordered by model then epoch; ``ident`` holds per-model columns (length L)."""
-    n_rec, L = cols["diverged"].shape
-    data = {}
-    for key, values in ident.items():
-        data[key] = np.repeat(np.asarray(values), n_rec)
-    data["epoch"] = np.tile(epochs_recorded, L)
-    for key, values in cols.items():
-        data[key] = values.T.reshape(-1)
-    return pd.DataFrame(data)
-
-
-def _metric_order(task: str, cols: dict) -> list[str]:
-    head = list(COUNTS) + ["diverged", "wall_s", "train_loss",
-            "val_loss"]
-    if task == "classification":
-        metrics = list(_metrics.CLASSIFICATION) + ["mse"]
-    else:
-        metrics = list(_metrics.REGRESSION)
-    rest = [c for c in cols if c not in head and c not in metrics]
-    return head + metrics + rest
-
-
-def _check_settings(settings) -> list[dict] | None:
-    if settings is None:
-        return None
-    if isinstance(settings, dict) or not all(isinstance(s, dict) for s in settings) or not len(settings):
-        raise ValueError(f"settings must be a non-empty list of parameter dicts, got {settings!r}")
-    return [dict(s) for s in settings]
-
-
-def _prepare(dataset, strategy: str, params: dict | None, *, trials: int, folds: int, seed: int,
-             trial_start: int, device, initial=None, settings: list[dict] | None = None):
-    """What every protocol starts from: the stacked data of the trials x folds models, the strategy,
-    the identity columns, and each network's initial-weight seeds and shuffle stream (common random
-    numbers: see the module docstring).  ``initial`` overrides the strategy's initial labelled-set size.
-    ``settings`` (parameter dicts, each over ``params``): the trials x folds models once per setting,
-    setting-major, as one strategy (`_Settings`); the identity columns then hold ``setting``."""
-    from alnn.preprocess import prepare, splits
-
-    trials = _check_int("trials", trials, 1)
-    folds = _check_int("folds", folds, 2)
-    seed = _check_int("seed", seed, 0)
-    trial_start = _check_int("trial_start", trial_start, 0)
-    settings = _check_settings(settings)
-    pool_min = _pool_min(dataset, folds)
-
-    def strategy_of(p):
-        p = check_strategy(strategy, p, dataset.task, pool_min)
-        if initial is not None and "initial" in p:
-            p = {**p, "initial": int(initial)}
-        return _MODULES[strategy][1](p, dataset.task)
-
-    dev = resolve_device(device)
-    if settings is None:
-        strat = strategy_of(params)
-    else:
-        strat = _Settings([strategy_of({**(params or {}), **s}) for s in settings], trials * folds)
-    E = strat.members
-    ident = {"trial": [], "fold": []}
-    init_seeds, shuffles, streams = [], [], []
-    for t in range(trial_start, trial_start + trials):
-        for f in range(folds):
-            ident["trial"].append(t)
-            ident["fold"].append(f)
-            streams.append((seed_words(seed, _LABELLED, t, f), seed_words(seed, _QUERY, t, f)))
-            for e in range(E):
-                init_seeds.append((seed, _INIT, t, f, e))
-                shuffles.append(seed_words(seed, _SHUFFLE, t, f, e))
-
-    def prepared():
-        for t in range(trial_start, trial_start + trials):
-            for tr, va in splits(dataset, folds, _split_seed(seed, _SPLIT, t)):
-                yield prepare(dataset, tr, va)
-
-    data = _build(dataset, prepared(), streams, dev, torch.float32)
-    if settings is not None:
-        S, L0 = len(settings), len(streams)
-        data = _take(data, list(range(L0)) * S, streams * S)
-        ident = {"setting": list(np.repeat(np.arange(S), L0)), "trial": ident["trial"] * S,
-                 "fold": ident["fold"] * S}
-        init_seeds, shuffles = init_seeds * S, shuffles * S
-    return data, strat, ident, init_seeds, shuffles, dev
 
 
 # --------------------------------------------------------------------------- public entry points
@@ -654,10 +164,10 @@ def run(dataset, strategy: str, *, config: TrainConfig, trials: int, folds: int,
     """
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be an alnn.TrainConfig, got {type(config).__name__}")
-    epochs = _check_int("epochs", epochs, 1)
+    epochs = check_int("epochs", epochs, 1)
     if settings is not None and return_masks:
         raise ValueError("return_masks records one setting's subsets; run without settings to record them")
-    data, strat, ident, init_seeds, shuffles, dev = _prepare(dataset, strategy, params, trials=trials, folds=folds,
+    data, strat, ident, init_seeds, shuffles, dev = prepare(dataset, strategy, params, trials=trials, folds=folds,
                                                              seed=seed, trial_start=trial_start, device=device,
                                                              settings=settings)
     task = dataset.task
@@ -668,7 +178,7 @@ def run(dataset, strategy: str, *, config: TrainConfig, trials: int, folds: int,
         desc=f"{dataset.name} {strategy}", return_masks=return_masks,
         target_names=getattr(dataset, "target_names", None), precision=precision)
     L = len(ident["trial"])
-    frame = _frame({k: cols[k] for k in _metric_order(task, cols)},
+    frame = to_frame({k: cols[k] for k in metric_order(task, cols)},
                    {"dataset": [dataset.name] * L, "strategy": [strategy] * L, **ident},
                    np.arange(1, epochs + 1))
     frame["diverged"] = frame["diverged"].astype(bool)
@@ -681,17 +191,6 @@ def run(dataset, strategy: str, *, config: TrainConfig, trials: int, folds: int,
         if masks["score"] is not None:
             out[(t, f)]["score"] = masks["score"][:, l, :n]
     return frame, out
-
-
-def _check_search(configs, folds, epochs, seed):
-    """The validated arguments every grid search takes (full grid and successive halving)."""
-    configs = list(configs)
-    if not configs:
-        raise ValueError("configs is empty: give at least one TrainConfig")
-    for c in configs:
-        if not isinstance(c, TrainConfig):
-            raise TypeError(f"configs must hold alnn.TrainConfig objects, got {type(c).__name__}")
-    return configs, _check_int("folds", folds, 2), _check_int("epochs", epochs, 1), _check_int("seed", seed, 0)
 
 
 def grid_search(dataset, configs: Sequence[TrainConfig], *, folds: int, epochs: int, seed: int,
@@ -707,11 +206,11 @@ def grid_search(dataset, configs: Sequence[TrainConfig], *, folds: int, epochs: 
     """
     from alnn.preprocess import prepare, splits
 
-    configs, folds, epochs, seed = _check_search(configs, folds, epochs, seed)
+    configs, folds, epochs, seed = check_search(configs, folds, epochs, seed)
     dev = resolve_device(device)
     task = dataset.task
-    base = _build(dataset, (prepare(dataset, tr, va)
-                            for tr, va in splits(dataset, folds, _split_seed(seed, _GRID + _SPLIT, 0))),
+    base = build(dataset, (prepare(dataset, tr, va)
+                            for tr, va in splits(dataset, folds, split_seed(seed, GRID + SPLIT, 0))),
                   [((0, 0), (0, 0))] * folds, dev, torch.float32)
     groups: dict[tuple[int, int], list[int]] = {}
     for i, c in enumerate(configs):
@@ -720,15 +219,15 @@ def grid_search(dataset, configs: Sequence[TrainConfig], *, folds: int, epochs: 
     strat = _passive.Passive({}, task)
     for (hidden, batch), members in groups.items():
         order = [(i, f) for i in members for f in range(folds)]
-        data = _take(base, [f for _, f in order],
-                     [(seed_words(seed, _GRID + _LABELLED, 0, f), seed_words(seed, _GRID + _QUERY, 0, f))
+        data = take(base, [f for _, f in order],
+                     [(seed_words(seed, GRID + LABELLED, 0, f), seed_words(seed, GRID + QUERY, 0, f))
                       for _, f in order])
         cols, _ = _engine(
             data, strat, task=task, hidden=hidden, lr=[configs[i].lr for i, _ in order],
             momentum=[configs[i].momentum for i, _ in order],
             weight_decay=[configs[i].weight_decay for i, _ in order], batch_size=batch, epochs=epochs,
-            init_seeds=[(seed, _GRID + _INIT, 0, f, 0) for _, f in order],
-            shuffle_streams=[seed_words(seed, _GRID + _SHUFFLE, 0, f, 0) for _, f in order],
+            init_seeds=[(seed, GRID + INIT, 0, f, 0) for _, f in order],
+            shuffle_streams=[seed_words(seed, GRID + SHUFFLE, 0, f, 0) for _, f in order],
             device=dev, dtype=torch.float32, progress=progress,
             desc=f"{dataset.name} grid h={hidden} ({len(members)} configs)", final_only=True,
             target_names=getattr(dataset, "target_names", None), precision=precision)
@@ -736,10 +235,11 @@ def grid_search(dataset, configs: Sequence[TrainConfig], *, folds: int, epochs: 
                  for k in ("hidden", "lr", "weight_decay", "momentum", "batch_size")}
         ident["fold"] = [f for _, f in order]
         ident["_order"] = [i for i, _ in order]
-        keep = [k for k in _metric_order(task, cols) if k not in COUNTS and k != "wall_s"]
-        frames.append(_frame({k: cols[k] for k in keep}, ident, np.array([epochs])))
+        keep = [k for k in metric_order(task, cols) if k not in COUNTS and k != "wall_s"]
+        frames.append(to_frame({k: cols[k] for k in keep}, ident, np.array([epochs])))
     frame = pd.concat(frames, ignore_index=True).sort_values(["_order", "fold"], kind="stable")
     frame = frame.drop(columns=["_order", "epoch"]).reset_index(drop=True)
     frame["diverged"] = frame["diverged"].astype(bool)
     lead = ["hidden", "lr", "weight_decay", "momentum", "batch_size", "fold", "val_loss", "diverged"]
     return frame[lead + [c for c in frame.columns if c not in lead]]
+

@@ -47,7 +47,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from alnn import experiment as _x
+from alnn import engine
 from alnn.model import BatchedMLP, TrainConfig, resolve_device, seed_words
 from alnn.strategies import passive as _passive
 
@@ -71,7 +71,7 @@ def rung_epochs(epochs: int, eta: int = ETA, rungs: int = RUNGS) -> list[int]:
     Non-decreasing, the last is ``epochs``; short budgets may repeat a value
     (then several cuts happen at the same epoch).
     """
-    epochs = _x._check_int("epochs", epochs, 1)
+    epochs = engine.check_int("epochs", epochs, 1)
     eta, rungs = check_halving(eta, rungs)
     return [max(1, int(np.floor(epochs / eta ** (rungs - i) + 0.5))) for i in range(1, rungs + 1)]
 
@@ -111,18 +111,19 @@ class _Group:
         self.hidden, self.batch = hidden, batch
         self.order = [(i, f) for i in members for f in range(folds)]  # real network -> (config, fold)
         # exactly what grid_search builds for this group
-        self.data = _x._take(base, [f for _, f in self.order],
-                             [(seed_words(seed, _x._GRID + _x._LABELLED, 0, f),
-                               seed_words(seed, _x._GRID + _x._QUERY, 0, f)) for _, f in self.order])
+        self.data = engine.take(base, [f for _, f in self.order],
+                             [(seed_words(seed, engine.GRID + engine.LABELLED, 0, f),
+                               seed_words(seed, engine.GRID + engine.QUERY, 0, f)) for _, f in self.order])
         hyper = {k: [getattr(configs[i], k) for i, _ in self.order] for k in ("lr", "momentum", "weight_decay")}
-        self.model, _, self.rows_x, self.rows_t, self.val_rows, self.val_T = _x._setup(
+        self.model, _, self.rows_x, self.rows_t, self.val_rows, self.val_T = engine.setup(
             self.data, 1, task, hidden, hyper["lr"], hyper["momentum"], hyper["weight_decay"],
-            [(seed, _x._GRID + _x._INIT, 0, f, 0) for _, f in self.order], dev, torch.float32, precision)
+            [(seed, engine.GRID + engine.INIT, 0, f, 0) for _, f in self.order], dev, torch.float32, precision)
         self.hyper = {k: np.asarray(v, dtype=np.float64) for k, v in hyper.items()}
-        self.stream = torch.as_tensor([seed_words(seed, _x._GRID + _x._SHUFFLE, 0, f, 0) for _, f in self.order],
+        self.stream = torch.as_tensor([seed_words(seed, engine.GRID + engine.SHUFFLE, 0, f, 0) for _, f in self.order],
                                       dtype=torch.int64, device=dev)
         self.mask = _passive.Passive({}, task).initial(self.data.pool)
         self.diverged = np.zeros(len(self.order), dtype=bool)  # every network, padding included
+        self.reference = np.full(len(self.order), np.nan)  # first-epoch training losses (divergence)
         self.last = None  # (sse, shown, wall) of the latest epoch trained
         self.padding = 0
         K, Q = self.data.T.shape[1], self.data.val_x.shape[1]
@@ -137,8 +138,9 @@ class _Group:
         """Epochs ``first .. last``; keeps the SSE and patterns shown of the last one (`last`)."""
         t0 = time.perf_counter()
         for epoch in range(first, last + 1):
-            sse, shown, bad = _x._train_epoch(self.model, self.data, self.rows_x, self.rows_t, self.mask,
-                                              self.stream, epoch, self.batch, 1)
+            sse, shown, bad = engine.train_epoch(self.model, self.data, self.rows_x, self.rows_t, self.mask,
+                                              self.stream, epoch, self.batch, 1,
+                                                 reference=self.reference)
             self.diverged |= bad
             self.last = (sse, shown, time.perf_counter() - t0)
 
@@ -168,13 +170,14 @@ class _Group:
         pool = self.data.pool
         streams = [(tuple(a), tuple(b))
                    for a, b in zip(pool.init_stream[idx].tolist(), pool.query_stream[idx].tolist())]
-        self.data = _x._take(self.data, rows, streams)
+        self.data = engine.take(self.data, rows, streams)
         pick = lambda t: t.index_select(0, idx)  # noqa: E731
         self.rows_x, self.rows_t, self.val_rows, self.val_T = (pick(t) for t in (self.rows_x, self.rows_t,
                                                                                   self.val_rows, self.val_T))
         self.stream, self.mask = pick(self.stream), pick(self.mask)
         self.mask[len(index):] = False  # the padding never trains
         self.diverged = self.diverged[rows]
+        self.reference = self.reference[rows]
         sse, shown, wall = self.last
         self.last = (pick(sse), shown[rows], wall)
         self.order = [self.order[n] for n in index]
@@ -195,14 +198,14 @@ def halving_search(dataset, configs: Sequence[TrainConfig], *, folds: int, epoch
     from alnn.preprocess import prepare, splits
     from tqdm.auto import tqdm
 
-    configs, folds, epochs, seed = _x._check_search(configs, folds, epochs, seed)
+    configs, folds, epochs, seed = engine.check_search(configs, folds, epochs, seed)
     eta, rungs = check_halving(eta, rungs)
     budgets = rung_epochs(epochs, eta, rungs)
     dev = resolve_device(device)
     task = dataset.task
     target_names = getattr(dataset, "target_names", None)
-    base = _x._build(dataset, (prepare(dataset, tr, va)
-                               for tr, va in splits(dataset, folds, _x._split_seed(seed, _x._GRID + _x._SPLIT, 0))),
+    base = engine.build(dataset, (prepare(dataset, tr, va)
+                               for tr, va in splits(dataset, folds, engine.split_seed(seed, engine.GRID + engine.SPLIT, 0))),
                      [((0, 0), (0, 0))] * folds, dev, torch.float32)
     members: dict[tuple[int, int], list[int]] = {}
     for i, c in enumerate(configs):
@@ -220,12 +223,12 @@ def halving_search(dataset, configs: Sequence[TrainConfig], *, folds: int, epoch
             for g in groups:
                 g.train(done + 1, until)  # nothing when this rung ends at the same epoch as the last
                 sse, shown, wall = g.last
-                cols = _x._empty_columns(1, len(g.order) + g.padding)
+                cols = engine.empty_columns(1, len(g.order) + g.padding)
                 targets: dict[str, np.ndarray] = {}
-                _x._record(cols, targets, 0, 1, g.model, g.data, 1, task, g.val_rows, g.val_T, sse, shown,
+                engine.record(cols, targets, 0, 1, g.model, g.data, 1, task, g.val_rows, g.val_T, sse, shown,
                            g.diverged.copy(), wall, target_names)
                 cols.update(targets)
-                keep = [k for k in _x._metric_order(task, cols) if k not in _x.COUNTS and k != "wall_s"]
+                keep = [k for k in engine.metric_order(task, cols) if k not in engine.COUNTS and k != "wall_s"]
                 for n, (i, f) in enumerate(g.order):
                     rows[(i, f)] = {"rung": r, "epochs": until, **{k: cols[k][0, n] for k in keep}}
                 for i in g.configs:

@@ -498,6 +498,27 @@ class BatchedMLP:
             out.sigmoid_()
         return out
 
+    def activations(self, inputs: torch.Tensor, rows: torch.Tensor, *, models: slice | None = None) -> torch.Tensor:
+        """Hidden-layer activations (M, Q, J) of every network m for the rows ``inputs[rows[m]]``
+        (chunked like `predict`; float32 products as in `forward`)."""
+        M, Q = rows.shape
+        I, J = self.n_inputs, self.n_hidden
+        out = torch.empty((M, Q, J), dtype=self.dtype, device=self.device)
+        if Q == 0 or M == 0:
+            return out
+        qc = max(1, min(Q, 1024))
+        mc = max(1, min(M, _ELEMENTS_PER_CHUNK // (qc * max(I, J))))
+        V, b = (self.hidden_weight, self.hidden_bias) if models is None else (self.hidden_weight[models],
+                                                                              self.hidden_bias[models])
+        with self._products():
+            for m0 in range(0, M, mc):
+                m1 = min(M, m0 + mc)
+                for q0 in range(0, Q, qc):
+                    q1 = min(Q, q0 + qc)
+                    X = inputs.index_select(0, rows[m0:m1, q0:q1].reshape(-1)).view(m1 - m0, q1 - q0, I)
+                    torch.baddbmm(b[m0:m1].unsqueeze(1), X, V[m0:m1].transpose(1, 2), out=out[m0:m1, q0:q1])
+        return out.sigmoid_()
+
     # ------------------------------------------------------------------ products
 
     def _products(self):
@@ -770,7 +791,8 @@ class BatchedMLP:
 
     def train_epoch(self, inputs: torch.Tensor, targets: torch.Tensor, rows_x: torch.Tensor,
                     rows_t: torch.Tensor, mask: torch.Tensor, stream: torch.Tensor, epoch: int,
-                    batch_size: int, balanced: bool = False) -> tuple[torch.Tensor, np.ndarray]:
+                    batch_size: int, balanced: bool = False,
+                    max_steps: int | None = None) -> tuple[torch.Tensor, np.ndarray]:
         """One epoch of every network on the included patterns of its pool.
 
         ``inputs`` (R, I) and ``targets`` (R', K) are shared tables; network m's pool
@@ -783,7 +805,10 @@ class BatchedMLP:
         one, the larger first (``numpy.array_split``), so that no epoch ends with a
         batch of a pattern or two taking a full step.  Returns the per-network sum
         of squared errors over the epoch's batches (each measured before its step)
-        and the number of patterns each network was shown (numpy).
+        and the number of patterns each network was shown (numpy).  With
+        ``max_steps`` only the epoch's first ``max_steps`` mini-batches are
+        trained (the rest of its shuffle is never shown): a round of a fixed
+        number of steps ends part-way through its last epoch.
         """
         M, P = mask.shape
         B = int(batch_size)
@@ -818,7 +843,12 @@ class BatchedMLP:
         # one output: gather plain numbers (the same copy, several times faster than rows of one)
         flat_t = targets.view(-1) if targets.shape[1] == 1 and targets.is_contiguous() else None
         nmin = int(n.min())
-        for s in range(steps):
+        run = steps if max_steps is None else max(0, min(steps, int(max_steps)))
+        if run < steps:
+            shown = sizes[:, :run].sum(axis=1) if sizes is not None else np.minimum(n, run * B)
+        else:
+            shown = n
+        for s in range(run):
             torch.index_select(inputs, 0, rx[s].view(-1), out=work["X"])
             if flat_t is not None:
                 torch.index_select(flat_t, 0, rt[s].view(-1), out=work["T"].view(-1))
@@ -830,7 +860,7 @@ class BatchedMLP:
             else:
                 counts = None if (s + 1) * B <= nmin else np.clip(n - s * B, 0, B)
             sse += self._step(work, B, counts)
-        return sse, n
+        return sse, shown
 
     # ------------------------------------------------------------------ state
 

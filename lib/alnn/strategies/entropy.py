@@ -227,16 +227,27 @@ class PoolSchedule:
     last_scores: torch.Tensor | None = None
 
     def select(self, pool, view, mask: torch.Tensor, epoch: int = 0):
+        """The draft's protocol's query at a due epoch: `query` of ``query_size`` patterns."""
+        return self.query(pool, view, mask, self.query_size, epoch)
+
+    def query(self, pool, view, mask: torch.Tensor, size: int, counter: int):
+        """Move ``size`` unlabelled patterns of every live model into L (every protocol's query).
+
+        Returns the new mask and the patterns each model scored (|U| for a
+        strategy that scores, 0 for random and for diverged models); ``counter``
+        keys the query's random draws.  This default queries the ``size``
+        highest `scores`; batch strategies override it.
+        """
         self.last_scores = None
         avail = pool.valid & ~mask
         n_avail = avail.sum(dim=1)
         alive = view.alive
         if not bool((n_avail[alive] > 0).any()):
             return mask, torch.zeros_like(pool.length)
-        score = self.scores(pool, view, epoch)
+        score = self.scores(pool, view, counter)
         if self.records_scores:  # the utility of every unlabelled pattern; NaN: labelled, padding, diverged
             self.last_scores = torch.where(avail & alive.unsqueeze(1), score, torch.full_like(score, float("nan")))
-        new = query_top(score, mask, pool.valid, self.query_size)
+        new = query_top(score, mask, pool.valid, size)
         scored = n_avail if self.counts_scored else torch.zeros_like(n_avail)
         scored = torch.where(alive, scored, torch.zeros_like(scored))
         return torch.where(alive.unsqueeze(1), new, mask), scored
