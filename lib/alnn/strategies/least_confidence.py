@@ -1,0 +1,67 @@
+"""Least-confidence sampling: query the least probable top class (SPEC section 3).
+
+Utility of a pattern of U: 1 - p_(1), the largest probability of the class
+distribution of the network's sigmoid output activations (``probability``:
+``softmax`` over the activations, the default, or the ``normalised``
+activations o_k / sum_j o_j; `alnn.strategies.entropy.class_distribution`).
+Lewis and Gale 1994 (uncertainty sampling); scikit-activeml's
+``UncertaintySampling(method="least_confident")`` computes the same utility
+(checked in tests/test_field_strategies.py).
+
+The schedule, the initial labelled set and the top-q query (ties: lowest pool
+position) are those of `alnn.strategies.entropy`.  Classification only.
+
+Selection cost (``DESCRIPTION["select_macs"]``, multiply-adds per scored
+pattern): the forward pass of the network, (I + 1) J + (J + 1) K.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from alnn.strategies.diversity import check_task
+from alnn.strategies.entropy import PoolSchedule, check_probability, check_schedule, class_distribution
+
+__all__ = ["LeastConfidence", "utility", "NAME", "MEMBERS", "DEFAULTS", "DESCRIPTION", "check_params"]
+
+NAME = "least-confidence"
+MEMBERS = 1
+DEFAULTS = {"tau": 1, "query_size": 1, "initial": None, "probability": "softmax"}
+DESCRIPTION = {
+    "name": NAME,
+    "label": "Least confidence",
+    "summary": "least-confidence sampling: query the lowest top-class probability, utility 1 - p_(1) "
+               "(Lewis and Gale 1994)",
+    "tasks": ("classification",),
+    "kind": "pool",
+    "reference": "Lewis and Gale 1994",
+    "select_macs": "(I+1)*J + (J+1)*K",
+}
+
+
+def utility(outputs, probability: str = "softmax") -> torch.Tensor:
+    """1 - p_(1) of the class distribution of ``outputs`` over the last axis."""
+    return 1.0 - class_distribution(outputs, probability).amax(dim=-1)
+
+
+def check_params(params: dict, task: str, pool_min: int) -> dict:
+    check_task(NAME, task, DESCRIPTION["tasks"])
+    return {**check_schedule(params, task, pool_min, name=NAME),
+            "probability": check_probability(NAME, params["probability"])}
+
+
+class LeastConfidence(PoolSchedule):
+    """Query the patterns whose most probable class is least probable."""
+
+    name = NAME
+    members = MEMBERS
+
+    def __init__(self, params: dict, task: str):
+        super().__init__(params, task)
+        self.probability = params.get("probability", "softmax")
+
+    def scores(self, pool, view, counter: int) -> torch.Tensor:
+        return utility(view.outputs()[:, 0], self.probability)
+
+
+STRATEGY = LeastConfidence
