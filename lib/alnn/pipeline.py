@@ -156,11 +156,17 @@ class Task:
     def __hash__(self):
         return hash(self.key)
 
+    @property
+    def folder(self) -> str:
+        """The shard's folder below ``shards/<problem>/``: the strategy (trials), ``grid``,
+        ``budget-<strategy>`` or ``ablation-<variant>`` (its strategy field names the variant)."""
+        return f"budget-{self.strategy}" if self.kind == "budget" else self.strategy
+
     def path(self, store: S.Store) -> Path:
-        return store.shard(self.problem, self.strategy, self.key)
+        return store.shard(self.problem, self.folder, self.key)
 
     def diagnostics_path(self, store: S.Store) -> Path:
-        return store.shard(self.problem, self.strategy, f"{self.key}.diag")
+        return store.shard(self.problem, self.folder, f"{self.key}.diag")
 
     def expect(self) -> dict[str, Any]:
         return {"key": self.key, "fields": self.fields}
@@ -574,7 +580,23 @@ class Outcome:
     seconds: float
 
 
+def _adopt_legacy(task: Task, store: S.Store) -> None:
+    """Budget shards used to lie beside the trial shards of their strategy (``shards/<problem>/<strategy>/``);
+    one found there under its key moves to its own folder (a rename: the key names the same shard)."""
+    if task.kind != "budget":
+        return
+    new = task.path(store)
+    old = store.shard(task.problem, task.strategy, task.key)
+    if not new.exists() and old.is_file():
+        new.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.replace(old, new)
+        except FileNotFoundError:  # another process moved it first
+            pass
+
+
 def _load(task: Task, store: S.Store) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    _adopt_legacy(task, store)
     diag = None
     if task.wants_diagnostics:
         diag = S.try_read(task.diagnostics_path(store), task.expect(), log=log)

@@ -6,12 +6,16 @@ Layout under ``results/<profile>/`` (see docs/architecture.md)::
     data/<problem>.json                          data description
     grid/<problem>.parquet + <problem>.json      grid-search table and its winner
     shards/<problem>/<strategy>/<key>.parquet    trial shards (``grid`` for grid-search shards)
+    shards/<problem>/budget-<strategy>/<key>.parquet      budget-protocol shards
+    shards/<problem>/ablation-<variant>/<key>.parquet     shards of the controls and ablations
     trials/<problem>/<strategy>.parquet          the shards of one problem x strategy, concatenated
     diagnostics/<problem>/<strategy>.parquet     per-pattern selection record of one model
 
 Every file is written to a temporary name in its own folder and renamed, so a
 reader (or ``make``) never sees a half-written file, and two writers of the
-same file leave one complete copy. A Parquet file carries its key fields and
+same file leave one complete copy. A file that already holds what would be
+written is left alone, bytes and modification time: rerunning a finished stage
+changes nothing that ``make`` tracks. A Parquet file carries its key fields and
 row count and a hash of its values in the schema metadata (``alnn``), and
 page checksums; :func:`read` verifies them all, so a truncated, corrupted or
 foreign file is detected and recomputed instead of read.
@@ -65,13 +69,32 @@ def content_hash(frame: pd.DataFrame) -> str:
     return digest.hexdigest()[:16]
 
 
+def _holds(path: Path, table: pa.Table, stored: Mapping[str, Any]) -> bool:
+    """Whether ``path`` is a whole, readable file with exactly this metadata, schema and content."""
+    try:
+        if not path.is_file() or read_meta(path) != json.loads(_canonical(stored)):
+            return False
+        if not pq.read_schema(path).remove_metadata().equals(table.schema.remove_metadata()):
+            return False
+        read(path)  # page checksums, row count, and the values against the content hash
+        return True
+    except (ShardError, OSError):
+        return False
+
+
 def write(path: str | Path, frame: pd.DataFrame, meta: Mapping[str, Any]) -> Path:
-    """Write ``frame`` to ``path`` atomically with ``meta``, its row count and content hash in the metadata."""
+    """Write ``frame`` to ``path`` atomically with ``meta``, its row count and content hash in the metadata.
+
+    A file that already holds the same metadata, column types and values (and passes every check of
+    :func:`read`) is left as it is.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     table = pa.Table.from_pandas(frame, preserve_index=False)
     stored = dict(meta, rows=len(frame), content=content_hash(frame))
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), META: _canonical(stored).encode()})
+    if _holds(path, table, stored):
+        return path
     tmp = _tmp_name(path)
     try:
         pq.write_table(table, tmp, write_page_checksum=True)
@@ -127,12 +150,18 @@ def try_read(path: str | Path, expect: Mapping[str, Any] | None = None, log=None
 
 
 def write_json(path: str | Path, data: Any) -> Path:
-    """Write ``data`` as indented JSON, atomically."""
+    """Write ``data`` as indented JSON, atomically; a file that already holds that text is left as it is."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(data, indent=2, sort_keys=True, default=str) + "\n"
+    try:
+        if path.read_text() == text:
+            return path
+    except (OSError, UnicodeDecodeError):
+        pass
     tmp = _tmp_name(path)
     try:
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+        tmp.write_text(text)
         _replace_atomic(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -166,9 +195,10 @@ class Store:
     def grid_winner(self, problem: str) -> Path:
         return self.root / "grid" / f"{problem}.json"
 
-    def shard(self, problem: str, strategy: str, key: str) -> Path:
-        """A trial shard (``strategy="grid"`` for a grid-search shard)."""
-        return self.root / "shards" / problem / strategy / f"{key}.parquet"
+    def shard(self, problem: str, folder: str, key: str) -> Path:
+        """A shard: ``folder`` is the strategy of a trial shard, ``grid`` for a grid-search shard,
+        ``budget-<strategy>`` for a budget-protocol shard, ``ablation-<variant>`` for an ablation shard."""
+        return self.root / "shards" / problem / folder / f"{key}.parquet"
 
     def trials(self, problem: str, strategy: str) -> Path:
         return self.root / "trials" / problem / f"{strategy}.parquet"
