@@ -15,9 +15,12 @@ scikit-activeml's ``batch_bald`` with a batch of one computes the same
 quantity after clipping the probabilities at 1e-7 (checked in
 tests/test_field_strategies.py).
 
-The schedule, the initial labelled set and the top-q query (ties: lowest pool
-position) are those of `alnn.strategies.entropy`; prediction, losses and
-presentations are those of the `ensemble` committee.  Classification only.
+The utility is computed in float64 (it is a small difference of two entropies
+near log C, whose order float32 rounding changes: on float32 outputs, CPU and
+CUDA picked differently on a few of 50 models).  The schedule, the initial
+labelled set and the top-q query (ties: lowest pool position) are those of
+`alnn.strategies.entropy`; prediction, losses and presentations are those of
+the `ensemble` committee.  Classification only.
 
 Selection cost (``DESCRIPTION["select_macs"]``, multiply-adds per scored
 pattern): every member's forward pass, E ((I + 1) J + (J + 1) K).
@@ -75,7 +78,8 @@ class Bald(PoolSchedule):
         self.probability = params.get("probability", "softmax")
 
     def scores(self, pool, view, counter: int) -> torch.Tensor:
-        return utility(view.outputs(), self.probability)
+        # float64: a difference of two entropies near log C, which float32 rounding would reorder
+        return utility(view.outputs().to(torch.float64), self.probability)
 
 
 STRATEGY = Bald
