@@ -84,10 +84,7 @@ def _task(module):
 
 
 def _query(strat, pool, view, mask, size, counter=7):
-    if hasattr(strat, "query"):
-        return strat.query(pool, view, mask, size, counter)
-    strat.query_size = size  # an engine whose PoolSchedule has no query yet
-    return strat.select(pool, view, mask, counter)
+    return strat.query(pool, view, mask, size, counter)
 
 
 def _ordered(strat, pool, view, mask, size, counter=7):
@@ -450,6 +447,8 @@ def test_query_contract(module):
     again, scored2 = _query(_strategy(module, task), pool, view, mask, 6)
     assert torch.equal(again, new) and torch.equal(scored2, scored)
     assert strat.last_scores is None or module not in BATCH
+    # the draft's protocol: select at a due epoch is the query of query_size patterns
+    assert torch.equal(strat.select(pool, view, mask, 7)[0], _query(strat, pool, view, mask, strat.query_size)[0])
     # nothing left to query: unchanged, nothing scored
     full, none = _query(strat, pool, view, pool.valid.clone(), 6)
     assert torch.equal(full, pool.valid) and none.tolist() == [0, 0, 0, 0]
