@@ -166,3 +166,25 @@ def test_unavailable_cuda_is_a_clear_error():
             resolve_device("cuda")
     with pytest.raises(ValueError, match="device"):
         resolve_device("tpu")
+
+
+def test_sparse_shuffle_gives_the_dense_shuffles_included_positions_in_the_same_order():
+    """A mask that includes few positions is shuffled by hashing those alone; the first |L| entries of
+    every row are exactly those of the full sort over all positions (bit for bit the same batches)."""
+    import numpy as np
+    import torch
+
+    from alnn.model import _hash_uint32, seed_words, shuffle_order
+
+    rng = np.random.default_rng(0)
+    P = 500
+    mask = torch.as_tensor(rng.random((7, P)) < 0.05)
+    mask[3] = False  # a row with nothing included
+    stream = torch.as_tensor([seed_words(1, 2, m) for m in range(7)])
+    got = shuffle_order(stream, 9, mask)
+    keys = _hash_uint32(stream, 9, P).astype(np.int64)
+    for m in range(7):
+        inc = np.flatnonzero(mask[m].numpy())
+        want = inc[np.lexsort((inc, keys[m, inc]))]  # by key, ties by position
+        assert got[m, : len(inc)].tolist() == want.tolist()
+    assert got.shape[1] == int(mask.sum(dim=1).max())

@@ -143,3 +143,68 @@ def test_grouped_sentences_put_every_problem_under_its_own_verdict(strong):
                 want = {"better": "significantly better", "worse": "significantly worse",
                         "none": "not significantly different"}[f.numbers["verdict"]]
                 assert last == want, (s, label, sentence)
+
+
+def _dip(frame: pd.DataFrame, problem: str, budget_index: int, by: float) -> pd.DataFrame:
+    """Random sampling's accuracy on ``problem`` lowered by ``by`` at one budget (every run)."""
+    f = frame.copy()
+    b = sorted(f.loc[(f["dataset"] == problem) & (f["strategy"] == "random"), "budget"].unique())[budget_index]
+    sel = (f["dataset"] == problem) & (f["strategy"] == "random") & (f["budget"] == b)
+    f.loc[sel, "accuracy"] -= by
+    return f
+
+
+def test_a_random_sampling_curve_that_gets_worse_beyond_its_interval_is_stated_and_only_then(null):
+    """The curve-sanity finding: stated (with its budgets) where random sampling's mean criterion falls
+    beyond the corrected 95% interval of the paired difference, not stated on a curve that rises."""
+    found = rb.findings(null)
+    summary = _by(found, "drops-summary")
+    assert summary.numbers["problems"] == [] and summary.text.startswith("On none of the 3 problems")
+    assert not [f for f in found if f.kind == "drops"]
+    res = rb.budget_results(_dip(_frame(entropy=1.0, ensemble=1.0, sensitivity=1.0), "wine", 4, 0.2))
+    found = rb.findings(res)
+    f = _by(found, "drops", "wine")
+    b = sorted(res.schedules["wine"])
+    assert [(c["from"], c["to"]) for c in f.numbers["cells"]] == [(b[3], b[4])]
+    assert "gets worse beyond its 95\\% interval" in f.text
+    assert _by(found, "drops-summary").numbers["problems"] == ["wine"]
+    # a dip well inside the runs' spread is no drop: the interval straddles zero
+    quiet = rb.budget_results(_dip(_frame(entropy=1.0, ensemble=1.0, sensitivity=1.0), "wine", 4, 0.0))
+    assert not [g for g in rb.findings(quiet) if g.kind == "drops"]
+
+
+def test_the_curve_sanity_check_trips_on_tampered_numbers_and_text(null):
+    res = rb.budget_results(_dip(_frame(entropy=1.0, ensemble=1.0, sensitivity=1.0), "iris", 3, 0.2))
+    found = rb.findings(res)
+    f = _by(found, "drops", "iris")
+    wrong = dataclasses.replace(f, numbers={**f.numbers, "cells": f.numbers["cells"][:0]})
+    with pytest.raises(rb.FindingError):
+        rb.check_findings([wrong], res)
+    s = _by(found, "drops-summary")
+    with pytest.raises(rb.FindingError):
+        rb.check_findings([dataclasses.replace(s, numbers={**s.numbers, "problems": []})], res)
+    with pytest.raises(rb.FindingError):  # the text says none though a curve falls
+        rb.check_findings([dataclasses.replace(s, text="On none of the 3 problems does it.")], res)
+
+
+def test_the_diverged_finding_counts_the_runs_from_the_per_run_rows():
+    frame = an.synthetic_budget_frame(("iris", "sine"), trials=3, folds=5, budgets=6, seed=2,
+                                      diverge=[("sine", "random", 1, 2, 3), ("sine", "ensemble", 0, 0, 1)])
+    res = rb.budget_results(frame)
+    found = rb.findings(res)
+    f = _by(found, "diverged")
+    assert f.numbers["per_problem"] == {"iris": 0, "sine": 2}
+    assert f.text.startswith("Of the 135 runs of the budget protocol, 2 have") and "left out of every mean" in f.text
+    bad = dataclasses.replace(f, numbers={**f.numbers, "per_problem": {"iris": 0, "sine": 1}})
+    with pytest.raises(rb.FindingError):
+        rb.check_findings([bad], res)
+
+
+def test_the_training_table_prints_random_samplings_fit_at_every_budget(strong):
+    table = rb.training_table(strong)
+    t = strong.training
+    sub = t[(t["dataset"] == "iris") & (t["strategy"] == "random")]
+    assert len(sub) == len(strong.schedules["iris"])
+    line = next(l for l in table.splitlines() if l.startswith(" & train loss") and "Iris" not in l)
+    assert line.count("&") == 1 + len(sub)
+    assert "$B_{7}$" in table

@@ -476,7 +476,7 @@ def _per_epoch(frame: pd.DataFrame, value: str, extra: Sequence[str] = ()) -> pd
     g = ok.groupby(["dataset", "strategy", "epoch"], sort=False)
     v = g[value]
     out = pd.DataFrame({"mean": v.mean(), "std": v.std(ddof=1), "min": v.min(), "max": v.max(),
-                        "n": v.count()})
+                        "n": v.count(), "median": v.median(), "q25": v.quantile(0.25), "q75": v.quantile(0.75)})
     for col in extra:
         if col in ok.columns:
             out[f"{col}_mean"] = g[col].mean()
@@ -495,7 +495,9 @@ def learning_curve(frame: pd.DataFrame, metric: str | None = None,
     """Mean validation ``metric`` per epoch with a Student-t ``ci`` interval.
 
     Per problem x strategy x epoch over the non-diverged runs: ``mean``,
-    ``std``, ``min``, ``max``, ``n``, ``ci_low``/``ci_high`` = mean -+
+    ``std``, ``min``, ``max``, ``n``, ``median``, ``q25``/``q75`` (the
+    quartiles: what the figures plot, so that one run cannot flatten a
+    panel), ``ci_low``/``ci_high`` = mean -+
     t_{(1+ci)/2, n-1} std / sqrt(n) (descriptive: ignores the dependence of
     folds), and the mean ``presentations`` and ``labels_used`` at that epoch
     (``presentations_mean``, ``labels_used_mean``: the x axis of a curve
@@ -612,7 +614,8 @@ def aubc_summary(per_run: pd.DataFrame) -> pd.DataFrame:
 def _band_stats(values: pd.DataFrame, by: Sequence[str], value: str, ci: float) -> pd.DataFrame:
     """mean, std (ddof=1), n and the Student-t ``ci`` band of ``value`` per group of ``by``."""
     g = values.groupby(list(by), sort=False)[value]
-    out = pd.DataFrame({"mean": g.mean(), "std": g.std(ddof=1), "n": g.count()}).reset_index()
+    out = pd.DataFrame({"mean": g.mean(), "std": g.std(ddof=1), "n": g.count(), "median": g.median(),
+                        "q25": g.quantile(0.25), "q75": g.quantile(0.75)}).reset_index()
     half = _t_half(out["std"], out["n"], ci)
     out["ci_low"] = out["mean"] - half
     out["ci_high"] = out["mean"] + half
@@ -652,9 +655,93 @@ def budget_curve(frame: pd.DataFrame, metric: str | None = None,
         out.append(res)
     res = pd.concat(out, ignore_index=True)
     cols = ["dataset", "strategy", "budget", "metric", "mean", "std", "n", "ci_low", "ci_high",
-            "n_runs", "n_diverged"] + (["presentations_mean"] if "presentations_mean" in res
-                                       else [])
+            "median", "q25", "q75", "n_runs", "n_diverged"] + (["presentations_mean"] if "presentations_mean" in res
+                                                               else [])
     return _sort(res[cols], ["dataset", "strategy", "budget"])
+
+
+def budget_training(frame: pd.DataFrame) -> pd.DataFrame:
+    """How well every round's networks fit their labelled set (SPEC 3b: the paper states it per budget).
+
+    Per problem x strategy x budget over the non-diverged runs: the mean
+    ``train_loss`` (the last epoch's, per presented pattern), the mean
+    ``train_accuracy`` on L (classification; NaN otherwise), the largest
+    ``steps`` of a round and ``n``.  Columns: dataset, strategy, budget,
+    train_loss, train_accuracy, steps, n.
+    """
+    f = _budget_frame(frame)
+    ok = f[~_run_diverged(f).to_numpy()]
+    if "train_accuracy" not in ok.columns:
+        ok = ok.assign(train_accuracy=np.nan)
+    if "steps" not in ok.columns:
+        ok = ok.assign(steps=np.nan)
+    g = ok.groupby(["dataset", "strategy", "budget"], sort=False)
+    out = pd.DataFrame({"train_loss": g["train_loss"].mean(), "train_accuracy": g["train_accuracy"].mean(),
+                        "steps": g["steps"].max(), "n": g["train_loss"].count()}).reset_index()
+    return _sort(out, ["dataset", "strategy", "budget"])
+
+
+def budget_drops(frame: pd.DataFrame, strategy: str = "random", metric: str | None = None,
+                 ci: float = 0.95) -> pd.DataFrame:
+    """Budgets at which ``strategy``'s criterion gets worse than at the previous budget beyond its CI.
+
+    Per problem and pair of consecutive budgets, the paired difference of the
+    criterion (this budget minus the previous, per run = trial x fold, runs
+    that diverged at either left out) with the corrected resampled ``ci``
+    interval of its mean (Nadeau-Bengio, n_test/n_train = 1/(K-1) for K folds;
+    `alnn.stats.corrected_resampled_ttest`).  ``worse`` is True when the whole
+    interval lies on the worse side of zero.  Columns: dataset, strategy,
+    budget_from, budget, metric, mean_from, mean, diff, ci_low, ci_high, n, worse.
+    """
+    from alnn import stats as _stats
+
+    f = _budget_frame(frame)
+    f = f[f["strategy"] == strategy]
+    rows = []
+    for ds, sub in f.groupby("dataset", sort=False):
+        m = _metric_for(sub, metric)
+        k = int(sub["fold"].nunique())
+        ok = sub[~sub["diverged"].astype(bool)]
+        wide = ok.pivot_table(index=["trial", "fold"], columns="budget", values=m)
+        budgets = sorted(wide.columns)
+        hib = higher_is_better(m)
+        for b0, b1 in zip(budgets, budgets[1:]):
+            pair = wide[[b0, b1]].dropna()
+            if len(pair) < 2:
+                continue
+            t = _stats.corrected_resampled_ttest(pair[b1].to_numpy(), pair[b0].to_numpy(), n_train=k - 1,
+                                                 n_test=1, alpha=1 - ci)
+            worse = t.ci_high < 0 if hib else t.ci_low > 0
+            rows.append({"dataset": ds, "strategy": strategy, "budget_from": int(b0), "budget": int(b1),
+                         "metric": m, "mean_from": float(pair[b0].mean()), "mean": float(pair[b1].mean()),
+                         "diff": t.mean_diff, "ci_low": t.ci_low, "ci_high": t.ci_high, "n": t.n,
+                         "worse": bool(worse)})
+    cols = ["dataset", "strategy", "budget_from", "budget", "metric", "mean_from", "mean", "diff", "ci_low",
+            "ci_high", "n", "worse"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def budget_classes(frame: pd.DataFrame) -> pd.DataFrame:
+    """Mean share of each class in L per problem x strategy x budget (classification; ``class_<c>`` columns)."""
+    f = _budget_frame(frame)
+    cls = [c for c in f.columns if c.startswith("class_") and c[6:].isdigit()]
+    if not cls:
+        return pd.DataFrame(columns=["dataset", "strategy", "budget", "class", "share"])
+    out = []
+    for ds, sub in f.groupby("dataset", sort=False):
+        cols = [c for c in cls if sub[c].notna().any() and (sub[c] > 0).any()]
+        if not cols:
+            continue
+        counts = sub[cols].astype(float)
+        share = counts.div(counts.sum(axis=1).replace(0, np.nan), axis=0)
+        share[["dataset", "strategy", "budget"]] = sub[["dataset", "strategy", "budget"]]
+        mean = share.groupby(["dataset", "strategy", "budget"], sort=False)[cols].mean().reset_index()
+        long = mean.melt(id_vars=["dataset", "strategy", "budget"], var_name="class", value_name="share")
+        long["class"] = long["class"].str[6:].astype(int)
+        out.append(long)
+    if not out:
+        return pd.DataFrame(columns=["dataset", "strategy", "budget", "class", "share"])
+    return _sort(pd.concat(out, ignore_index=True), ["dataset", "strategy", "budget", "class"])
 
 
 def at_budget(frame: pd.DataFrame, metric: str | None = None) -> pd.DataFrame:
@@ -984,9 +1071,13 @@ def synthetic_budget_frame(datasets: Sequence[str] = ("iris", "sine"),
                                                  np.cumsum(np.where(passive, 0, pool - b))),
                                diverged=np.zeros(b.size, bool),
                                wall_s=np.cumsum(rng.uniform(0.01, 0.02, b.size)),
-                               train_loss=0.3 * (1 - prog) + 0.02 + np.abs(eps) / 5)
+                               train_loss=0.3 * (1 - prog) + 0.02 + np.abs(eps) / 5,
+                               steps=np.full(b.size, round_epochs * -(-pool // 16)))
                     if cls:
                         acc = np.clip(0.33 + 0.62 * prog + eps, 0, 1)
+                        row["train_accuracy"] = np.clip(acc + 0.04, 0, 1)
+                        for c in range(3):  # L shared out over three classes, the first ones one more
+                            row[f"class_{c}"] = b // 3 + (c < b % 3)
                         row.update(accuracy=acc, f1=acc - 0.01, precision=acc - 0.005,
                                    recall=acc - 0.01, mcc=(acc - 0.33) / 0.67,
                                    mse=0.25 * (1 - acc))

@@ -77,10 +77,10 @@ import numpy as np
 import torch
 
 from alnn import cost as _cost
-from alnn.config import HYPERS, ROUND_TRAININGS, STARTS
+from alnn.config import HYPERS, ROUND_TRAININGS, STARTS, STEPS_FROM
 from alnn.engine import (Cost, View, check_int, check_strategy, empty_columns, metric_order, pool_min, prepare,
                          record, setup, take, to_frame, train_epoch)
-from alnn.model import TrainConfig, hash_uniform
+from alnn.model import TrainConfig, hash_uniform, included_positions
 from alnn.strategies import STRATEGIES
 from alnn.strategies.entropy import initial_sizes
 
@@ -243,10 +243,13 @@ def _train_round(model, data, nets, mask_net: torch.Tensor, plan: _Round, stream
     done_checks = 0
     sse = shown = None
     presented = np.zeros((L, E), dtype=np.int64)
+    included = included_positions(mask_net) if mask_net.device.type == "cpu" else None
     for e, max_steps in plan.epochs(size):
         m = mask_net & active.unsqueeze(1) if converge else mask_net
+        inc = None if included is None else (included[0], np.where(active.numpy(), included[1], 0))
         s_e, n_e, bad = train_epoch(model, data, nets.rows_x, nets.rows_t, m, stream, counter0 + e,
-                                    plan.B, E, balanced=balanced, max_steps=max_steps, reference=reference)
+                                    plan.B, E, balanced=balanced, max_steps=max_steps, reference=reference,
+                                    included=inc)
         diverged |= bad
         presented += n_e
         k = np.where(n_e.reshape(-1) > 0, -(-n_e.reshape(-1) // plan.B), 0)
@@ -279,6 +282,7 @@ def run_budget(dataset, strategy: str, *, config: TrainConfig, trials: int, fold
                seed: int, trial_start: int = 0, params: dict | None = None, start: str = "cold",
                schedule_kind="geometric", budgets: int = 10, max_budget: float = 1.0, balanced: bool = True,
                round_training: str = "steps", hyper: str = "winner", tolerance: float = 1e-3, window: int = 5,
+               steps_from: str = "pool",
                device: str = "cpu", progress: bool = True, return_labelled: bool = False,
                precision: str = "float32", settings: list[dict] | None = None):
     """The budget protocol of one strategy on ``trials`` x ``folds`` models: the frame (module docstring).
@@ -287,7 +291,9 @@ def run_budget(dataset, strategy: str, *, config: TrainConfig, trials: int, fold
     happens once per round, of B_{r+1} - B_r patterns; ``query_size`` and
     ``initial`` are replaced by the schedule).  ``round_training`` and
     ``hyper``: see the module docstring; ``tolerance`` and ``window`` are
-    ``converge``'s on regression.  ``balanced`` (default) cuts each
+    ``converge``'s on regression; ``steps_from="last"`` counts S on the
+    schedule's last budget instead of the smallest pool (round_epochs x
+    ceil(B_R / b): for schedules that stop far short of the pool).  ``balanced`` (default) cuts each
     epoch into ceil(|L| / batch_size) mini-batches of near-equal size
     (`alnn.model.BatchedMLP.train_epoch`): with the small labelled sets of the
     first rounds a trailing batch of one or two patterns would otherwise take
@@ -312,6 +318,8 @@ def run_budget(dataset, strategy: str, *, config: TrainConfig, trials: int, fold
         raise ValueError(f"round_training = {round_training!r} is not valid; valid: {', '.join(ROUND_TRAININGS)}")
     if hyper not in HYPERS:
         raise ValueError(f"hyper = {hyper!r} is not valid; valid: {', '.join(HYPERS)}")
+    if steps_from not in STEPS_FROM:
+        raise ValueError(f"steps_from = {steps_from!r} is not valid; valid: {', '.join(STEPS_FROM)}")
     if not (isinstance(tolerance, (int, float)) and not isinstance(tolerance, bool) and 0 < tolerance < 1):
         raise ValueError(f"tolerance = {tolerance!r} is not valid; valid: a number in (0, 1)")
     window = check_int("window", window, 1)
@@ -343,7 +351,7 @@ def run_budget(dataset, strategy: str, *, config: TrainConfig, trials: int, fold
     pool = data.pool
     initial_state = model.snapshot() if start == "cold" else None
     rounds = 1 if passive else len(budget_list)
-    S = round_steps(p_min, config.batch_size, round_epochs)
+    S = round_steps(p_min if passive or steps_from == "pool" else budget_list[-1], config.batch_size, round_epochs)
     plan = _Round("epochs" if passive else round_training, S, -(-p_min // config.batch_size), config.batch_size,
                   round_epochs, float(tolerance), window)
     cols = empty_columns(rounds, L)

@@ -48,8 +48,16 @@ STARTS: tuple[str, ...] = ("cold", "warm")
 #: How a round of the budget protocol trains (SPEC 3b; `alnn.budget`): the same SGD steps at every budget
 #: (default), until the training criterion stops improving, or round_epochs epochs over L (the earlier rule).
 ROUND_TRAININGS: tuple[str, ...] = ("steps", "converge", "epochs")
+#: What S, the steps of a ``steps`` round, is counted on: the smallest pool (the ceiling's steps, SPEC 3b)
+#: or the schedule's last budget (round_epochs epochs over B_R; for schedules that stop well short of the pool).
+STEPS_FROM: tuple[str, ...] = ("pool", "last")
 #: The hyperparameters of a budget round: the grid winner (default) or chosen per round by CV on L alone.
 HYPERS: tuple[str, ...] = ("winner", "per-budget")
+#: The budget protocol's ablations (`alnn.pipeline.ablation_variants`): each factor and the suffixes its
+#: variants' labels end in (``<strategy>-<suffix>``; a suffix holds no hyphen).
+BUDGET_ABLATION_SUFFIXES: dict[str, tuple[str, ...]] = {
+    "start": ("warm", "cold"), "round_epochs": ("rounds",), "schedule": ("schedule",),
+    "round_training": ("converge", "epochs"), "hyper": ("tuned",)}
 #: Precisions of the engine's products (`alnn.model.BatchedMLP`).
 PRECISIONS: tuple[str, ...] = ("float32", "bfloat16", "tf32")
 #: Strategies that exist for classification only (SPEC section 3).
@@ -366,7 +374,10 @@ class Budget:
     loss improvement below ``tolerance`` over ``window`` checkpoints; at most
     those steps) or ``epochs`` (``round_epochs`` epochs over L, the earlier
     rule); ``round_epochs`` is set so that the ceiling, passive trained that
-    many epochs on the whole pool, reaches its plateau.  ``hyper`` ``winner``
+    many epochs on the whole pool, reaches its plateau.  ``steps_from``
+    ``pool`` (S counted on the smallest pool, the ceiling's steps) or ``last``
+    (round_epochs x ceil(B_R / batch): for a schedule that stops far short of
+    the pool, the steps its last budget's round takes in round_epochs epochs).  ``hyper`` ``winner``
     (the grid winner) or ``per-budget`` (lr x weight decay chosen every round
     by 3-fold CV on L alone).  ``start`` ``cold`` (the trial's initial weights
     and fresh momentum every round) or ``warm`` (the previous round's weights
@@ -375,6 +386,7 @@ class Budget:
 
     round_epochs: int = 100
     round_training: str = "steps"
+    steps_from: str = "pool"
     hyper: str = "winner"
     tolerance: float = 1e-3
     window: int = 5
@@ -389,6 +401,8 @@ class Budget:
         if self.round_training not in ROUND_TRAININGS:
             raise ConfigError(f"{where}.round_training = {self.round_training!r} is not valid; valid: "
                               f"{', '.join(ROUND_TRAININGS)}")
+        if self.steps_from not in STEPS_FROM:
+            raise ConfigError(f"{where}.steps_from = {self.steps_from!r} is not valid; valid: {', '.join(STEPS_FROM)}")
         if self.hyper not in HYPERS:
             raise ConfigError(f"{where}.hyper = {self.hyper!r} is not valid; valid: {', '.join(HYPERS)}")
         if not 0 < self.tolerance < 1:

@@ -434,7 +434,7 @@ DIVERGENCE_RATIO = 1e3
 
 def train_epoch(model: BatchedMLP, data: Data, rows_x, rows_t, mask_rep, stream, counter: int,
                 batch_size: int, members: int, balanced: bool = False, max_steps: int | None = None,
-                reference: np.ndarray | None = None):
+                reference: np.ndarray | None = None, included=None):
     """One epoch (or its first ``max_steps`` mini-batches) of every network; diverged networks are frozen.
 
     ``reference`` (float64 (M,), one per network, NaN where not yet set) holds
@@ -445,11 +445,11 @@ def train_epoch(model: BatchedMLP, data: Data, rows_x, rows_t, mask_rep, stream,
     ``reference``).  A protocol restarting its networks from their initial
     weights resets the reference with them.  Returns the per-network SSE
     (tensor), the patterns shown (L, members) and which of the L models
-    diverged in this epoch (numpy bool).
+    diverged in this epoch (numpy bool).  ``included``: see `BatchedMLP.train_epoch`.
     """
     L = data.pool_x.shape[0]
     sse, shown = model.train_epoch(data.X, data.T, rows_x, rows_t, mask_rep, stream, counter, batch_size,
-                                   balanced=balanced, max_steps=max_steps)
+                                   balanced=balanced, max_steps=max_steps, included=included)
     ok = torch.isfinite(sse) & model.finite()
     if reference is not None:
         trained = (shown > 0) & model.alive.cpu().numpy()

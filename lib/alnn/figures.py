@@ -173,9 +173,10 @@ def learning_curves(frame: pd.DataFrame, metric: str | None = None, *, x: str = 
                     logx: bool | None = None, logy: bool | None = None) -> Figure:
     """Learning curves, one panel per problem, one line per strategy.
 
-    Mean validation ``metric`` (default: each problem's primary metric) over
-    the non-diverged trial x fold runs at each epoch with a ``ci`` Student-t
-    band (:func:`alnn.analysis.learning_curve`). ``x="epoch"`` or
+    Median validation ``metric`` (default: each problem's primary metric) over
+    the non-diverged trial x fold runs at each epoch with the interquartile
+    band (:func:`alnn.analysis.learning_curve`), so that no single run
+    flattens a panel. ``x="epoch"`` or
     ``x="presentations"``: the latter plots each epoch's mean against the
     mean cumulative number of pattern presentations at that epoch (log axis
     by default). Error metrics get a log y axis by default.
@@ -196,10 +197,9 @@ def learning_curves(frame: pd.DataFrame, metric: str | None = None, *, x: str = 
             for s in _order(sub["strategy"]):
                 d = sub[sub["strategy"] == s]
                 xv = d["epoch"] if x == "epoch" else d["presentations_mean"]
-                ax.plot(xv, d["mean"], color=_color(s), ls=STRATEGY_LINESTYLES.get(s, "-"),
+                ax.plot(xv, d["median"], color=_color(s), ls=STRATEGY_LINESTYLES.get(s, "-"),
                         label=_label(s))
-                ax.fill_between(xv, d["ci_low"], d["ci_high"], color=_color(s), alpha=0.2,
-                                lw=0)
+                ax.fill_between(xv, d["q25"], d["q75"], color=_color(s), alpha=0.2, lw=0)
             ax.set_title(DATASET_LABELS.get(ds, ds))
             ax.set_ylabel(METRIC_LABELS.get(m, m))
             ax.set_xlabel("Epoch" if x == "epoch" else "Presentations")
@@ -586,9 +586,9 @@ def budget_curves(frame: pd.DataFrame, metric: str | None = None, *,
                   reference: str = "passive") -> Figure:
     """Budget curves (SPEC 3b): the criterion against the labels, one panel per problem.
 
-    Per strategy the mean ``metric`` (default: each problem's primary one)
-    over the non-diverged runs at each budget with its ``ci`` Student-t band
-    (:func:`alnn.analysis.budget_curve`), markers at the budgets, on a log
+    Per strategy the median ``metric`` (default: each problem's primary one)
+    over the non-diverged runs at each budget with its interquartile band
+    (:func:`alnn.analysis.budget_curve`; no single run flattens a panel), markers at the budgets, on a log
     labels axis; ``reference`` (passive)'s full-pool value as a grey
     horizontal line with its band (:func:`alnn.analysis.passive_reference`):
     the ceiling. Error metrics get a log y axis by default. One legend.
@@ -613,10 +613,10 @@ def budget_curves(frame: pd.DataFrame, metric: str | None = None, *,
                 ax.axhline(r["mean"].iloc[0], color="0.45", lw=0.8, ls="--", zorder=1)
             for s in _order(sub["strategy"]):
                 d = sub[sub["strategy"] == s].sort_values("budget")
-                ax.plot(d["budget"], d["mean"], color=_color(s),
+                ax.plot(d["budget"], d["median"], color=_color(s),
                         ls=STRATEGY_LINESTYLES.get(s, "-"),
                         marker=STRATEGY_MARKERS.get(s) if markers else None, label=_label(s))
-                ax.fill_between(d["budget"], d["ci_low"], d["ci_high"], color=_color(s),
+                ax.fill_between(d["budget"], d["q25"], d["q75"], color=_color(s),
                                 alpha=0.2, lw=0)
             ax.set_title(DATASET_LABELS.get(ds, ds))
             ax.set_ylabel(METRIC_LABELS.get(m, m))
@@ -847,5 +847,51 @@ def ablation_differences(tests: pd.DataFrame, *, width: float = TEXT_WIDTH, ncol
 def _ablation_label(label: str) -> str:
     head, _, tail = label.rpartition("-")
     words = {"warm": "warm start", "cold": "cold start", "rounds": "shorter rounds", "schedule": "fewer budgets",
-             "normalised": "normalised p", "members": "3 members"}
+             "normalised": "normalised p", "members": "3 members", "converge": "until converged",
+             "epochs": "fixed epochs", "tuned": "lr, decay by CV on L"}
     return f"{_label(head)}: {words.get(tail, tail)}"
+
+
+def class_composition(classes: pd.DataFrame, *, width: float = TEXT_WIDTH, panel_height: float = 1.05) -> Figure:
+    """The class composition of the labelled set L per budget (SPEC 3b's evidence): one row per
+    classification problem, one panel per strategy, the mean share of every class in L stacked
+    against the labels (log axis) (:func:`alnn.analysis.budget_classes`)."""
+    dss = list(pd.unique(classes["dataset"])) if len(classes) else []
+    strategies = _order(classes["strategy"]) if len(classes) else []
+    strategies = [s for s in strategies if s != "passive"]
+    with paper_style():
+        if not dss or not strategies:
+            fig, axes = _new(width, 1.0)
+            axes[0, 0].text(0.5, 0.5, "No classification problem in the budget protocol.", ha="center",
+                            va="center", transform=axes[0, 0].transAxes)
+            axes[0, 0].set_axis_off()
+            return fig
+        fig, axes = _new(width, panel_height * len(dss) + 0.2, len(dss), len(strategies), sharey=True)
+        cmap = plt_colormap("tab10")
+        for i, ds in enumerate(dss):
+            for j, s in enumerate(strategies):
+                ax = axes[i, j]
+                d = classes[(classes["dataset"] == ds) & (classes["strategy"] == s)]
+                if d.empty:
+                    ax.set_visible(False)
+                    continue
+                wide = d.pivot_table(index="budget", columns="class", values="share").sort_index()
+                ax.stackplot(wide.index.to_numpy(float), wide.to_numpy(float).T,
+                             colors=[cmap(c % 10) for c in wide.columns], lw=0)
+                ax.set_ylim(0, 1)
+                ax.set_xlim(float(wide.index.min()), float(wide.index.max()))
+                _log_axis(ax, "x")
+                if i == 0:
+                    ax.set_title(_label(s))
+                if j == 0:
+                    ax.set_ylabel(f"{DATASET_LABELS.get(ds, ds)}\nclass share")
+                if i == len(dss) - 1:
+                    ax.set_xlabel("Labels")
+    return fig
+
+
+def plt_colormap(name: str):
+    """A matplotlib colormap by name (without pyplot's global state)."""
+    import matplotlib
+
+    return matplotlib.colormaps[name]

@@ -202,14 +202,74 @@ def hash_uniform(stream: torch.Tensor, counter: int, n: int) -> torch.Tensor:
     return _mix32(h ^ s1)
 
 
+def included_positions(mask: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """The included positions of every row of ``mask`` (M, P) bool, in ascending order, padded with 0 to
+    the fullest row's count (at least one column), and the counts: (positions (M, w), counts (M,)),
+    numpy.  A protocol whose masks stay the same for many epochs computes them once
+    (`BatchedMLP.train_epoch`'s ``included``)."""
+    m = mask.cpu().numpy()
+    counts = m.sum(axis=1)
+    M = m.shape[0]
+    width = max(int(counts.max()) if M else 0, 1)
+    rows, cols = np.nonzero(m)
+    start = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    pos = np.zeros((M, width), dtype=np.int64)
+    pos[rows, np.arange(rows.size) - start[rows]] = cols
+    return pos, counts
+
+
+def _shuffle_positions(stream: torch.Tensor, counter: int, pos: np.ndarray, counts: np.ndarray,
+                       P: int) -> torch.Tensor | None:
+    """The first ``counts[m]`` entries of ``shuffle_order`` for rows whose included positions are
+    ``pos[m, :counts[m]]`` (ascending), hashing and sorting those positions alone; position 0 pads
+    the rest.  None for streams whose words are not 32-bit."""
+    s = stream.numpy()
+    if s.size and (int(s.min()) < 0 or int(s.max()) > _M32):
+        return None
+    M, width = pos.shape
+    s = s.astype(np.uint32)
+    s0, s1 = s[:, 0:1], s[:, 1:2]
+    a = _mix32_np(s0 + np.uint32(((int(counter) & _M32) * 0x9E3779B9) & _M32))
+    a = _mix32_np(a ^ s1)
+    h = _mix32_np(pos.astype(np.uint32) * np.uint32(0x85EBCA6B) + a)
+    h ^= s1
+    keys = _mix32_np(h)  # exactly _hash_uint32's keys at these positions
+    bits = max(1, (P - 1).bit_length())
+    comp = keys.astype(np.int64) << bits
+    comp |= pos
+    pad = np.arange(width)[None, :] >= np.asarray(counts)[:, None]
+    comp[pad] = 1 << (32 + bits)  # after every included position; decodes to position 0
+    comp.sort(axis=1)
+    comp &= (1 << bits) - 1
+    return torch.from_numpy(comp)
+
+
+def _shuffle_sparse(stream: torch.Tensor, counter: int, mask: torch.Tensor) -> torch.Tensor | None:
+    """`shuffle_order` for masks that include at most a quarter of the positions (CPU): the same first
+    ``mask[m].sum()`` entries of every row, found by hashing and sorting the included positions alone
+    (a labelled set of 10 in a pool of 16512 sorts 10 keys, not 16512), then position 0 as padding;
+    the result has as many columns as the fullest row (at least one).  None where it does not apply."""
+    M, P = mask.shape
+    if not M or int(mask.sum(dim=1).max()) * 4 > P:
+        return None
+    pos, counts = included_positions(mask)
+    return _shuffle_positions(stream, counter, pos, counts, P)
+
+
 def shuffle_order(stream: torch.Tensor, counter: int, mask: torch.Tensor) -> torch.Tensor:
     """Positions of each row's included patterns in random order, then the excluded ones.
 
     ``mask`` is (M, P) bool.  Returns (M, P) int64; the first ``mask[m].sum()``
     entries of row m are a uniformly random permutation of the included positions.
+    On the CPU, a mask that includes at most a quarter of the positions gets only
+    those first entries, padded with position 0 to the fullest row's count
+    (`_shuffle_sparse`): what follows them is never trained on.
     """
     P = mask.shape[1]
     if stream.device.type == "cpu" and mask.device.type == "cpu" and P < (1 << 30):
+        sparse = _shuffle_sparse(stream, counter, mask)
+        if sparse is not None:
+            return sparse
         keys = _hash_uint32(stream, counter, P)
         if keys is not None:
             # One sort of distinct int64 keys (hash << bits | position, the excluded ones after
@@ -366,6 +426,7 @@ class BatchedMLP:
         self._alive_np = np.ones(M, dtype=bool)
         self.set_hyperparameters(lr=lr, momentum=momentum, weight_decay=weight_decay)
         self._work: dict = {}
+        self._same_rows = None  # (rows_x, rows_t, whether equal) of the latest epoch
 
     # ------------------------------------------------------------------ construction
 
@@ -791,8 +852,8 @@ class BatchedMLP:
 
     def train_epoch(self, inputs: torch.Tensor, targets: torch.Tensor, rows_x: torch.Tensor,
                     rows_t: torch.Tensor, mask: torch.Tensor, stream: torch.Tensor, epoch: int,
-                    batch_size: int, balanced: bool = False,
-                    max_steps: int | None = None) -> tuple[torch.Tensor, np.ndarray]:
+                    batch_size: int, balanced: bool = False, max_steps: int | None = None,
+                    included: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[torch.Tensor, np.ndarray]:
         """One epoch of every network on the included patterns of its pool.
 
         ``inputs`` (R, I) and ``targets`` (R', K) are shared tables; network m's pool
@@ -808,18 +869,28 @@ class BatchedMLP:
         and the number of patterns each network was shown (numpy).  With
         ``max_steps`` only the epoch's first ``max_steps`` mini-batches are
         trained (the rest of its shuffle is never shown): a round of a fixed
-        number of steps ends part-way through its last epoch.
+        number of steps ends part-way through its last epoch.  ``included``
+        (CPU): `included_positions` of ``mask``, computed once by a caller whose
+        mask stays the same over many epochs (the same batches, less work per
+        epoch); diverged networks are left out here as without it.
         """
         M, P = mask.shape
         B = int(batch_size)
-        mask = mask & self.alive.unsqueeze(1)
-        n = mask.sum(dim=1).cpu().numpy()
+        order = None
+        if included is not None and stream.device.type == "cpu":
+            n = np.where(self._alive_np, included[1], 0)
+            if int(n.max() if M else 0) * 4 <= P:
+                order = _shuffle_positions(stream, epoch, included[0], n, P)
+        if order is None:
+            mask = mask & self.alive.unsqueeze(1)
+            n = mask.sum(dim=1).cpu().numpy()
         sse = torch.zeros(M, dtype=self.dtype, device=self.device)
         nmax = int(n.max()) if M else 0
         if nmax == 0:
             return sse, n
         steps = -(-nmax // B)
-        order = shuffle_order(stream, epoch, mask)
+        if order is None:
+            order = shuffle_order(stream, epoch, mask)
         work = self._buffers(B)
         if balanced:
             k = -(-n // B)  # batches of each network
@@ -833,12 +904,17 @@ class BatchedMLP:
             order = order.gather(1, pos_t)
         else:
             width = steps * B
-            if width > P:
-                order = torch.cat([order, order.new_zeros((M, width - P))], dim=1)
+            if width > order.shape[1]:
+                order = torch.cat([order, order.new_zeros((M, width - order.shape[1]))], dim=1)
             order = order[:, :width]
             sizes = None
         rx = rows_x.gather(1, order).view(M, steps, B).transpose(0, 1).contiguous()
-        same = rows_t is rows_x or (rows_t.shape == rows_x.shape and torch.equal(rows_t, rows_x))
+        key = self._same_rows
+        if key is not None and key[0] is rows_x and key[1] is rows_t:
+            same = key[2]
+        else:
+            same = rows_t is rows_x or (rows_t.shape == rows_x.shape and torch.equal(rows_t, rows_x))
+            self._same_rows = (rows_x, rows_t, same)
         rt = rx if same else rows_t.gather(1, order).view(M, steps, B).transpose(0, 1).contiguous()
         # one output: gather plain numbers (the same copy, several times faster than rows of one)
         flat_t = targets.view(-1) if targets.shape[1] == 1 and targets.is_contiguous() else None

@@ -265,7 +265,7 @@ class Variant:
     name: str  # e.g. "trials-sasla-grid", "budget-random-warm": the variant's column value and shard folder
     protocol: str  # "trials" (the draft's protocol) or "budget"
     strategy: str
-    factor: str  # what changes: sasla, members, probability, start, round_epochs, schedule
+    factor: str  # what changes: sasla, members, probability, start, round_epochs, schedule, round_training, hyper
     level: str  # its value here, in words
     params: dict[str, Any]
     settings: tuple[dict[str, Any], ...] | None = None
@@ -273,7 +273,8 @@ class Variant:
 
 
 #: what each factor changes, and the paper's name for it
-ABLATION_FACTORS = ("sasla", "members", "probability", "start", "round_epochs", "schedule")
+ABLATION_FACTORS = ("sasla", "members", "probability", "start", "round_epochs", "schedule", "round_training",
+                    "hyper")
 
 
 def ablation_variants(settings: C.ProblemSettings) -> list[Variant]:
@@ -307,6 +308,15 @@ def ablation_variants(settings: C.ProblemSettings) -> list[Variant]:
         if isinstance(settings.budget.schedule, str):
             out.append(Variant(f"budget-{s}-schedule", "budget", s, "schedule", f"{count} budgets", params[s],
                                budget={**budget, "budgets": count}))
+        for rule in a.round_trainings:
+            if rule != settings.budget.round_training:
+                out.append(Variant(f"budget-{s}-{rule}", "budget", s, "round_training", rule, params[s],
+                                   budget={**budget, "round_training": rule}))
+    tuned = a.hyper_problems is None or settings.problem in a.hyper_problems
+    for s in a.hyper_strategies if tuned and settings.budget.hyper == "winner" else ():
+        if C.applicable(settings.problem, s):
+            out.append(Variant(f"budget-{s}-tuned", "budget", s, "hyper", "per-budget", params[s],
+                               budget={**budget, "hyper": "per-budget"}))
     return out
 
 
@@ -416,7 +426,9 @@ def compute(task: Task) -> tuple[pd.DataFrame, pd.DataFrame | None]:
                           folds=f["folds"], round_epochs=b["round_epochs"], seed=f["seed"],
                           trial_start=f["trial_start"], params=f["params"] or None, start=b["start"],
                           schedule_kind=schedule, budgets=b["budgets"], max_budget=b["max_budget"],
-                          device=task.device, progress=task.progress, **precision, **extra), None
+                          round_training=b["round_training"], hyper=b["hyper"], tolerance=b["tolerance"],
+                          window=b["window"], steps_from=b["steps_from"], device=task.device,
+                          progress=task.progress, **precision, **extra), None
     if task.kind == "ablation":
         return engine.run(ds, strategy, config=TrainConfig(**f["config"]), trials=f["trials"], folds=f["folds"],
                           epochs=f["epochs"], seed=f["seed"], trial_start=f["trial_start"],

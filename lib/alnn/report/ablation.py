@@ -50,6 +50,7 @@ import pandas as pd
 from alnn import analysis as an
 from alnn import stats as st
 from alnn.datasets import NAMES as PROBLEMS
+from alnn.config import BUDGET_ABLATION_SUFFIXES
 from alnn.datasets import TASKS
 from alnn.report.claims import Finding, FindingError
 from alnn.report.constants import ALPHA, PROBLEM_LABELS, STRATEGY_LABELS, STRATEGY_PROSE
@@ -63,7 +64,19 @@ __all__ = ["AblationResults", "ablation_results", "findings", "check_findings", 
 #: The one-network baseline the committee is compared with in each protocol, and its three-member control.
 CONTROLS = {"trials": ("passive", "passive-members"), "budget": ("random", "random-members")}
 PROTOCOL_PROSE = {"trials": "the draft's protocol", "budget": "the budget protocol"}
+#: The budget protocol's ablation factors and the label suffixes of their variants.
+BUDGET_FACTORS = BUDGET_ABLATION_SUFFIXES
+_SUFFIXES = tuple(x for v in BUDGET_FACTORS.values() for x in v)
+#: Variants under which the verdicts against random sampling are recomputed (both arms changed alike).
+_VERDICT_SUFFIXES = ("epochs", "converge", "tuned")
+SUFFIX_PROSE = {"epochs": "rounds of a fixed number of epochs (the earlier rule)",
+                "converge": "rounds trained until the training criterion stops improving",
+                "tuned": "the learning rate and weight decay chosen at every round by cross-validation on the "
+                         "labelled set"}
 FACTOR_PROSE = {"start": "the other start", "round_epochs": "shorter rounds", "schedule": "a coarser schedule",
+                "converge": SUFFIX_PROSE["converge"], "epochs": SUFFIX_PROSE["epochs"],
+                "hyper": "the learning rate and weight decay chosen at every round by cross-validation on the "
+                         "labelled set",
                 "probability": "the normalised class distribution", "members": "three voting networks"}
 
 
@@ -193,10 +206,14 @@ def ablation_results(ablation: Mapping[str, pd.DataFrame], *, trials: pd.DataFra
             pairs = [("ensemble", "random"), ("ensemble", "random-members"), ("random-members", "random")]
             if cls:
                 pairs += [("entropy-normalised", "entropy"), ("ensemble-normalised", "ensemble")]
-            for label in sorted(set(rb["label"])):
+            labels = set(rb["label"])
+            for label in sorted(labels):
                 head, _, tail = label.rpartition("-")
-                if tail in ("warm", "cold", "rounds", "schedule") and head in an.STRATEGY_ORDER:
+                if tail in _SUFFIXES and head in an.STRATEGY_ORDER:
                     pairs.append((label, head))
+                    if head != "random" and f"random-{tail}" in labels and tail in _VERDICT_SUFFIXES:
+                        pairs.append((label, f"random-{tail}"))  # the verdict against random under the variant
+                        pairs.append((head, "random"))  # and under the default, on the same trials
             res = _compare(rb, pairs, rope, level)
             if len(res):
                 tests.append(res.assign(protocol="budget", family="controls"))
@@ -286,13 +303,37 @@ def _findings_raw(res: AblationResults) -> list[Finding]:
             "different": [f.subjects[:2] for f in prob if f.numbers["verdict"] in ("better", "worse")],
             "equivalent": [f.subjects[:2] for f in prob if f.numbers["verdict"] == "equivalent"]}, ""))
     t = res.tests
-    for factor, suffix in (("start", ("warm", "cold")), ("round_epochs", ("rounds",)), ("schedule", ("schedule",))):
-        rows = t[(t["protocol"] == "budget") & t["strategy"].map(lambda x: x.rpartition("-")[2] in suffix)]
+    for subjects, suffix in _ablation_groups():
+        rows = t[(t["protocol"] == "budget") & t["strategy"].map(lambda x: x.rpartition("-")[2] in suffix)
+                 & (t["baseline"] == t["strategy"].map(lambda x: x.rpartition("-")[0]))]
         if rows.empty:
             continue
         counts = {v: int((rows["equivalence"] == v).sum()) for v in ("equivalent", "better", "worse", "inconclusive")}
-        out.append(Finding("budget-ablation", (factor,), {"counts": counts, "cells": int(len(rows))}, ""))
+        out.append(Finding("budget-ablation", subjects, {"counts": counts, "cells": int(len(rows))}, ""))
+    for suffix in _VERDICT_SUFFIXES:
+        cells, changed = [], []
+        for p in res.problems:
+            for s in an.STRATEGY_ORDER:
+                variant = res.test(p, "budget", f"{s}-{suffix}", f"random-{suffix}")
+                default = res.test(p, "budget", s, "random")
+                if variant is None or default is None or s == "random":
+                    continue
+                cells.append((p, s, str(default["equivalence"]), str(variant["equivalence"])))
+                if str(default["equivalence"]) != str(variant["equivalence"]):
+                    changed.append((p, s))
+        if cells:
+            out.append(Finding("verdict-change", (suffix,), {"cells": cells, "changed": changed}, ""))
     return out
+
+
+def _ablation_groups():
+    """(subjects, suffixes) of the budget-ablation findings: one per factor, the rules of a round one each."""
+    for factor, suffixes in BUDGET_FACTORS.items():
+        if factor == "round_training":
+            for sx in suffixes:
+                yield (factor, sx), (sx,)
+        else:
+            yield (factor,), suffixes
 
 
 def _fmt_diff(metric: str, d: float, budget: bool = False) -> str:
@@ -369,8 +410,18 @@ def _render(f: Finding) -> Finding:
                     f"sampling's results practically different")
         text += (f"; they are practically equivalent on {_cell_names(n['equivalent'])}." if n["equivalent"]
                  else "; on none are they shown practically equivalent.")
+    elif f.kind == "verdict-change":
+        (suffix,) = f.subjects
+        what = SUFFIX_PROSE[suffix]
+        if n["changed"]:
+            text = (f"With {what}, the verdict of a query strategy against random sampling on AUBC changes in "
+                    f"{count(len(n['changed']))} of {count(len(n['cells']))} strategy $\\times$ problem cells ("
+                    + join([f"{STRATEGY_PROSE[s]} on {PROBLEM_LABELS[p]}" for p, s in n["changed"]]) + ").")
+        else:
+            text = (f"With {what}, the verdict of no query strategy against random sampling on AUBC changes "
+                    f"(the {count(len(n['cells']))} strategy $\\times$ problem cells compared on these trials).")
     elif f.kind == "budget-ablation":
-        (factor,) = f.subjects
+        factor = f.subjects[-1] if f.subjects[0] == "round_training" else f.subjects[0]
         c = n["counts"]
         text = (f"With {FACTOR_PROSE[factor]}, the AUBC of the {count(n['cells'])} strategy $\\times$ problem "
                 f"cells is practically equivalent to the default in {count(c['equivalent'])}, better in "
@@ -440,9 +491,15 @@ def check_findings(found: list[Finding], res: AblationResults) -> None:
                 v = _posterior(res, p, protocol, "entropy-normalised", "entropy")
                 ok = ok and ((p, protocol) in [tuple(x) for x in n["different"]]) == (v in ("better", "worse"))
                 ok = ok and ((p, protocol) in [tuple(x) for x in n["equivalent"]]) == (v == "equivalent")
+        elif f.kind == "verdict-change":
+            (suffix,) = f.subjects
+            ok = True
+            for p, s, before, after in n["cells"]:
+                ok = ok and _posterior(res, p, "budget", s, "random") == before
+                ok = ok and _posterior(res, p, "budget", f"{s}-{suffix}", f"random-{suffix}") == after
+                ok = ok and ((p, s) in [tuple(x) for x in n["changed"]]) == (before != after)
         elif f.kind == "budget-ablation":
-            (factor,) = f.subjects
-            suffix = {"start": ("warm", "cold"), "round_epochs": ("rounds",), "schedule": ("schedule",)}[factor]
+            suffix = (f.subjects[1],) if f.subjects[0] == "round_training" else BUDGET_FACTORS[f.subjects[0]]
             verdicts = []
             for (p, protocol), r in res.runs.items():
                 if protocol != "budget":
@@ -473,6 +530,8 @@ def ablation_values(res: AblationResults, found: list[Finding]) -> Values:
     v["text/ablation-probability-detail"] = " ".join(f.text for f in kinds("probability"))
     v["text/ablation-budget"] = " ".join(f.text for f in kinds("budget-ablation")) or \
         "The budget protocol's ablations were not run."
+    v["text/ablation-verdicts"] = " ".join(f.text for f in kinds("verdict-change")) or \
+        "No ablation of the budget protocol recomputed the verdicts against random sampling."
     saving = [f for f in kinds("sasla") if f.numbers["saving"]]
     total = kinds("sasla")
     if total:
@@ -492,7 +551,8 @@ def not_run_values() -> Values:
     v["ablation/problems"] = "no problem"
     v["ablation/trials"] = "0"
     v["ablation/settings"] = "0"
-    for k in ("control", "control-detail", "sasla", "sasla-summary", "probability", "probability-detail", "budget"):
+    for k in ("control", "control-detail", "sasla", "sasla-summary", "probability", "probability-detail", "budget",
+              "verdicts"):
         v[f"text/ablation-{k}"] = "The ablation stage was not run."
     return v
 
@@ -589,6 +649,6 @@ def ablation_figures(res: AblationResults, figures_dir: Path) -> list[Path]:
         out += placeholder_figures(figures_dir)[:2]
     t = res.tests
     abl = t[(t["protocol"] == "budget") & t["strategy"].map(
-        lambda x: x.rpartition("-")[2] in ("warm", "cold", "rounds", "schedule", "normalised", "members"))]
+        lambda x: x.rpartition("-")[2] in _SUFFIXES + ("normalised", "members"))]
     out += fg.save(fg.ablation_differences(abl), figures_dir / "budget-ablations")
     return out

@@ -24,7 +24,19 @@ Kinds:
     rarely reaches the target is never called the most label-efficient);
 ``plateau``
     one problem: passive's full-pool value after ``round_epochs`` against its
-    final value in the draft's protocol (whether the rounds are long enough).
+    final value in the draft's protocol (whether the rounds are long enough);
+``drops``
+    one problem: the budgets at which random sampling's mean criterion gets
+    worse than at the previous budget beyond the corrected 95% interval of the
+    paired difference (`alnn.analysis.budget_drops`), with random sampling's
+    training loss at both budgets; the check recomputes the intervals from the
+    per-run budget rows by its own arithmetic;
+``drops-summary``
+    over all problems: on which problems that happens (none: the curves never
+    get worse beyond their interval);
+``diverged``
+    the runs (strategy x trial x fold) with a diverged network, per problem,
+    left out of every mean; the check counts them from the per-run rows.
 """
 
 from __future__ import annotations
@@ -47,7 +59,7 @@ from alnn.report.format import Values, _finite, capital, count, join, num, p_is,
 from alnn.report.tables import VERDICT_MARKS
 
 __all__ = ["BudgetResults", "Finding", "FindingError", "budget_results", "findings", "check_findings",
-           "budget_values", "budget_table", "budget_figures", "QUERIES", "TARGET"]
+           "budget_values", "budget_table", "training_table", "budget_figures", "QUERIES", "TARGET"]
 
 #: The strategies compared with random sampling.
 QUERIES = ("entropy", "ensemble", "sensitivity")
@@ -73,6 +85,9 @@ class BudgetResults:
     settings: dict[str, dict] = field(default_factory=dict)
     trials_passive: dict[str, float] = field(default_factory=dict)
     profile: dict = field(default_factory=dict)
+    training: pd.DataFrame = field(default_factory=pd.DataFrame)
+    drops: pd.DataFrame = field(default_factory=pd.DataFrame)
+    classes: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def strategies(self, problem: str) -> list[str]:
         present = set(self.frame.loc[self.frame["dataset"] == problem, "strategy"])
@@ -123,7 +138,8 @@ def budget_results(budget: pd.DataFrame, *, profile: Mapping | None = None,
         across=st.budget_across(frame, control="random", alpha=alpha), targets=targets,
         targets_summary=an.labels_to_target_summary(targets, fractions=(TARGET, 0.99)),
         reference=an.passive_reference(frame), settings=settings, trials_passive=trials_passive,
-        profile=dict(profile or {}))
+        profile=dict(profile or {}), training=an.budget_training(frame), drops=an.budget_drops(frame),
+        classes=an.budget_classes(frame))
 
 
 # =========================================================================== findings
@@ -219,6 +235,40 @@ def _plateau_findings(res: BudgetResults) -> list[Finding]:
     return out
 
 
+def _drops_findings(res: BudgetResults) -> list[Finding]:
+    out = []
+    d = res.drops
+    checked = []
+    for p in res.problems:
+        sub = d[(d["dataset"] == p)] if len(d) else d
+        if sub.empty:
+            continue
+        checked.append(p)
+        bad = sub[sub["worse"]]
+        if bad.empty:
+            continue
+        t = res.training
+        cells = []
+        for _, r in bad.iterrows():
+            tl = {b: float(t[(t["dataset"] == p) & (t["strategy"] == "random") & (t["budget"] == b)]["train_loss"]
+                            .mean()) for b in (r["budget_from"], r["budget"])}
+            cells.append({"from": int(r["budget_from"]), "to": int(r["budget"]), "mean_from": float(r["mean_from"]),
+                          "mean": float(r["mean"]), "ci": [float(r["ci_low"]), float(r["ci_high"])],
+                          "loss_from": tl[r["budget_from"]], "loss": tl[r["budget"]]})
+        out.append(Finding("drops", (p,), {"metric": str(bad["metric"].iloc[0]), "cells": cells}, ""))
+    if checked:
+        out.append(Finding("drops-summary", (), {"checked": checked,
+                                                 "problems": [f.subjects[0] for f in out if f.kind == "drops"]}, ""))
+    return out
+
+
+def _diverged_findings(res: BudgetResults) -> list[Finding]:
+    f = res.frame
+    runs = f.groupby(["dataset", "strategy", "trial", "fold"], sort=False)["diverged"].any().reset_index()
+    per = {p: int(runs.loc[runs["dataset"] == p, "diverged"].sum()) for p in res.problems}
+    return [Finding("diverged", (), {"runs": int(len(runs)), "per_problem": per}, "")]
+
+
 def _fmt(metric: str, x: float) -> str:
     return num(100 * x, 1) + "\\%" if metric == "accuracy" else num(x, sig=3)
 
@@ -284,6 +334,37 @@ def _render(f: Finding, res: BudgetResults) -> Finding:
             text += f" {capital(STRATEGY_PROSE[n['fewest'][0]])} needs the fewest."
         elif len(n["fewest"]) > 1:
             text += f" {capital(join([STRATEGY_PROSE[s] for s in n['fewest']]))} tie for the fewest."
+    elif f.kind == "drops":
+        (p,) = f.subjects
+        m = n["metric"]
+        parts = [f"from {count(c['from'])} to {count(c['to'])} labels ({_fmt(m, c['mean_from'])} to "
+                 f"{_fmt(m, c['mean'])}; its training loss {num(c['loss_from'], sig=2)} and "
+                 f"{num(c['loss'], sig=2)})" for c in n["cells"]]
+        underfit = all(c["loss"] > 2 * c["loss_from"] for c in n["cells"])
+        why = ("the training loss more than doubles, so the larger labelled set is fitted less well in the "
+               "same steps" if underfit else "the training loss does not double with it, so the drop is not "
+               "a network left under-trained")
+        text = (f"On {PROBLEM_LABELS[p]}, random sampling's mean {METRIC_PROSE[m]} gets worse beyond its "
+                f"95\\% interval " + "; ".join(parts) + f": {why}.")
+    elif f.kind == "drops-summary":
+        if not n["problems"]:
+            text = (f"On none of the {count(len(n['checked']))} problems does random sampling's mean criterion "
+                    "get worse from one budget to the next beyond the corrected 95\\% interval of the paired "
+                    "difference.")
+        else:
+            text = (f"Random sampling's mean criterion gets worse from one budget to the next beyond the "
+                    f"corrected 95\\% interval of the paired difference on {count(len(n['problems']))} of the "
+                    f"{count(len(n['checked']))} problems ({join([PROBLEM_LABELS[p] for p in n['problems']])}).")
+    elif f.kind == "diverged":
+        bad = {p: k for p, k in n["per_problem"].items() if k}
+        total = sum(bad.values())
+        if not total:
+            text = (f"No network of the budget protocol diverged (none of the {count(n['runs'])} runs of a "
+                    "strategy, trial and fold).")
+        else:
+            text = (f"Of the {count(n['runs'])} runs of the budget protocol, {count(total)} "
+                    f"{'has' if total == 1 else 'have'} a network that diverged (" + join([f"{count(k)} on {PROBLEM_LABELS[p]}" for p, k in bad.items()])
+                    + "); they are left out of every mean and test.")
     elif f.kind == "plateau":
         (p,) = f.subjects
         m = n["metric"]
@@ -298,7 +379,8 @@ def _render(f: Finding, res: BudgetResults) -> Finding:
 def findings(res: BudgetResults) -> list[Finding]:
     """Every finding of the budget section, rendered and checked."""
     out = [_render(f, res) for f in (_aubc_findings(res) + _budget_findings(res) + _across_findings(res)
-                                     + _target_findings(res) + _plateau_findings(res))]
+                                     + _target_findings(res) + _plateau_findings(res) + _drops_findings(res)
+                                     + _diverged_findings(res))]
     check_findings(out, res)
     return out
 
@@ -349,10 +431,57 @@ def check_findings(found: list[Finding], res: BudgetResults) -> None:
                 ok = ok and 2 * n["reached"][s] > n["runs"][s]
         elif f.kind == "plateau":
             ok = np.isfinite(n["ceiling"]) and np.isfinite(n["trials"])
+        elif f.kind in ("drops", "drops-summary"):
+            worse = _drops_recomputed(res)
+            if f.kind == "drops":
+                (p,) = f.subjects
+                ok = sorted((c["from"], c["to"]) for c in n["cells"]) == sorted(worse.get(p, []))
+            else:
+                ok = sorted(n["problems"]) == sorted(p for p in n["checked"] if worse.get(p))
+                ok = ok and ("On none" in f.text) == (not n["problems"])
+        elif f.kind == "diverged":
+            fr = res.frame
+            ok = True
+            for p, k in n["per_problem"].items():
+                sub = fr[fr["dataset"] == p]
+                runs = {(s, t, fo) for s, t, fo, d in zip(sub["strategy"], sub["trial"], sub["fold"], sub["diverged"])
+                        if d}
+                ok = ok and k == len(runs)
+            ok = ok and ("No network" in f.text) == (sum(n["per_problem"].values()) == 0)
         else:
             ok = False
         if not ok:
             raise FindingError(f"finding {f.kind} {f.subjects} is not what the tables say: {f.text}")
+
+
+def _drops_recomputed(res: BudgetResults) -> dict[str, list[tuple[int, int]]]:
+    """The (previous, next) budgets at which random sampling gets worse beyond the corrected 95% interval,
+    recomputed from the per-run budget rows with numpy and scipy alone (the consistency check of ``drops``)."""
+    from scipy import stats as sst
+
+    out: dict[str, list[tuple[int, int]]] = {}
+    fr = res.frame[(res.frame["strategy"] == "random") & ~res.frame["diverged"].astype(bool)]
+    for p in res.problems:
+        sub = fr[fr["dataset"] == p]
+        if sub.empty:
+            continue
+        m = an.PRIMARY_METRIC[TASKS[p]]
+        k = sub["fold"].nunique()
+        runs: dict[tuple, dict[int, float]] = {}
+        for t, fo, b, v in zip(sub["trial"], sub["fold"], sub["budget"], sub[m]):
+            if np.isfinite(v):
+                runs.setdefault((t, fo), {})[int(b)] = float(v)
+        budgets = sorted({b for r in runs.values() for b in r})
+        for b0, b1 in zip(budgets, budgets[1:]):
+            d = np.array([r[b1] - r[b0] for r in runs.values() if b0 in r and b1 in r])
+            if len(d) < 2:
+                continue
+            se = np.sqrt(d.var(ddof=1) * (1 / len(d) + 1 / (k - 1)))
+            half = sst.t.ppf(0.975, len(d) - 1) * se
+            lo, hi = d.mean() - half, d.mean() + half
+            if (hi < 0) if an.higher_is_better(m) else (lo > 0):
+                out.setdefault(p, []).append((b0, b1))
+    return out
 
 
 def _posterior_verdict(res: BudgetResults, p: str, s: str) -> str:
@@ -375,11 +504,64 @@ def _schedule_text(res: BudgetResults) -> str:
     parts = []
     for p in res.problems:
         b = res.schedules.get(p, [])
-        e = res.settings.get(p, {}).get("round_epochs")
         if b:
             parts.append(f"{PROBLEM_LABELS[p]} {count(len(b))} budgets from {count(b[0])} to {count(b[-1])} "
-                         f"labels" + (f", {count(e)} epochs per round" if e else ""))
+                         f"labels")
     return "; ".join(parts)
+
+
+def _rules(res: BudgetResults) -> set[str]:
+    return {str(s.get("round_training", "steps")) for s in res.settings.values()} or {"steps"}
+
+
+def _rule_text(res: BudgetResults) -> str:
+    """How long a round trains, in words, with S (steps) or the epochs per problem, from the frames."""
+    rules = _rules(res)
+    t = res.training
+    parts = []
+    for p in res.problems:
+        e = res.settings.get(p, {}).get("round_epochs")
+        steps = t[(t["dataset"] == p) & (t["strategy"] != "passive")]["steps"] if len(t) else pd.Series([], dtype=float)
+        if rules == {"steps"} and len(steps):
+            over = "the last budget" if res.settings.get(p, {}).get("steps_from") == "last" else "the pool"
+            parts.append(f"{PROBLEM_LABELS[p]} {count(int(steps.max()))}"
+                         + (f", {count(e)} epochs over {over}" if e else ""))
+        elif e:
+            parts.append(f"{PROBLEM_LABELS[p]} {count(e)}")
+    if rules == {"steps"}:
+        last = [p for p in res.problems if res.settings.get(p, {}).get("steps_from") == "last"]
+        text = ("every round takes the same number $S$ of SGD steps, the ceiling's: round epochs $\\times$ "
+                "$\\lceil P/b\\rceil$ for the smallest pool $P$ and batch size $b$, in mini-batches of at most $b$ "
+                "($S$ = " + "; ".join(parts) + ")")
+        if last:
+            text += (f"; on {join([PROBLEM_LABELS[p] for p in last])}, whose schedules stop far short of the "
+                     "pool, $S$ is counted on the last budget $B_R$ instead of $P$, for compute")
+        return text
+    if rules == {"epochs"}:
+        return "every round takes a fixed number of epochs over $L$ (" + "; ".join(parts) + ")"
+    return "every round trains by the rule " + join(sorted(rules)) + " (" + "; ".join(parts) + ")"
+
+
+def training_table(res: BudgetResults) -> str:
+    """Random sampling's fit of its labelled set at every budget: mean training loss (and training accuracy)."""
+    t = res.training
+    width = max([len(res.schedules.get(p, [])) for p in res.problems] or [0])
+    lines = ["% Generated by alnn.report.build: do not edit.", "\\footnotesize\\setlength{\\tabcolsep}{2.5pt}",
+             f"\\begin{{tabular}}{{ll{'r' * width}}}", "\\toprule",
+             "Problem & & " + " & ".join(f"$B_{{{r}}}$" for r in range(width)) + " \\\\", "\\midrule"]
+    for p in res.problems:
+        sub = t[(t["dataset"] == p) & (t["strategy"] == "random")].sort_values("budget")
+        if sub.empty:
+            continue
+        pad = [""] * (width - len(sub))
+        lines.append(f"{PROBLEM_LABELS[p]} & labels & " + " & ".join([count(int(b)) for b in sub["budget"]] + pad)
+                     + " \\\\")
+        lines.append(" & train loss & " + " & ".join([num(x, sig=2) for x in sub["train_loss"]] + pad) + " \\\\")
+        if TASKS[p] == "classification":
+            lines.append(" & train acc.\\ \\% & " + " & ".join([num(100 * x, 1) for x in sub["train_accuracy"]]
+                                                                + pad) + " \\\\")
+    lines += ["\\bottomrule", "\\end{tabular}"]
+    return "\n".join(lines) + "\n"
 
 
 def _starts(res: BudgetResults) -> str:
@@ -479,6 +661,9 @@ def budget_values(res: BudgetResults, found: list[Finding]) -> Values:
     v["text/budget-across"] = " ".join(f.text for f in found if f.kind == "across")
     v["text/budget-target"] = _grouped_targets(found)
     v["text/budget-plateau"] = _grouped_plateau(found)
+    v["budget/rule"] = _rule_text(res)
+    v["text/budget-sanity"] = " ".join(f.text for f in found if f.kind in ("drops-summary", "drops"))
+    v["text/budget-diverged"] = " ".join(f.text for f in found if f.kind == "diverged")
     better = [f for f in found if f.kind == "aubc" and f.numbers["verdict"] == "better"]
     worse = [f for f in found if f.kind == "aubc" and f.numbers["verdict"] == "worse"]
     tested = [f for f in found if f.kind == "aubc"]
@@ -513,7 +698,8 @@ def not_run_values() -> Values:
     v = Values()
     v["budget/schedule"] = "not run"
     v["budget/start"] = "cold"
-    for kind in ("aubc", "budgets", "across", "target", "plateau", "summary"):
+    v["budget/rule"] = "not run"
+    for kind in ("aubc", "budgets", "across", "target", "plateau", "summary", "sanity", "diverged"):
         v[f"text/budget-{kind}"] = "The budget protocol was not run."
     return v
 
@@ -526,7 +712,7 @@ def placeholder_figures(figures_dir: Path) -> list[Path]:
     from alnn.report.figures import _placeholder
 
     out = []
-    for name in ("budget-curves", "penalty-matrix", "budget-labels"):
+    for name in ("budget-curves", "penalty-matrix", "budget-labels", "budget-classes"):
         out += fg.save(_placeholder("The budget protocol was not run."), Path(figures_dir) / name)
     return out
 
@@ -576,4 +762,5 @@ def budget_figures(res: BudgetResults, figures_dir: Path) -> list[Path]:
     out += fg.save(fg.penalty_matrix_figure(res.penalty), figures_dir / "penalty-matrix")
     out += fg.save(fg.labels_to_target_figure(res.targets_summary, fraction=TARGET, datasets=order),
                    figures_dir / "budget-labels")
+    out += fg.save(fg.class_composition(res.classes), figures_dir / "budget-classes")
     return out

@@ -11,11 +11,11 @@ from alnn import analysis as an
 FIGURES = ("learning-curves-epochs", "learning-curves-presentations", "subset-size",
            "labels-to-target", "grid-heatmaps", "cd-classification", "cd-regression",
            "sasla-at-work", "budget-curves", "penalty-matrix", "budget-labels", "sasla-tradeoff",
-           "budget-ablations")
+           "budget-ablations", "budget-classes")
 #: Generated LaTeX files that main.tex inputs.
 GENERATED = ("profile.tex", "numbers.tex", "findings.tex", "profile-table.tex",
              "gridsearch.tex", "sanity.tex", "comparison.tex", "stats-within.tex",
-             "convergence.tex", "stats-across.tex", "budget.tex", "budget-table.tex", "ablation.tex",
+             "convergence.tex", "stats-across.tex", "budget.tex", "budget-table.tex", "budget-training.tex", "ablation.tex",
              "ablation-table.tex", "ablation-sasla.tex", "robust.tex")
 
 REFERENCES_PATH = Path(__file__).parent.with_name("references.toml")
