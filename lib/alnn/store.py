@@ -222,3 +222,85 @@ class Store:
 
     def __repr__(self) -> str:
         return f"Store({str(self.root)!r})"
+
+
+# --------------------------------------------------------------------------- notebooks
+
+#: Each notebook's output parameters (the "out:" lines of its parameters cell).
+NOTEBOOK_OUTPUTS = {"problem": ("heatmap", "budget_curves"), "strategy": ("curves", "subset", "budget_curves"),
+                    "analysis": ("generated", "figures")}
+#: The ``make`` target that produces each folder of a profile's results.
+STAGE_OF_FOLDER = {"data": "data", "grid": "grid", "trials": "trials", "diagnostics": "trials", "budget": "budget",
+                   "ablation": "ablation"}
+STAGE_ORDER = ("data", "grid", "trials", "budget", "ablation")
+
+
+def scratch(profile: str, reports: str | Path = "reports") -> Path:
+    """Where a notebook opened by hand writes its figures and tables: ``reports/<profile>/scratch/`` (ignored
+    by git, read by nothing that ``make`` builds)."""
+    return Path(reports) / profile / "scratch"
+
+
+def notebook_inputs(kind: str, p: Any) -> list[Path]:
+    """Every result file notebook ``kind`` reads with its resolved parameters ``p``."""
+    from alnn import config as C
+
+    prof = C.load_profile(p.profile)
+    if kind == "problem":
+        st = Store(Path(p.data).parent.parent)
+        out = [Path(p.data), Path(p.grid_table), Path(p.grid_winner)]
+        if not p.run_budget:  # otherwise the notebook computes them
+            out += [st.budget(p.problem, s) for s in prof.problem(p.problem).budget_strategies()]
+        return out
+    st = Store(p.results)
+    if kind == "strategy":
+        from alnn.config import problems_for
+
+        out = []
+        for q in problems_for(p.strategy):
+            out += [st.trials(q, s) for s in dict.fromkeys(("passive", p.strategy))] + [st.diagnostics(q, p.strategy)]
+            if p.strategy in prof.problem(q).budget_strategies():
+                out += [st.budget(q, s) for s in dict.fromkeys(("random", "passive", p.strategy))]
+        return out
+    out = [f(q) for q in prof.problems for f in (st.data, st.grid_table, st.grid_winner)]
+    out += [st.trials(q, s) for q, s in prof.pairs()] + [st.diagnostics("iris", "sasla")]
+    out += [st.budget(q, s) for q in prof.problems for s in prof.problem(q).budget_strategies()]
+    out += [st.ablation(q, protocol) for q in prof.ablation_problems for protocol in ("trials", "budget")]
+    return out
+
+
+def notebook_params(kind: str, namespace: Mapping[str, Any]) -> Any:
+    """:func:`alnn.config.notebook_params` (parameters checked, unset ones filled in from the profile), then:
+
+    - every output parameter left unset (``None``: a notebook opened by hand, or run by papermill without
+      it) points into :func:`scratch` instead of the files ``make`` builds the paper from;
+    - the result files the notebook reads must exist: the first missing one is named in one line with the
+      ``make`` command that produces it (a :class:`FileNotFoundError`).
+    """
+    import dataclasses
+
+    from alnn import config as C
+
+    p = C.notebook_params(kind, namespace)
+    changes = {}
+    for name in NOTEBOOK_OUTPUTS[kind]:
+        if namespace.get(name) is None:
+            made = Path(getattr(p, name))  # a figure file, or a folder (generated, figures)
+            changes[name] = str(scratch(p.profile) / "figures" / made.name if made.suffix else scratch(p.profile) / name)
+    p = dataclasses.replace(p, **changes)
+    inputs = notebook_inputs(kind, p)
+    missing = [path for path in inputs if not path.exists()]
+    if missing:
+        root = Path(p.data).parents[2] if kind == "problem" else Path(p.results).parent
+        stages = {STAGE_OF_FOLDER.get(path.relative_to(root / p.profile).parts[0], "paper")
+                  for path in missing if path.is_relative_to(root / p.profile)} or {"paper"}
+        if stages & {"trials", "budget", "ablation"}:  # each of them makes the grid search (and data) first
+            stages -= {"data", "grid"}
+        elif "grid" in stages:
+            stages.discard("data")
+        where = "" if root == Path("results") else f" RESULTS={root}"
+        raise FileNotFoundError(
+            f"{missing[0]} is missing ({len(missing)} of the {len(inputs)} result files {kind}.ipynb reads): run "
+            f"`make {' '.join(s for s in (*STAGE_ORDER, 'paper') if s in stages)} PROFILE={p.profile}{where}` "
+            f"to produce them")
+    return p
