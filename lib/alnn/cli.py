@@ -7,7 +7,15 @@
     alnn budget  --profile quick --problem iris [--strategy random ...]   # the budget protocol (SPEC 3b)
     alnn ablation --profile quick [--problem iris ...]   # controls and ablations (SPEC 3d) of the covered problems
     alnn all     --profile quick [--problem ...]          # data, grid, trials and budget of every problem
-    alnn reports --profile quick --index reports/quick/index.html reports/quick/problem-iris.ipynb ...
+    alnn reports --profile quick reports/quick/problem-iris.ipynb ...   # each notebook's HTML beside it
+    alnn reports --profile quick --index reports/quick/index.html reports/quick/*.ipynb   # and the index page
+
+A reviewer's recompute path: ``--fresh [FOLDER]`` on data, grid, trials, budget,
+ablation or all runs the stage into a new folder (default: a new temporary
+one), from the stored data descriptions and grid winners where the stage
+reads them, then prints how every file it wrote (shards included) differs
+from the stored results, timing columns left out; exit status 1 when any
+does.
 
 Execution options (grid, trials, budget, ablation, all): ``--executor local|dask``,
 ``--scheduler ADDRESS|FILE`` (dask; none starts a LocalCluster), ``--device
@@ -38,6 +46,12 @@ def _add_common(p: argparse.ArgumentParser, problems: bool = True, strategies: b
                        help=f"strategies ({', '.join(C.STRATEGIES)}) or all applicable ones")
 
 
+def _add_fresh(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--fresh", nargs="?", const="", default=None, metavar="FOLDER",
+                   help="recompute into FOLDER (new or empty; default: a new temporary folder) instead of the "
+                        "results folder, and print how every file differs from the stored results (exit 1 if any)")
+
+
 def _add_execution(p: argparse.ArgumentParser) -> None:
     p.add_argument("--executor", default="local", help=f"{' or '.join(C.EXECUTORS)} (default local)")
     p.add_argument("--scheduler", default="", help="dask scheduler address or scheduler file "
@@ -55,24 +69,32 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--show", action="store_true", help="print the resolved profile as JSON instead")
     p = sub.add_parser("data", help="describe the data of problems (data stage)")
     _add_common(p)
+    _add_fresh(p)
     p = sub.add_parser("grid", help="grid search of problems (grid stage)")
     _add_common(p)
     _add_execution(p)
+    _add_fresh(p)
     p = sub.add_parser("trials", help="trials of problems x strategies (trial stage)")
     _add_common(p, strategies=True)
     _add_execution(p)
+    _add_fresh(p)
     p = sub.add_parser("budget", help="budget protocol of problems x strategies (budget stage)")
     _add_common(p, strategies=True)
     _add_execution(p)
+    _add_fresh(p)
     p = sub.add_parser("ablation", help="controls and ablations of the problems the profile covers (ablation stage)")
     _add_common(p)
     _add_execution(p)
+    _add_fresh(p)
     p = sub.add_parser("all", help="data, grid, trial and budget stages of problems")
     _add_common(p)
     _add_execution(p)
-    p = sub.add_parser("reports", help="render executed notebooks to HTML and write their index page")
+    _add_fresh(p)
+    p = sub.add_parser("reports", help="render executed notebooks to HTML (and write their index page)")
     p.add_argument("--profile", default="quick")
-    p.add_argument("--index", required=True, help="index.html to write")
+    p.add_argument("--index", default=None, help="index.html to write (default: none, the HTML pages only)")
+    p.add_argument("--stale", action="store_true", help="render only the notebooks whose HTML page is missing "
+                   "or older than the notebook")
     p.add_argument("--generated", default=None, help="the analysis notebook's CSV folder (default: its "
                    "'generated' parameter, e.g. paper/generated/<profile>)")
     p.add_argument("--figures", default=None, help="the analysis notebook's figure folder (default: its "
@@ -100,14 +122,20 @@ def _execution(args) -> C.Execution:
     return execution
 
 
-def render_html(notebook: str | Path) -> Path:
-    """Render an executed notebook to HTML beside it (atomically)."""
+def render_html(notebook: str | Path, stale: bool = False) -> Path:
+    """Render an executed notebook to HTML beside it (atomically; an unchanged page is left as it is).
+    ``stale``: only when the page is missing or older than the notebook."""
     import nbformat
     from nbconvert import HTMLExporter
 
     notebook = Path(notebook)
-    body, _ = HTMLExporter().from_notebook_node(nbformat.read(notebook, as_version=4))
     out = notebook.with_suffix(".html")
+    if stale and out.is_file() and out.stat().st_mtime_ns >= notebook.stat().st_mtime_ns:
+        return out
+    body, _ = HTMLExporter().from_notebook_node(nbformat.read(notebook, as_version=4))
+    if out.is_file() and out.read_text(encoding="utf-8") == body:
+        os.utime(out)  # newer than its notebook again, as make expects
+        return out
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     tmp.write_text(body, encoding="utf-8")
     os.replace(tmp, out)
@@ -126,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return _main(args)
-    except C.ConfigError as exc:
+    except (C.ConfigError, FileNotFoundError) as exc:
         print(f"alnn {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -137,15 +165,18 @@ def main(argv: list[str] | None = None) -> int:
 def _main(args) -> int:
     if args.command == "reports":
         C.check_profile(args.profile)
-        pages = [render_html(nb) for nb in args.notebooks]
-        write_index(args.profile, Path(args.index), pages, generated=args.generated, figures=args.figures)
-        print(f"reports [{args.profile}]: {len(pages)} notebook(s) rendered, index {args.index}", file=sys.stderr)
+        pages = [render_html(nb, stale=args.stale) for nb in args.notebooks]
+        if args.index is not None:  # (the HTML pages alone go quietly: make renders each with its notebook)
+            write_index(args.profile, Path(args.index), pages, generated=args.generated, figures=args.figures)
+            print(f"reports [{args.profile}]: {len(pages)} notebook(s), index {args.index}", file=sys.stderr)
         return 0
     C.check_profile(args.profile)
     profile = C.load_profile(args.profile)
     from alnn import pipeline, store as S
 
     st = S.Store.of(profile.name, args.results)
+    if getattr(args, "fresh", None) is not None:
+        return _fresh(args, profile, st)
     if args.command == "config":
         if args.show:
             json.dump(profile.to_dict(), sys.stdout, indent=2)
@@ -205,6 +236,25 @@ def _main(args) -> int:
                 pipeline.budget(profile, problem, store=st, execution=execution, executor=executor)
         return 0
     raise AssertionError(args.command)  # pragma: no cover
+
+
+def _fresh(args, profile: C.Profile, stored) -> int:
+    """``alnn <stage> --fresh``: the stage recomputed into a new folder and compared with the stored results."""
+    from alnn import studies
+
+    problems = None if args.problem == ["all"] else _problems(args.problem)
+    strategies = None
+    if getattr(args, "strategy", ["all"]) != ["all"]:
+        strategies = [C.check_strategy(s) for s in args.strategy]
+    execution = _execution(args) if args.command != "data" else C.Execution(progress=False)
+    into = Path(args.fresh) if args.fresh else studies.fresh_folder(profile.name)
+    print(f"{args.command} [{profile.name}] --fresh: recomputing into {into}", file=sys.stderr)
+    done = studies.recompute(args.command, profile, problems, strategies, stored=stored, into=into,
+                             execution=execution)
+    if done.copied:
+        print(f"inputs copied from {stored.root}: {', '.join(map(str, done.copied))}")
+    print(done.report())
+    return 1 if done.differences else 0
 
 
 if __name__ == "__main__":  # pragma: no cover
