@@ -4,10 +4,12 @@
 #   setup -> config -> data -> grid -> trials, budget, ablation -> reports (notebooks) -> analysis -> paper
 # Each result file depends on exactly the files that determine it. The
 # settings a stage depends on are written to results/<profile>/config/*.json
-# only when they change (`alnn config` runs on every make), so editing one
-# problem's settings in lib/alnn/profiles.toml, or any engine source file,
-# reruns exactly the stages it affects; inside a stage the shard store
-# (results/<profile>/shards/) recomputes only shards whose key changed.
+# only when they change (`alnn config` runs whenever lib/alnn changed since
+# its last run), so editing one problem's settings in lib/alnn/profiles.toml,
+# or any engine source file, reruns exactly the stages it affects; inside a
+# stage the shard store (results/<profile>/shards/) recomputes only shards
+# whose key changed. Every file is rewritten only when its content changes,
+# so on a finished study `make paper` runs nothing (`make -q paper` exits 0).
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DELETE_ON_ERROR:
@@ -51,13 +53,20 @@ endif
 # The study (alnn.config checks that these lists match the package: tests/test_notebooks.py).
 PROBLEMS := iris wine fashion-mnist sine california-housing energy-efficiency
 CLASSIFICATION := iris wine fashion-mnist
-STRATEGIES := passive sasla entropy ensemble random sensitivity
+# The strategies, as each strategy's module describes itself (lib/alnn/strategies/catalogue.py, run on the
+# standard library alone; `python -m alnn strategies --describe` lists them): no name is written here.
+strategy_names = $(shell $(PYTHON_BOOT) lib/alnn/strategies/catalogue.py $1)
+task_of = $(if $(filter $1,$(CLASSIFICATION)),classification,regression)
+STRATEGIES := $(call strategy_names,--protocol draft)
 # the budget protocol's strategies (passive: its full-pool ceiling)
-BUDGET_STRATEGIES := passive entropy ensemble random sensitivity
-# entropy is classification only
-strategies_of = $(if $(filter $1,$(CLASSIFICATION)),$(STRATEGIES),$(filter-out entropy,$(STRATEGIES)))
-budget_strategies_of = $(if $(filter $1,$(CLASSIFICATION)),$(BUDGET_STRATEGIES),$(filter-out entropy,$(BUDGET_STRATEGIES)))
-problems_of = $(if $(filter entropy,$1),$(CLASSIFICATION),$(PROBLEMS))
+BUDGET_STRATEGIES := $(call strategy_names,--protocol budget)
+STRATEGIES_classification := $(call strategy_names,--protocol draft --task classification)
+STRATEGIES_regression := $(call strategy_names,--protocol draft --task regression)
+BUDGET_STRATEGIES_classification := $(call strategy_names,--protocol budget --task classification)
+BUDGET_STRATEGIES_regression := $(call strategy_names,--protocol budget --task regression)
+strategies_of = $(STRATEGIES_$(call task_of,$1))
+budget_strategies_of = $(BUDGET_STRATEGIES_$(call task_of,$1))
+problems_of = $(foreach p,$(PROBLEMS),$(if $(filter $1,$(call strategies_of,$p)),$p))
 
 R := $(RESULTS)/$(PROFILE)
 RP := reports/$(PROFILE)
@@ -66,6 +75,22 @@ FIG := figures/$(PROFILE)
 BUILD := paper/build/$(PROFILE)
 
 CLI := $(PY) -m alnn
+
+# Goals that read no results: for them nothing runs while the Makefile is read (below).
+QUIET_GOALS := help print-% clean setup lab bench test tex chromium
+NEEDS_RESULTS := $(filter-out $(QUIET_GOALS),$(or $(MAKECMDGOALS),help))
+
+# DEVICE=cuda needs a torch that sees a GPU: checked before any work (while the Makefile is read; on a fresh
+# clone, right after .venv is set up).
+CUDA_PROBLEM := import torch; print("" if torch.cuda.is_available() else "DEVICE=cuda is not valid on this \
+  machine: torch " + torch.__version__ + " sees no CUDA GPU; valid here: cpu (the README names the CUDA build \
+  of torch to install)")
+ifeq ($(DEVICE),cuda)
+ifneq ($(and $(NEEDS_RESULTS),$(wildcard $(STAMP))),)
+CUDA_MESSAGE := $(shell $(PY) -c '$(CUDA_PROBLEM)' 2>&1)
+$(if $(CUDA_MESSAGE),$(error $(CUDA_MESSAGE)))
+endif
+endif
 RUN := --executor '$(EXECUTOR)' --scheduler '$(SCHEDULER)' --device '$(DEVICE)' --workers '$(WORKERS)'
 PAPERMILL := $(PY) -m papermill --cwd $(CURDIR) --no-progress-bar --log-level WARNING
 
@@ -90,6 +115,24 @@ INDEX := $(RP)/index.html
 PDF := $(BUILD)/main.pdf
 SUPPLEMENT := $(BUILD)/supplement.pdf
 
+# The stage settings: `alnn config` writes results/<profile>/config/*.json, rewriting only the files whose
+# content changed. It runs while the Makefile is read, whenever a file of lib/alnn (code or profiles) is newer
+# than its last run, so that every make (-n and -q too) sees the settings in force; on a fresh clone the
+# rule of $(CONFIGS) runs it once .venv is set up.
+CONFIG_CHECKED := $(R)/config/.checked
+ifneq ($(and $(NEEDS_RESULTS),$(wildcard $(STAMP))),)
+ifneq ($(shell test -e '$(CONFIG_CHECKED)' && test -z "$$(find lib/alnn \( -name '*.py' -o -name '*.toml' \) \
+         -newer '$(CONFIG_CHECKED)' -print -quit)" && echo same),same)
+ifneq ($(shell $(CLI) config --profile $(PROFILE) --results '$(RESULTS)' && touch '$(CONFIG_CHECKED)' && echo ok),ok)
+$(error alnn config --profile $(PROFILE) failed (its message is above))
+endif
+endif
+endif
+
+# TeX Live: `tex` checks for it (and installs it on Debian as root); the paper needs that step only when it
+# is missing (with it, nothing runs).
+TEX_NEEDED := $(if $(NEEDS_RESULTS),$(if $(and $(shell command -v latexmk),$(shell kpsewhich IEEEtran.cls 2>/dev/null)),,tex))
+
 # Library code the notebooks draw with (the engine is covered by the config files).
 NB_LIB := lib/alnn/config.py lib/alnn/store.py lib/alnn/figures.py lib/alnn/analysis.py lib/alnn/stats.py
 ANALYSIS_LIB := $(NB_LIB) lib/alnn/stats.py $(wildcard lib/alnn/report/*.py) lib/alnn/references.toml
@@ -105,7 +148,8 @@ help: ## List the targets people use
 
 # The stages run one at a time (each spreads its shards over the local pool); then the notebooks, each a
 # single-threaded Python process, NOTEBOOK_JOBS at a time (default: the machine's cores), the analysis
-# notebook (the longest) first; then LaTeX.
+# notebook (the longest) first; then LaTeX. The recipe holds only sub-makes, which -q and -n run too, so
+# `make -q paper` answers for the whole graph.
 # Under -B (remake all) or -n (dry run) the notebooks are left to the last step, so each runs (or is
 # listed) once. SERIAL_NOTEBOOKS is expanded when a recipe runs (=, not :=): only then does MAKEFLAGS
 # start with the single-letter flags (while the Makefile is read it holds "--no-builtin-rules",
@@ -114,13 +158,26 @@ NOTEBOOK_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 SERIAL_NOTEBOOKS = $(findstring B,$(firstword -$(MAKEFLAGS)))$(findstring n,$(firstword -$(MAKEFLAGS)))
 .PHONY: paper results
 results: $(DATA) $(GRID) $(TRIALS) $(DIAGNOSTICS) $(BUDGET) $(ABLATION)
-paper: $(STAMP) tex ## Everything: results, reports, paper/main.pdf and paper/supplement.pdf (PROFILE=quick by default)
+paper: $(STAMP) $(TEX_NEEDED) ## Everything: results, reports, paper/main.pdf and paper/supplement.pdf (PROFILE=quick by default)
 	@$(MAKE) --no-print-directory results
-	$(if $(SERIAL_NOTEBOOKS),,@$(MAKE) --no-print-directory -j$(NOTEBOOK_JOBS) $(ANALYSIS) $(filter-out $(ANALYSIS),$(NOTEBOOKS)))
-	@$(MAKE) --no-print-directory $(PDF) $(SUPPLEMENT) $(INDEX)
-	@for f in $(PDF) $(SUPPLEMENT); do n=$$(basename $$f); \
-	  cmp -s $$f paper/$$n || { cp $$f paper/.$$n.tmp && mv -f paper/.$$n.tmp paper/$$n; }; done
-	@echo "paper/main.pdf, paper/supplement.pdf: profile $(PROFILE) ($(PDF), $(SUPPLEMENT)); reports: $(INDEX)"
+	$(if $(SERIAL_NOTEBOOKS),,@$(MAKE) --no-print-directory -s -j$(NOTEBOOK_JOBS) paper-notebooks)
+	@$(MAKE) --no-print-directory -s paper-files
+
+# The notebooks' step of `make paper` (a target of its own: a notebook asked for by name also writes the
+# index page, these leave it to the last step)
+.PHONY: paper-notebooks
+paper-notebooks: $(ANALYSIS) $(filter-out $(ANALYSIS),$(NOTEBOOKS))
+
+# paper/main.pdf and paper/supplement.pdf: copies of the PDFs of the profile made last (copied again when
+# they differ from this profile's)
+.PHONY: paper-files
+paper-files: paper/main.pdf paper/supplement.pdf $(INDEX)
+differs = $(if $(shell cmp -s '$1' '$2' && echo same),,FORCE)
+paper/main.pdf: $(PDF) $(call differs,$(PDF),paper/main.pdf)
+paper/supplement.pdf: $(SUPPLEMENT) $(call differs,$(SUPPLEMENT),paper/supplement.pdf)
+paper/main.pdf paper/supplement.pdf:
+	@cp $< $@.tmp && mv -f $@.tmp $@
+	@echo "$@: profile $(PROFILE) ($<); reports: $(INDEX)"
 
 ##@ Stages (each also runs the ones it needs)
 .PHONY: config data grid trials budget ablation notebooks reports analysis
@@ -133,9 +190,10 @@ ablation: $(ABLATION) ## Controls and ablations (SPEC 3d) of the problems the pr
 notebooks reports: $(INDEX) ## Execute every notebook (papermill) into reports/<profile>/, with HTML and index.html
 analysis: $(ANALYSIS) ## Tables, statistics and figures of the paper (paper/generated/<profile>/, figures/<profile>/)
 
-# Always asks alnn whether a profile changed; touches only the files that did.
-$(CONFIGS) &: FORCE | $(STAMP)
-	@$(CLI) config --profile $(PROFILE) --results '$(RESULTS)'
+# A fresh clone's stage settings (or a missing one): written once .venv is set up (see CONFIG_CHECKED).
+$(CONFIGS) &: | $(STAMP)
+	$(if $(filter cuda,$(DEVICE)),@m=$$($(PY) -c '$(CUDA_PROBLEM)' 2>&1 || true); [ -z "$$m" ] || { echo "make: *** $$m" >&2; exit 1; })
+	@$(CLI) config --profile $(PROFILE) --results '$(RESULTS)' && touch '$(CONFIG_CHECKED)'
 
 $(R)/data/%.json: $(R)/config/data-%.json
 	$(CLI) data --profile $(PROFILE) --results '$(RESULTS)' --problem $*
@@ -167,8 +225,9 @@ $(ABLATION): $(R)/config/ablation.json $(GRID) $(DATA)
 	$(CLI) ablation --profile $(PROFILE) --results '$(RESULTS)' $(RUN)
 
 # $(call notebook,SOURCE,OUTPUT,PARAMETERS): papermill into OUTPUT's .part.ipynb, renamed when it
-# succeeds; a failed notebook keeps its partial output as OUTPUT's .failed.ipynb and stops make.
-# (The kernel's warning about unencrypted local TCP is filtered out.)
+# succeeds, then its HTML page beside it; a notebook asked for by name (make reports/quick/problem-iris.ipynb)
+# also brings the index page up to date. A failed notebook keeps its partial output as OUTPUT's
+# .failed.ipynb and stops make. (The kernel's warning about unencrypted local TCP is filtered out.)
 define notebook
 	@mkdir -p $(RP)/figures
 	@rm -f $2 $(2:.ipynb=.failed.ipynb)
@@ -177,6 +236,8 @@ define notebook
 	  || { mv -f $(2:.ipynb=.part.ipynb) $(2:.ipynb=.failed.ipynb) 2>/dev/null || true; \
 	       echo "make: *** notebook $(notdir $2) failed; partial output in $(2:.ipynb=.failed.ipynb)" >&2; exit 1; }
 	@mv -f $(2:.ipynb=.part.ipynb) $2
+	@$(CLI) reports --profile $(PROFILE) $(if $(filter $2,$(MAKECMDGOALS)),--stale --index $(INDEX) \
+	  --generated $(GEN) --figures $(FIG) $(filter $2 $(wildcard $(NOTEBOOKS)),$(NOTEBOOKS)),$2)
 endef
 
 $(RP)/problem-%.ipynb $(RP)/figures/grid-%.png $(RP)/figures/budget-%.png: notebooks/problem.ipynb $(R)/data/%.json \
@@ -202,13 +263,16 @@ $(ANALYSIS): notebooks/analysis.ipynb $(DATA) $(GRID) $(TRIALS) $(BUDGET) $(ABLA
 	$(call notebook,notebooks/analysis.ipynb,$@,-r profile $(PROFILE) -r results $(R) \
 	  -r generated $(GEN) -r figures $(FIG))
 
-# The index page shows the analysis notebook's tables and figures (copied into $(RP)/site/).
-$(NOTEBOOKS:.ipynb=.html) $(INDEX) &: $(NOTEBOOKS) lib/alnn/cli.py lib/alnn/site.py \
-    $(wildcard $(GEN)/*.csv $(FIG)/*.png)
-	$(CLI) reports --profile $(PROFILE) --index $(INDEX) --generated $(GEN) --figures $(FIG) $(NOTEBOOKS)
+# Each notebook's HTML page (made with the notebook; again if it goes missing). The index page shows the
+# analysis notebook's tables and figures (copied into $(RP)/site/).
+$(NOTEBOOKS:.ipynb=.html): $(RP)/%.html: $(RP)/%.ipynb
+	@$(CLI) reports --profile $(PROFILE) $<
+$(INDEX): $(NOTEBOOKS:.ipynb=.html) lib/alnn/cli.py lib/alnn/site.py $(wildcard $(GEN)/*.csv $(FIG)/*.png)
+	$(CLI) reports --profile $(PROFILE) --stale --index $(INDEX) --generated $(GEN) --figures $(FIG) $(NOTEBOOKS)
 
 # LaTeX: generated files and figures of this profile come first on TEXINPUTS; errors show the log's lines.
-# $(call latexmk,NAME,OUT): latexmk paper/NAME.tex into $(BUILD), its output in $(BUILD)/OUT.
+# $(call latexmk,NAME,OUT): latexmk paper/NAME.tex into $(BUILD), its output in $(BUILD)/OUT. latexmk leaves
+# a PDF whose sources did not change as it is: touched, it is newer than what make remade it for.
 define latexmk
 	@mkdir -p $(BUILD)
 	@echo "latexmk paper/$1.tex -> $(BUILD)/$1.pdf"
@@ -217,13 +281,14 @@ define latexmk
 	  || { echo "make: *** LaTeX failed on paper/$1.tex (profile $(PROFILE)); from $(BUILD)/$1.log:" >&2; \
 	       grep -E -A4 '^(!|[^ ]+:[0-9]+: )' $(CURDIR)/$(BUILD)/$1.log | head -40 >&2 || tail -20 $(CURDIR)/$(BUILD)/$2 >&2; \
 	       exit 1; }
+	@touch $(BUILD)/$1.pdf
 endef
 
 # The supplement first: main.tex reads its labels from $(BUILD)/supplement.aux (xr-hyper).
-$(SUPPLEMENT): $(SUPPLEMENT_SRC) $(ANALYSIS) | tex
+$(SUPPLEMENT): $(SUPPLEMENT_SRC) $(ANALYSIS) | $(TEX_NEEDED)
 	$(call latexmk,supplement,latexmk-supplement.out)
 
-$(PDF): $(PAPER_SRC) $(SUPPLEMENT) $(ANALYSIS) | tex
+$(PDF): $(PAPER_SRC) $(SUPPLEMENT) $(ANALYSIS) | $(TEX_NEEDED)
 	$(call latexmk,main,latexmk.out)
 
 .PHONY: tex
@@ -258,8 +323,12 @@ print-%:
 
 ##@ Working on it
 .PHONY: lab bench clean
-lab: $(STAMP) ## JupyterLab on notebooks/ (their defaults read the newest profile with results)
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+# As root (containers, CI) JupyterLab needs --allow-root; LAB_ARGS passes anything else, e.g.
+# make lab LAB_ARGS='--no-browser --port=8899 --ip=0.0.0.0'. It prints the address with its token.
+LAB_ARGS ?=
+lab: $(STAMP) ## JupyterLab on notebooks/ (their defaults read the newest profile with results; LAB_ARGS='...')
+	@echo "JupyterLab on notebooks/: open the http://localhost:...?token=... address it prints below; Ctrl-C stops it"
+	exec $(VENV)/bin/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 bench: $(STAMP) ## Engine benchmark (bench/bench.py)
 	$(PY) bench/bench.py
