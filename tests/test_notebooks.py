@@ -144,23 +144,21 @@ def test_papermill_rejects_unknown_parameters_and_values(tmp_path, params, messa
     assert (tmp_path / "out.ipynb").exists()  # the partial output is kept
 
 
-def outputs_of_smoke():
+def outputs_of_smoke(results="results"):
     files = {}
     for var in ("CONFIGS", "DATA", "GRID", "TRIALS", "BUDGET", "DIAGNOSTICS", "NOTEBOOKS", "INDEX", "PDF"):
-        files[var] = make("-s", f"print-{var}", "PROFILE=smoke").stdout.split()
+        files[var] = make("-s", f"print-{var}", "PROFILE=smoke", f"RESULTS={results}").stdout.split()
     return files
 
 
 @pytest.mark.slow
-def test_make_paper_smoke_from_clean_then_reuses_everything():
-    """`make paper PROFILE=smoke` from a clean profile: every stage's files exist; a rerun does nothing."""
+def test_make_paper_smoke_from_clean_then_reuses_everything(smoke_paper):
+    """`make paper PROFILE=smoke` from a clean profile (the session's smoke study, conftest.py): every stage's
+    files exist; a rerun does nothing."""
     if not (ROOT / "paper" / "main.tex").exists():
         pytest.skip("paper/main.tex does not exist yet")
-    make("clean", "PROFILE=smoke")
-    start = time.perf_counter()
-    first = make("paper", "PROFILE=smoke")
-    first_s = time.perf_counter() - start
-    files = outputs_of_smoke()
+    results, first, first_s = smoke_paper
+    files = outputs_of_smoke(results)
     for var, paths in files.items():
         missing = [p for p in paths if not (ROOT / p).is_file()]
         assert not missing, f"{var}: missing {missing}"
@@ -178,7 +176,7 @@ def test_make_paper_smoke_from_clean_then_reuses_everything():
     assert all(i < latex for i, line in enumerate(lines) if line.startswith("papermill")), first.stdout
 
     start = time.perf_counter()
-    second = make("paper", "PROFILE=smoke")
+    second = make("paper", "PROFILE=smoke", f"RESULTS={results}")
     second_s = time.perf_counter() - start
     for word in ("alnn grid", "alnn trials", "alnn budget", "alnn data", "papermill", "latexmk", "alnn reports"):
         assert word not in second.stdout, f"the second run reran {word!r}:\n{second.stdout}"

@@ -277,7 +277,8 @@ def test_make_reports_passes_the_analysis_folders_and_make_test_needs_chromium()
                               text=True, timeout=300)
         assert proc.returncode == 0, proc.stderr[-2000:]
         return proc.stdout
-    line = next(x for x in dry("-B", "reports", f"PROFILE={PROFILE}").splitlines() if " reports --profile" in x)
+    line = next(x for x in dry("-B", "reports", f"PROFILE={PROFILE}").splitlines()
+                if " reports --profile" in x and "--index" in x)
     assert f"--generated paper/generated/{PROFILE} --figures figures/{PROFILE}" in line
     assert "command -v chromium" in dry("test")
 
