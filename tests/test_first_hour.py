@@ -336,6 +336,28 @@ def test_store_leaves_a_file_with_the_same_content_alone(tmp_path):
     assert S.read_json(j) == {"lr": 0.2}
 
 
+def test_generated_tables_and_figures_are_left_alone_when_unchanged(tmp_path):
+    from matplotlib.figure import Figure
+
+    from alnn import figures
+    from alnn.report import format as fmt
+
+    table = fmt.write_atomic(tmp_path / "t.tex", "a & b \\\\\n")
+    fig = Figure(figsize=(2, 1))
+    fig.add_subplot().plot([0, 1], [1, 0])
+    drawn = figures.save(fig, tmp_path / "f")
+    for path in (table, *drawn):
+        os.utime(path, ns=(1_000_000_000, 1_000_000_000))
+    fmt.write_atomic(table, "a & b \\\\\n")
+    assert figures.save(fig, tmp_path / "f") == drawn
+    assert all(p.stat().st_mtime_ns == 1_000_000_000 for p in (table, *drawn))
+    fig.axes[0].set_title("changed")
+    fmt.write_atomic(table, "c & d \\\\\n")
+    figures.save(fig, tmp_path / "f")
+    assert all(p.stat().st_mtime_ns > 1_000_000_000 for p in (table, *drawn))
+    assert table.read_text() == "c & d \\\\\n" and not list(tmp_path.glob(".*"))
+
+
 def test_budget_shards_have_their_own_folder_and_old_ones_move_there(tmp_path):
     from alnn import pipeline
 

@@ -11,6 +11,7 @@ and line style, used by every figure, so the figures also read in grey.
 
 from __future__ import annotations
 
+import filecmp
 import os
 from collections.abc import Mapping, Sequence
 from contextlib import contextmanager
@@ -146,7 +147,8 @@ def save(fig: Figure, path, formats: Sequence[str] = ("pdf", "png"), *,
     ``path`` has no extension. Each file is written to a temporary name in
     the same folder and renamed (``os.replace``), so an interrupted run never
     leaves a half-written figure. PDFs carry no creation date, so the same
-    figure gives the same bytes.
+    figure gives the same bytes, and a file that already holds them is left
+    as it is (bytes and modification time).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -158,7 +160,8 @@ def save(fig: Figure, path, formats: Sequence[str] = ("pdf", "png"), *,
             meta = {"CreationDate": None} if fmt == "pdf" else {}
             try:
                 fig.savefig(tmp, format=fmt, dpi=dpi, metadata=meta)
-                os.replace(tmp, final)
+                if not (final.is_file() and filecmp.cmp(tmp, final, shallow=False)):  # else left as it is
+                    os.replace(tmp, final)
             finally:
                 if tmp.exists():
                     tmp.unlink()
