@@ -485,7 +485,10 @@ def test_parameters_and_description(module):
     with pytest.raises(ValueError, match="query_size=50 is larger than the smallest training pool"):
         module.check_params({**module.DEFAULTS, "query_size": 50}, tasks[0], 40)
     d = module.DESCRIPTION
-    assert set(d) == {"name", "label", "summary", "tasks", "kind", "reference", "select_macs"}
-    assert d["name"] == module.NAME and d["kind"] == "pool" and module.STRATEGY.name == module.NAME
+    from alnn.strategies.catalogue import REQUIRED, describe
+
+    assert set(d) == set(REQUIRED)
+    assert d["name"] == module.NAME and d["role"] == "query" and module.STRATEGY.name == module.NAME
+    assert describe(module.NAME).members == module.MEMBERS
     macs = eval(d["select_macs"], {}, {"I": 4, "J": 64, "K": 3, "E": module.MEMBERS, "q": 10, "N": 20})
     assert isinstance(macs, int) and macs > 0

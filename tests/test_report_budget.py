@@ -132,7 +132,7 @@ def test_table_marks_exactly_the_significant_cells(strong):
 def test_grouped_sentences_put_every_problem_under_its_own_verdict(strong):
     found = rb.findings(strong)
     text = rb.budget_values(strong, found)["text/budget-aubc"]
-    for s in rb.QUERIES:
+    for s in [q for q in rb.QUERIES if any(f.kind == "aubc" and f.subjects[1] == q for f in found)]:
         sentence = next(x for x in text.split(". ") if rb.STRATEGY_PROSE[s] in x)
         for f in found:
             if f.kind == "aubc" and f.subjects[1] == s:

@@ -72,6 +72,8 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+
+from alnn.strategies.catalogue import catalogue as _catalogue
 from scipy import stats as _st
 
 __all__ = [
@@ -92,7 +94,7 @@ COST_COLUMNS = ("subset_size", "labels_used", "presentations", "scored", "wall_s
 _NOT_METRICS = set(KEYS) | {"epoch", "diverged"}
 
 #: Display and sort order of the strategies.
-STRATEGY_ORDER = ("passive", "sasla", "entropy", "ensemble", "random", "sensitivity")
+STRATEGY_ORDER = tuple(_catalogue())
 
 #: The metric each task is judged on.
 PRIMARY_METRIC = {"classification": "accuracy", "regression": "mse"}

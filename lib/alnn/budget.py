@@ -78,6 +78,7 @@ import torch
 
 from alnn import cost as _cost
 from alnn.config import HYPERS, ROUND_TRAININGS, STARTS, STEPS_FROM
+from alnn.strategies.catalogue import names as _strategy_names
 from alnn.engine import (Cost, View, check_int, check_strategy, empty_columns, metric_order, pool_min, prepare,
                          record, setup, take, to_frame, train_epoch)
 from alnn.model import TrainConfig, hash_uniform, included_positions
@@ -95,7 +96,7 @@ HYPER_WEIGHT_DECAY = (0.0, 0.001, 0.01, 0.1)
 #: Counter offsets of the per-budget inner folds (keyed by round) in the models' query streams.
 _INNER_COUNTER = 1 << 20
 #: Strategies of the budget protocol; passive is the full-pool ceiling.
-STRATEGIES_BUDGET = ("passive", "entropy", "ensemble", "random", "sensitivity")
+STRATEGIES_BUDGET = _strategy_names(protocol="budget")
 #: The geometric schedule has at least this many budgets when the pool allows it.
 MIN_GEOMETRIC = 8
 
@@ -387,10 +388,11 @@ def run_budget(dataset, strategy: str, *, config: TrainConfig, trials: int, fold
         for r in range(rounds):
             t0 = time.perf_counter()
             if r > 0:
-                mask, sc = strat.query(pool, view, mask, budget_list[r] - budget_list[r - 1], r)
+                q = budget_list[r] - budget_list[r - 1]
+                mask, sc = strat.query(pool, view, mask, q, r)
                 sc = sc.cpu().numpy()
                 scored += sc
-                cost.scored(sc)
+                cost.scored(sc, labelled=budget_list[r - 1], query=q)
                 if initial_state is not None:
                     model.restore(initial_state)
                     reference[:] = np.nan  # the round restarts from the initial weights

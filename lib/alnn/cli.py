@@ -64,6 +64,8 @@ def _add_execution(p: argparse.ArgumentParser) -> None:
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="alnn", description="Experiment pipeline of alnn (see docs/architecture.md).")
     sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser("strategies", help="list the strategies (--protocol, --task, --role, --describe)",
+                   add_help=False)
     p = sub.add_parser("config", help="validate a profile; write the stage config files that changed")
     _add_common(p, problems=False)
     p.add_argument("--show", action="store_true", help="print the resolved profile as JSON instead")
@@ -151,6 +153,11 @@ def write_index(profile: str, out: Path, pages: list[str | Path], **options) -> 
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["strategies"]:  # the registry's names (`alnn.strategies.catalogue`), as the Makefile reads them
+        from alnn.strategies.catalogue import main as strategies
+
+        return strategies(argv[1:])
     args = parser().parse_args(argv)
     try:
         return _main(args)

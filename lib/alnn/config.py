@@ -37,13 +37,18 @@ from typing import Any, Mapping
 
 from alnn.datasets import NAMES as PROBLEMS
 from alnn.datasets import TASKS
+from alnn.strategies.catalogue import catalogue as _catalogue
+from alnn.strategies.catalogue import names as _strategy_names
 
 PROFILES_PATH = Path(__file__).with_name("profiles.toml")
 
 PROFILES: tuple[str, ...] = ("smoke", "quick", "full")
-STRATEGIES: tuple[str, ...] = ("passive", "sasla", "entropy", "ensemble", "random", "sensitivity")
+#: Every strategy (`alnn.strategies.catalogue`: each describes itself in its own module).
+ALL_STRATEGIES: tuple[str, ...] = _strategy_names()
+#: Strategies of the draft's protocol (the trial stage and the strategy notebooks).
+STRATEGIES: tuple[str, ...] = _strategy_names(protocol="draft")
 #: Strategies of the budget protocol (SPEC 3b): ``passive`` is its full-pool ceiling.
-BUDGET_STRATEGIES: tuple[str, ...] = ("passive", "entropy", "ensemble", "random", "sensitivity")
+BUDGET_STRATEGIES: tuple[str, ...] = _strategy_names(protocol="budget")
 STARTS: tuple[str, ...] = ("cold", "warm")
 #: How a round of the budget protocol trains (SPEC 3b; `alnn.budget`): the same SGD steps at every budget
 #: (default), until the training criterion stops improving, or round_epochs epochs over L (the earlier rule).
@@ -60,8 +65,8 @@ BUDGET_ABLATION_SUFFIXES: dict[str, tuple[str, ...]] = {
     "round_training": ("converge", "epochs"), "hyper": ("tuned",)}
 #: Precisions of the engine's products (`alnn.model.BatchedMLP`).
 PRECISIONS: tuple[str, ...] = ("float32", "bfloat16", "tf32")
-#: Strategies that exist for classification only (SPEC section 3).
-CLASSIFICATION_ONLY: frozenset[str] = frozenset({"entropy"})
+#: The tasks each strategy exists for (SPEC section 3).
+STRATEGY_TASKS: dict[str, tuple[str, ...]] = {n: d.tasks for n, d in _catalogue().items()}
 EXECUTORS: tuple[str, ...] = ("local", "dask")
 DEVICES: tuple[str, ...] = ("cpu", "cuda")
 NORMS: tuple[str, ...] = ("sum", "euclidean")
@@ -102,8 +107,9 @@ def check_problem(name: object) -> str:
     return check_choice("problem", name, PROBLEMS)
 
 
-def check_strategy(name: object) -> str:
-    return check_choice("strategy", name, STRATEGIES)
+def check_strategy(name: object, valid: tuple[str, ...] = ALL_STRATEGIES) -> str:
+    """A strategy's name (of every strategy, or of ``valid``: e.g. the draft's protocol's)."""
+    return check_choice("strategy", name, valid)
 
 
 def check_profile(name: object) -> str:
@@ -112,7 +118,7 @@ def check_profile(name: object) -> str:
 
 def applicable(problem: str, strategy: str) -> bool:
     """Whether ``strategy`` runs on ``problem`` (entropy is classification only)."""
-    return strategy not in CLASSIFICATION_ONLY or TASKS[problem] == "classification"
+    return TASKS[problem] in STRATEGY_TASKS[strategy]
 
 
 def strategies_for(problem: str) -> tuple[str, ...]:
@@ -125,8 +131,8 @@ def problems_for(strategy: str) -> tuple[str, ...]:
     return tuple(p for p in PROBLEMS if applicable(p, strategy))
 
 
-def check_pair(problem: object, strategy: object) -> tuple[str, str]:
-    problem, strategy = check_problem(problem), check_strategy(strategy)
+def check_pair(problem: object, strategy: object, valid: tuple[str, ...] = ALL_STRATEGIES) -> tuple[str, str]:
+    problem, strategy = check_problem(problem), check_strategy(strategy, valid)
     if not applicable(problem, strategy):
         raise ConfigError(
             f"strategy {strategy!r} does not apply to {TASKS[problem]} problem {problem!r}; "
@@ -307,9 +313,35 @@ PARAMS: dict[str, type] = {
 }
 
 
+def _generic_params(strategy: str) -> type:
+    """The parameters of a strategy without a class of its own here: a frozen dataclass of its module's
+    ``DEFAULTS`` (types from the defaults; the schedule's and the class distribution's checks)."""
+    defaults = _catalogue()[strategy].defaults
+    base = QueryParams if {"tau", "query_size", "initial"} <= set(defaults) else object
+    fields = []
+    for key, value in defaults.items():
+        if base is QueryParams and key in ("tau", "query_size", "initial"):
+            continue
+        tp = Any if value is None else type(value)
+        fields.append((key, tp, dataclasses.field(default=value)))
+
+    def check(self, where: str) -> None:
+        if base is QueryParams:
+            QueryParams.check(self, where)
+        p = getattr(self, "probability", None)
+        if p is not None and p not in PROBABILITIES:
+            raise ConfigError(f"{where}.probability = {p!r} is not valid; valid: {', '.join(PROBABILITIES)}")
+
+    bases = (base,) if base is not object else ()
+    return dataclasses.make_dataclass(f"{strategy.title().replace('-', '')}Params", fields, bases=bases,
+                                      frozen=True, namespace={"check": check})
+
+
 def strategy_params(strategy: str, data: Mapping[str, Any] | None = None, where: str = "params") -> Any:
     """Validated parameters of one strategy (defaults where ``data`` is silent)."""
-    check_strategy(strategy)
+    check_choice("strategy", strategy, ALL_STRATEGIES)
+    if strategy not in PARAMS:
+        PARAMS[strategy] = _generic_params(strategy)
     params = build(PARAMS[strategy], data or {}, where)
     if hasattr(params, "check"):
         params.check(where)
@@ -395,6 +427,7 @@ class Budget:
     budgets: int = 10
     max_budget: float = 1.0
     chunk: int | None = None  # trials per shard; none: the problem's chunk
+    trials: int | None = None  # trials of the budget stage (the first ones of the trial stage); none: the problem's
 
     def check(self, where: str) -> None:
         _positive(f"{where}.round_epochs", self.round_epochs)
@@ -426,6 +459,8 @@ class Budget:
                               "of the pool in (0, 1])")
         if self.chunk is not None:
             _positive(f"{where}.chunk", self.chunk)
+        if self.trials is not None:
+            _positive(f"{where}.trials", self.trials)
 
 
 @dataclass(frozen=True)
@@ -552,7 +587,13 @@ class ProblemSettings:
     def budget_chunks(self) -> list[tuple[int, int]]:
         """(trial_start, trials) of every budget-protocol shard."""
         size = self.budget.chunk or self.chunk
-        return [(s, min(size, self.trials - s)) for s in range(0, self.trials, size)]
+        n = self.budget_trials
+        return [(s, min(size, n - s)) for s in range(0, n, size)]
+
+    @property
+    def budget_trials(self) -> int:
+        """Trials of the budget stage: the budget table's ``trials``, or the problem's."""
+        return self.budget.trials or self.trials
 
     def budget_strategies(self) -> tuple[str, ...]:
         return tuple(s for s in BUDGET_STRATEGIES if applicable(self.problem, s))
@@ -663,10 +704,10 @@ def _resolve_problem(profile: str, problem: str, table: Mapping[str, Any], seeds
     grid = build(Grid, table.get("grid", {}), f"{where}.grid")
     grid.check(f"{where}.grid")
     strat_table = table.get("strategies", {})
-    _check_keys(f"{where}.strategies", strat_table, STRATEGIES)
+    _check_keys(f"{where}.strategies", strat_table, ALL_STRATEGIES)
     strategies = {
         s: strategy_params(s, strat_table.get(s, {}), f"{where}.strategies.{s}")
-        for s in STRATEGIES if applicable(problem, s)
+        for s in ALL_STRATEGIES if applicable(problem, s)
     }
     budget = build(Budget, table.get("budget", {}), f"{where}.budget")
     budget.check(f"{where}.budget")
@@ -862,7 +903,7 @@ class StrategyNotebook:
     def __post_init__(self):
         if self.profile is not None:
             check_profile(self.profile)
-        check_strategy(self.strategy)
+        check_strategy(self.strategy, STRATEGIES)
 
     def resolved(self, results: str = "results") -> "StrategyNotebook":
         """Every unset parameter filled in (what a notebook opened by hand, without papermill, reads)."""

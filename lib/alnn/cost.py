@@ -27,11 +27,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from alnn.strategies.catalogue import catalogue, describe
+
 __all__ = ["parameters", "forward", "training_per_pattern", "update_per_step", "selection_per_pattern",
            "training", "selection", "SENSITIVITY_STRATEGIES"]
 
 #: strategies whose selection builds the K x I sensitivity matrix of every scored pattern
-SENSITIVITY_STRATEGIES = frozenset({"sasla", "sensitivity"})
+SENSITIVITY_STRATEGIES = frozenset(n for n, d in catalogue().items() if "2*K*J*I" in d.select_macs.replace(" ", ""))
 
 
 def parameters(I: int, J: int, K: int) -> int:
@@ -54,9 +56,12 @@ def update_per_step(I: int, J: int, K: int, weight_decay: float = 0.0) -> int:
     return (2 + (1 if weight_decay > 0 else 0)) * parameters(I, J, K)
 
 
-def selection_per_pattern(strategy: str, I: int, J: int, K: int, members: int = 1) -> int:
-    """What scoring one pattern costs: every member's forward pass, plus 2 K J I for sasla and sensitivity."""
-    return members * forward(I, J, K) + (2 * K * J * I if strategy in SENSITIVITY_STRATEGIES else 0)
+def selection_per_pattern(strategy: str, I: int, J: int, K: int, members: int = 1, *, labelled: int = 0,
+                          query: int = 1) -> int:
+    """What scoring one pattern costs: the strategy's own count (its ``DESCRIPTION["select_macs"]``,
+    `alnn.strategies.catalogue`): every member's forward pass, plus 2 K J I for sasla and sensitivity,
+    plus the distances of the diversity strategies (to the ``labelled`` patterns and the ``query``)."""
+    return describe(strategy).selection_macs(I, J, K, E=members, q=query, N=labelled)
 
 
 def training(I: int, J: int, K: int, presented, steps, weight_decay=0.0) -> np.ndarray:
@@ -68,6 +73,8 @@ def training(I: int, J: int, K: int, presented, steps, weight_decay=0.0) -> np.n
     return presented * training_per_pattern(I, J, K) + steps * (2 + d) * parameters(I, J, K)
 
 
-def selection(strategy: str, I: int, J: int, K: int, scored, members: int = 1) -> np.ndarray:
+def selection(strategy: str, I: int, J: int, K: int, scored, members: int = 1, *, labelled: int = 0,
+              query: int = 1) -> np.ndarray:
     """Multiply-adds of selection: ``scored`` patterns scored (array, int64; each by every member)."""
-    return np.asarray(scored, dtype=np.int64) * selection_per_pattern(strategy, I, J, K, members)
+    return np.asarray(scored, dtype=np.int64) * selection_per_pattern(strategy, I, J, K, members,
+                                                                      labelled=labelled, query=query)

@@ -56,7 +56,7 @@ from alnn import cost as _cost
 from alnn import metrics as _metrics
 from alnn.model import BatchedMLP, TrainConfig, resolve_device, seed_words
 from alnn.strategies import REGISTRY as _REGISTRY
-from alnn.strategies import STRATEGIES
+from alnn.strategies import STRATEGIES, describe
 from alnn.strategies import ensemble as _ensemble
 from alnn.strategies import sasla as _sasla
 
@@ -91,9 +91,10 @@ def check_strategy(strategy: str, params: dict | None, task: str, pool_min: int)
     if unknown:
         valid = ", ".join(module.DEFAULTS) or "none"
         raise ValueError(f"unknown parameter {unknown[0]!r} for strategy {strategy!r}; valid: {valid}")
-    if strategy == "entropy" and task != "classification":
-        valid = ", ".join(s for s in STRATEGIES if s != "entropy")
-        raise ValueError(f"strategy 'entropy' is classification-only, got a {task} problem; "
+    tasks = describe(strategy).tasks
+    if task not in tasks:
+        valid = ", ".join(s for s in STRATEGIES if task in describe(s).tasks)
+        raise ValueError(f"strategy {strategy!r} is {' and '.join(tasks)}-only, got a {task} problem; "
                          f"valid for {task}: {valid}")
     return module.check_params({**module.DEFAULTS, **params}, task, pool_min)
 
@@ -386,8 +387,9 @@ class Cost:
         macs = np.asarray(macs, dtype=np.int64)
         self.train = macs if self.train is None else self.train + macs
 
-    def scored(self, scored: np.ndarray) -> None:
-        s = _cost.selection(self.strategy, *self.shape, scored, self.E)
+    def scored(self, scored: np.ndarray, *, labelled: int = 0, query: int = 1) -> None:
+        """``scored`` (L,) patterns scored by a query of ``query`` patterns with ``labelled`` in L."""
+        s = _cost.selection(self.strategy, *self.shape, scored, self.E, labelled=labelled, query=query)
         self.select = s if self.select is None else self.select + s
 
     def record(self, cols: dict, r: int, L: int) -> None:

@@ -21,6 +21,8 @@ import matplotlib as mpl
 import numpy as np
 import pandas as pd
 import seaborn as sns
+
+from alnn.strategies.catalogue import catalogue as _catalogue
 from matplotlib.colors import LogNorm, Normalize
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -40,17 +42,13 @@ __all__ = [
 
 STRATEGY_ORDER = _an.STRATEGY_ORDER
 _PALETTE = sns.color_palette("colorblind")
-#: One colour per strategy (seaborn "colorblind": blue, orange, green, purple, grey,
-#: and vermilion for sensitivity, told from green by lightness as well as hue and
-#: by its own marker and dash pattern).
-STRATEGY_COLORS = {"passive": _PALETTE[0], "sasla": _PALETTE[1], "entropy": _PALETTE[2],
-                   "ensemble": _PALETTE[4], "random": _PALETTE[7], "sensitivity": _PALETTE[3]}
-STRATEGY_LABELS = {"passive": "Passive", "sasla": "SASLA", "entropy": "Entropy",
-                   "ensemble": "Ensemble", "random": "Random", "sensitivity": "Sensitivity"}
-STRATEGY_MARKERS = {"passive": "o", "sasla": "s", "entropy": "^", "ensemble": "D",
-                    "random": "v", "sensitivity": "P"}
-STRATEGY_LINESTYLES = {"passive": "-", "sasla": "--", "entropy": "-.", "ensemble": (0, (5, 1)),
-                       "random": ":", "sensitivity": (0, (3, 1, 1, 1, 1, 1))}
+#: Colour, label, marker and line style of every strategy, as its module describes it
+#: (`alnn.strategies.catalogue`; seaborn "colorblind" for the draft's strategies; strategies that
+#: never share a task may share a colour and a marker).
+STRATEGY_COLORS = {n: d.colour for n, d in _catalogue().items()}
+STRATEGY_LABELS = {n: d.label for n, d in _catalogue().items()}
+STRATEGY_MARKERS = {n: d.marker for n, d in _catalogue().items()}
+STRATEGY_LINESTYLES = {n: d.style for n, d in _catalogue().items()}
 METRIC_LABELS = {"accuracy": "Accuracy", "f1": "Macro F1", "precision": "Macro precision",
                  "recall": "Macro recall", "mcc": "MCC", "mse": "MSE", "rmse": "RMSE",
                  "mae": "MAE", "r2": "$R^2$", "val_loss": "Validation loss",
@@ -898,3 +896,50 @@ def plt_colormap(name: str):
     import matplotlib
 
     return matplotlib.colormaps[name]
+
+
+def budget_differences(frame: pd.DataFrame, metric: str | None = None, *, baseline: str = "random",
+                       datasets: Sequence[str] | None = None, ncols: int = 3, width: float = TEXT_WIDTH,
+                       panel_height: float = 1.55) -> Figure:
+    """Each query strategy's gain over ``baseline`` against the labels, one panel per problem.
+
+    Per run (trial x fold, diverged runs left out) the paired difference of the
+    criterion from the baseline's at the same budget, signed so that up is
+    better (accuracy: strategy minus baseline; error metrics: baseline minus
+    strategy); the median over runs with the interquartile band, markers at the
+    budgets, on a log labels axis; zero (the baseline) as a grey line.  Twelve
+    strategies stay readable where their absolute curves would overlap.
+    """
+    f = frame[frame["strategy"] != "passive"]
+    dss = list(datasets) if datasets is not None else list(pd.unique(f["dataset"]))
+    nrows, ncols = _panels(len(dss), ncols)
+    shown: list[str] = []
+    with paper_style():
+        fig, axes = _new(width, panel_height * nrows + 0.45, nrows, ncols)
+        for ax, ds in zip(axes.flat, dss):
+            sub = f[(f["dataset"] == ds) & ~f["diverged"].astype(bool)]
+            m = metric or _an.PRIMARY_METRIC[_an.task_of(sub)] if len(sub) else (metric or "")
+            sign = 1.0 if _an.higher_is_better(m) else -1.0
+            wide = sub.pivot_table(index=["trial", "fold", "budget"], columns="strategy", values=m)
+            ax.axhline(0.0, color="0.45", lw=0.8, ls="--", zorder=1)
+            if baseline in wide.columns:
+                for s in _order([c for c in wide.columns if c != baseline]):
+                    d = (sign * (wide[s] - wide[baseline])).dropna().groupby(level="budget")
+                    q = pd.DataFrame({"median": d.median(), "q25": d.quantile(0.25), "q75": d.quantile(0.75)})
+                    if q.empty:
+                        continue
+                    ax.plot(q.index, q["median"], color=_color(s), ls=STRATEGY_LINESTYLES.get(s, "-"),
+                            marker=STRATEGY_MARKERS.get(s), ms=3, label=_label(s))
+                    ax.fill_between(q.index, q["q25"], q["q75"], color=_color(s), alpha=0.12, lw=0)
+                    if s not in shown:
+                        shown.append(s)
+            ax.set_title(DATASET_LABELS.get(ds, ds))
+            ax.set_ylabel(f"{METRIC_LABELS.get(m, m)}: gain over {_label(baseline).lower()}")
+            ax.set_xlabel("Labels")
+            _log_axis(ax, "x")
+        for ax in list(axes.flat)[len(dss):]:
+            ax.set_visible(False)
+        handles = _strategy_handles(_order(shown), marker=True)
+        fig.legend(handles=handles, loc="outside upper center", ncol=min(len(handles), 6), handlelength=2.2,
+                   columnspacing=1.0)
+    return fig

@@ -229,7 +229,7 @@ def grid_tasks(settings: C.ProblemSettings, device: str = "cpu") -> list[Task]:
 def trial_tasks(settings: C.ProblemSettings, strategy: str, winner: dict[str, Any],
                 device: str = "cpu") -> list[Task]:
     """One shard per chunk of trials of one problem x strategy, trained with the grid winner."""
-    C.check_pair(settings.problem, strategy)
+    C.check_pair(settings.problem, strategy, C.STRATEGIES)
     config = {k: winner[k] for k in GRID_KEYS}
     base = {**_common(settings), "kind": "trials", "strategy": strategy, "config": config,
             "params": C.params_dict(settings.params(strategy)), "seed": settings.seeds.trials,
@@ -834,7 +834,7 @@ def trials(profile: str | C.Profile, problem: str, strategies: Iterable[str] | N
     store = _store(profile, store)
     strategies = list(C.strategies_for(problem) if strategies is None else strategies)
     for s in strategies:
-        C.check_pair(problem, s)
+        C.check_pair(problem, s, C.STRATEGIES)
     winner = _winner_for(store, profile, settings, problem)
     by_strategy = {s: trial_tasks(settings, s, winner, execution.device) for s in strategies}
     outcome = run_tasks([t for ts in by_strategy.values() for t in ts], store, execution, what=f"trials {problem}",
@@ -858,7 +858,8 @@ def _assembled(by_strategy: dict[str, list[Task]], outcome: Outcome, settings: C
         keys = [t.key for t in tasks]
         frame = pd.concat([outcome.frames[k] for k in keys], ignore_index=True)
         shared = {k: v for k, v in tasks[0].fields.items() if k not in ("trial_start", "trials", "kind")}
-        yield s, tasks, frame, {**shared, "trials": settings.trials, "strategy": s, "shards": keys}
+        trials = sum(int(t.fields["trials"]) for t in tasks)
+        yield s, tasks, frame, {**shared, "trials": trials, "strategy": s, "shards": keys}
 
 
 def _winner_for(store: S.Store, profile: C.Profile, settings: C.ProblemSettings, problem: str) -> dict[str, Any]:
@@ -891,8 +892,9 @@ def budget(profile: str | C.Profile, problem: str, strategies: Iterable[str] | N
     paths = {s: S.write(store.budget(problem, s), frame, meta)
              for s, _, frame, meta in _assembled(by_strategy, outcome, settings)}
     b = settings.budget
-    log(_summary_line("budget", f"{problem} x {', '.join(strategies)} ({settings.trials} trials x "
-                      f"{settings.folds} folds, rounds of {b.round_epochs} epochs, {b.start} start)",
+    log(_summary_line("budget", f"{problem} x {', '.join(strategies)} ({settings.budget_trials} trials x "
+                      f"{settings.folds} folds, rounds by {b.round_training} from {b.round_epochs} epochs, "
+                      f"{b.start} start)",
                       profile.name, outcome, execution, _describe_executor(execution, outcome.computed)))
     return paths
 

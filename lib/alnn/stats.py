@@ -40,6 +40,8 @@ from functools import lru_cache
 
 import numpy as np
 import pandas as pd
+
+from alnn.strategies.catalogue import names
 from scipy import stats as _st
 from statsmodels.stats.multitest import multipletests
 
@@ -103,7 +105,7 @@ def equivalence(p_better: float, p_rope: float, p_worse: float, level: float = E
 #: (None: every other strategy present). Entropy, ensemble and sensitivity must
 #: also beat random sampling, the baseline any active strategy has to beat.
 DEFAULT_BASELINES: dict[str, Sequence[str] | None] = {
-    "passive": None, "random": ("entropy", "ensemble", "sensitivity")}
+    "passive": None, "random": names(protocol="draft", role="query")}
 
 #: With this many problems or fewer the across-problem tests have little power.
 LOW_POWER_PROBLEMS = 6
@@ -606,7 +608,7 @@ def _budget_cells(frame: pd.DataFrame, metric, include_initial: bool) -> pd.Data
 
 
 def budget_comparisons(frame: pd.DataFrame, *, baseline: str = "random",
-                       strategies: Sequence[str] = ("entropy", "ensemble", "sensitivity"),
+                       strategies: Sequence[str] = names(protocol="budget", role="query"),
                        metric: str | None = None, n_train=None, n_test=None,
                        alpha: float = 0.05, include_initial: bool = True, rope=None) -> pd.DataFrame:
     """Each active strategy against ``baseline`` (random) within each problem (SPEC 6).

@@ -36,7 +36,13 @@ Kinds:
     get worse beyond their interval);
 ``diverged``
     the runs (strategy x trial x fold) with a diverged network, per problem,
-    left out of every mean; the check counts them from the per-run rows.
+    left out of every mean; the check counts them from the per-run rows;
+``families``
+    per family of query strategies (uncertainty, committee, sensitivity,
+    diversity: `alnn.strategies.catalogue`): the (problem, strategy) cells
+    whose AUBC is significantly better and worse than random sampling's, and
+    the budgets at which a member is significantly better; the check
+    recomputes the verdicts from the comparison rows.
 """
 
 from __future__ import annotations
@@ -57,12 +63,13 @@ from alnn.report.claims import Finding, FindingError  # the record of a claim, s
 from alnn.report.constants import ALPHA, METRIC_PROSE, PROBLEM_LABELS, STRATEGY_LABELS, STRATEGY_PROSE, TASK_PROSE
 from alnn.report.format import Values, _finite, capital, count, join, num, p_is, pval
 from alnn.report.tables import VERDICT_MARKS
+from alnn.strategies.catalogue import FAMILIES, describe, names
 
 __all__ = ["BudgetResults", "Finding", "FindingError", "budget_results", "findings", "check_findings",
-           "budget_values", "budget_table", "training_table", "budget_figures", "QUERIES", "TARGET"]
+           "budget_values", "budget_table", "training_table", "aubc_tests_table", "budget_figures", "QUERIES", "TARGET"]
 
 #: The strategies compared with random sampling.
-QUERIES = ("entropy", "ensemble", "sensitivity")
+QUERIES = names(protocol="budget", role="query")
 #: The share of passive's full-pool value the labels-to-target finding uses.
 TARGET = 0.95
 
@@ -262,6 +269,28 @@ def _drops_findings(res: BudgetResults) -> list[Finding]:
     return out
 
 
+def _family_findings(res: BudgetResults) -> list[Finding]:
+    out = []
+    c = res.comparisons
+    for fam in FAMILIES:
+        members = [s for s in QUERIES if describe(s).family == fam
+                   and any(s in res.strategies(p) and "random" in res.strategies(p) for p in res.problems)]
+        cells = [(p, s) for p in res.problems for s in members if s in res.strategies(p)
+                 and "random" in res.strategies(p)]
+        if not cells:
+            continue
+        verdicts = {cell: _verdict(res.test(*cell)) for cell in cells}
+        at = c[(c["quantity"] == "budget") & c["strategy"].isin(members) & c["significant"].astype(bool)
+               & (c["direction"] == "better")]
+        budgets = sorted({(p, int(b)) for p, b in zip(at["dataset"], at["budget"])})
+        out.append(Finding("families", (fam,), {
+            "members": members, "cells": [list(x) for x in cells],
+            "better": [list(x) for x, v in verdicts.items() if v == "better"],
+            "worse": [list(x) for x, v in verdicts.items() if v == "worse"],
+            "better_budgets": [list(x) for x in budgets]}, ""))
+    return out
+
+
 def _diverged_findings(res: BudgetResults) -> list[Finding]:
     f = res.frame
     runs = f.groupby(["dataset", "strategy", "trial", "fold"], sort=False)["diverged"].any().reset_index()
@@ -355,6 +384,28 @@ def _render(f: Finding, res: BudgetResults) -> Finding:
             text = (f"Random sampling's mean criterion gets worse from one budget to the next beyond the "
                     f"corrected 95\\% interval of the paired difference on {count(len(n['problems']))} of the "
                     f"{count(len(n['checked']))} problems ({join([PROBLEM_LABELS[p] for p in n['problems']])}).")
+    elif f.kind == "families":
+        (fam,) = f.subjects
+        who = join([STRATEGY_PROSE[s] for s in n["members"]])
+        cells = lambda xs: join([f"{STRATEGY_PROSE[s]} on {PROBLEM_LABELS[p]}" for p, s in xs])  # noqa: E731
+        one = len(n["members"]) == 1
+        head = f"The {fam} strateg{'y' if one else 'ies'} ({who})"
+        beat, fall = ("beats", "falls") if one else ("beat", "fall")
+        if n["better"]:
+            text = f"{head} {beat} random sampling significantly on AUBC in {count(len(n['better']))} of the " \
+                   f"{count(len(n['cells']))} problem $\\times$ strategy cells ({cells(n['better'])})"
+        else:
+            text = f"{head} {beat} random sampling significantly on AUBC in none of the " \
+                   f"{count(len(n['cells']))} problem $\\times$ strategy cells"
+        text += (f" and {fall} significantly behind it in {count(len(n['worse']))} ({cells(n['worse'])})"
+                 if n["worse"] else f" and {fall} significantly behind it in none")
+        by: dict[str, list[int]] = {}
+        for p, b in n["better_budgets"]:
+            by.setdefault(p, []).append(b)
+        if by:
+            text += "; budget by budget, a member is significantly better at " + join(
+                [f"{join([count(b) for b in bs])} labels on {PROBLEM_LABELS[p]}" for p, bs in by.items()])
+        text += "."
     elif f.kind == "diverged":
         bad = {p: k for p, k in n["per_problem"].items() if k}
         total = sum(bad.values())
@@ -380,7 +431,7 @@ def findings(res: BudgetResults) -> list[Finding]:
     """Every finding of the budget section, rendered and checked."""
     out = [_render(f, res) for f in (_aubc_findings(res) + _budget_findings(res) + _across_findings(res)
                                      + _target_findings(res) + _plateau_findings(res) + _drops_findings(res)
-                                     + _diverged_findings(res))]
+                                     + _diverged_findings(res) + _family_findings(res))]
     check_findings(out, res)
     return out
 
@@ -439,6 +490,20 @@ def check_findings(found: list[Finding], res: BudgetResults) -> None:
             else:
                 ok = sorted(n["problems"]) == sorted(p for p in n["checked"] if worse.get(p))
                 ok = ok and ("On none" in f.text) == (not n["problems"])
+        elif f.kind == "families":
+            rows = c[c["quantity"] == "aubc"]
+            truth = {"better": [], "worse": []}
+            for p, s in n["cells"]:
+                r = rows[(rows["dataset"] == p) & (rows["strategy"] == s)]
+                sig = r["significant"].astype(bool) & (r["p_holm"] <= ALPHA)
+                if sig.any():
+                    truth[str(r.loc[sig, "direction"].iloc[0])].append([p, s])
+            b = c[(c["quantity"] == "budget") & c["strategy"].isin(n["members"]) & c["significant"].astype(bool)
+                  & (c["direction"] == "better")]
+            ok = (sorted(truth["better"]) == sorted(n["better"]) and sorted(truth["worse"]) == sorted(n["worse"])
+                  and sorted({(p, int(x)) for p, x in zip(b["dataset"], b["budget"])})
+                  == sorted(tuple(x) for x in n["better_budgets"])
+                  and (" in none of the " in f.text) == (not n["better"]))
         elif f.kind == "diverged":
             fr = res.frame
             ok = True
@@ -504,9 +569,13 @@ def _schedule_text(res: BudgetResults) -> str:
     parts = []
     for p in res.problems:
         b = res.schedules.get(p, [])
+        runs = res.frame[res.frame["dataset"] == p]
+        trials = int(runs["trial"].nunique())
+        profile_trials = (res.profile.get("problems") or {}).get(p, {}).get("trials") if res.profile else None
         if b:
             parts.append(f"{PROBLEM_LABELS[p]} {count(len(b))} budgets from {count(b[0])} to {count(b[-1])} "
-                         f"labels")
+                         f"labels" + (f" ({count(trials)} trials)" if profile_trials and trials != profile_trials
+                                      else ""))
     return "; ".join(parts)
 
 
@@ -664,6 +733,8 @@ def budget_values(res: BudgetResults, found: list[Finding]) -> Values:
     v["budget/rule"] = _rule_text(res)
     v["text/budget-sanity"] = " ".join(f.text for f in found if f.kind in ("drops-summary", "drops"))
     v["text/budget-diverged"] = " ".join(f.text for f in found if f.kind == "diverged")
+    v["text/budget-families"] = " ".join(f.text for f in found if f.kind == "families") or \
+        "No query strategy was compared with random sampling."
     better = [f for f in found if f.kind == "aubc" and f.numbers["verdict"] == "better"]
     worse = [f for f in found if f.kind == "aubc" and f.numbers["verdict"] == "worse"]
     tested = [f for f in found if f.kind == "aubc"]
@@ -699,7 +770,7 @@ def not_run_values() -> Values:
     v["budget/schedule"] = "not run"
     v["budget/start"] = "cold"
     v["budget/rule"] = "not run"
-    for kind in ("aubc", "budgets", "across", "target", "plateau", "summary", "sanity", "diverged"):
+    for kind in ("aubc", "budgets", "across", "target", "plateau", "summary", "sanity", "diverged", "families"):
         v[f"text/budget-{kind}"] = "The budget protocol was not run."
     return v
 
@@ -712,7 +783,7 @@ def placeholder_figures(figures_dir: Path) -> list[Path]:
     from alnn.report.figures import _placeholder
 
     out = []
-    for name in ("budget-curves", "penalty-matrix", "budget-labels", "budget-classes"):
+    for name in ("budget-curves", "budget-absolute", "penalty-matrix", "budget-labels", "budget-classes"):
         out += fg.save(_placeholder("The budget protocol was not run."), Path(figures_dir) / name)
     return out
 
@@ -750,6 +821,32 @@ def budget_table(res: BudgetResults) -> str:
     return "\n".join(lines) + "\n"
 
 
+def aubc_tests_table(res: BudgetResults) -> str:
+    """Every query strategy against random sampling on AUBC: the mean difference with its corrected 95%
+    interval, the Holm-adjusted p and both verdicts (one row per problem x strategy)."""
+    c = res.comparisons[res.comparisons["quantity"] == "aubc"]
+    lines = ["% Generated by alnn.report.build: do not edit.", "\\footnotesize\\setlength{\\tabcolsep}{3pt}",
+             "\\begin{tabular}{llrrrl}", "\\toprule",
+             "Problem & Strategy & $\\Delta$AUBC & 95\\% interval & $p_{\\mathrm{Holm}}$ & verdict \\\\",
+             "\\midrule"]
+    for p in res.problems:
+        rows = c[c["dataset"] == p]
+        scale = 100 if an.PRIMARY_METRIC[TASKS[p]] == "accuracy" else 1
+        fmt = (lambda x: num(scale * x, 2)) if scale == 100 else (lambda x: num(x, sig=2))  # noqa: E731
+        first = True
+        for s in [q for q in QUERIES if q in set(rows["strategy"])]:
+            r = rows[rows["strategy"] == s].iloc[0]
+            v = _verdict(r)
+            word = {"better": "better", "worse": "worse"}.get(v, "n.s.")
+            eq = str(r.get("equivalence", "n/a"))
+            lines.append(f"{PROBLEM_LABELS[p] if first else ''} & {STRATEGY_LABELS[s]} & {fmt(r['mean_diff'])} & "
+                         f"[{fmt(r['ci_low'])}, {fmt(r['ci_high'])}] & {pval(float(r['p_holm'])).replace('$p', '$')} & "
+                         f"{word}; Bayes: {st.VERDICT_WORDS.get(eq, eq)} \\\\")
+            first = False
+    lines += ["\\bottomrule", "\\end{tabular}"]
+    return "\n".join(lines) + "\n"
+
+
 def budget_figures(res: BudgetResults, figures_dir: Path) -> list[Path]:
     import matplotlib
 
@@ -758,7 +855,8 @@ def budget_figures(res: BudgetResults, figures_dir: Path) -> list[Path]:
 
     figures_dir = Path(figures_dir)
     order = [p for p in PROBLEMS if p in res.problems]
-    out = fg.save(fg.budget_curves(res.frame, datasets=order), figures_dir / "budget-curves")
+    out = fg.save(fg.budget_differences(res.frame, datasets=order), figures_dir / "budget-curves")
+    out += fg.save(fg.budget_curves(res.frame, datasets=order), figures_dir / "budget-absolute")
     out += fg.save(fg.penalty_matrix_figure(res.penalty), figures_dir / "penalty-matrix")
     out += fg.save(fg.labels_to_target_figure(res.targets_summary, fraction=TARGET, datasets=order),
                    figures_dir / "budget-labels")

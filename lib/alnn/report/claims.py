@@ -89,6 +89,7 @@ from alnn import analysis as an
 from alnn import stats as st
 from alnn.datasets import TASKS
 from alnn.report.constants import ALPHA, PROBLEM_LABELS, STRATEGIES, STRATEGY_PROSE, TASK_PROSE
+from alnn.strategies.catalogue import names
 from alnn.report.format import _finite, decimals_for, join, num, pct
 
 __all__ = ["Finding", "FindingError", "TOLERANCE", "FULL", "QUERY", "INCREMENTAL", "CHECKS", "TEMPLATES",
@@ -100,8 +101,8 @@ TOLERANCE = 0.005
 #: Share of the pool counted as the whole pool.
 FULL = 0.995
 #: The strategies that query labels on the incremental schedule, and those compared with random.
-INCREMENTAL = ("entropy", "ensemble", "random", "sensitivity")
-QUERY = ("entropy", "ensemble", "sensitivity")
+INCREMENTAL = tuple(n for n in names(protocol="draft") if n in names(role="query") + names(role="baseline"))
+QUERY = names(protocol="draft", role="query")
 
 
 class FindingError(AssertionError):

@@ -5,17 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 from alnn import analysis as an
+from alnn.strategies.catalogue import catalogue
 
 
 #: Names of the figures (without extension) that main.tex includes.
 FIGURES = ("learning-curves-epochs", "learning-curves-presentations", "subset-size",
            "labels-to-target", "grid-heatmaps", "cd-classification", "cd-regression",
            "sasla-at-work", "budget-curves", "penalty-matrix", "budget-labels", "sasla-tradeoff",
-           "budget-ablations", "budget-classes")
+           "budget-ablations", "budget-classes", "budget-absolute")
 #: Generated LaTeX files that main.tex inputs.
 GENERATED = ("profile.tex", "numbers.tex", "findings.tex", "profile-table.tex",
              "gridsearch.tex", "sanity.tex", "comparison.tex", "stats-within.tex",
-             "convergence.tex", "stats-across.tex", "budget.tex", "budget-table.tex", "budget-training.tex", "ablation.tex",
+             "convergence.tex", "stats-across.tex", "budget.tex", "budget-table.tex", "budget-training.tex", "budget-tests.tex",
+             "ablation.tex",
              "ablation-table.tex", "ablation-sasla.tex", "robust.tex")
 
 REFERENCES_PATH = Path(__file__).parent.with_name("references.toml")
@@ -26,12 +28,9 @@ PROBLEM_LABELS = {"iris": "Iris", "wine": "Wine", "fashion-mnist": "Fashion-MNIS
                   "energy-efficiency": "Energy Efficiency"}
 PROBLEM_SHORT = {"iris": "Iris", "wine": "Wine", "fashion-mnist": "F-MNIST", "sine": "Sine",
                  "california-housing": "Housing", "energy-efficiency": "Energy"}
-STRATEGY_LABELS = {"passive": "Passive", "sasla": "SASLA", "entropy": "Entropy",
-                   "ensemble": "Ensemble", "random": "Random", "sensitivity": "Sensitivity"}
+STRATEGY_LABELS = {n: d.label for n, d in catalogue().items()}
 #: How the prose names each strategy.
-STRATEGY_PROSE = {"passive": "passive learning", "sasla": "SASLA", "entropy": "entropy sampling",
-                  "ensemble": "the committee", "random": "random sampling",
-                  "sensitivity": "sensitivity sampling"}
+STRATEGY_PROSE = {n: d.prose for n, d in catalogue().items()}
 TASK_PROSE = {"classification": "classification", "regression": "function approximation"}
 
 #: Inputs I (after one-hot encoding) and outputs K of every problem (SPEC section 1);

@@ -4,33 +4,23 @@ Every strategy is one mechanism: each model trains on a subset of its pool and
 the strategy decides, at each selection point, which patterns are in it (the
 protocol every module follows is described in `alnn.strategies.passive`).
 
-=============  ======================================================  =========
-strategy       subset                                                   members
-=============  ======================================================  =========
-passive        the whole pool, every epoch                              1
-sasla          patterns of high output sensitivity (Engelbrecht 2001)   1
-entropy        pool-based: query the highest predictive entropy         1
-ensemble       pool-based: query the highest committee variance         3
-random         pool-based: query uniformly at random (the baseline)     1
-sensitivity    pool-based: query the highest informativeness Phi        1
-=============  ======================================================  =========
-
-``REGISTRY[name]`` is the strategy's module (``NAME``, ``MEMBERS``,
-``DEFAULTS``, ``check_params`` and its class, :func:`strategy_class`).
+Every module that assigns a ``DESCRIPTION`` is a strategy (`alnn.strategies.catalogue`
+reads the descriptions without importing torch); ``REGISTRY[name]`` is the
+strategy's module (``NAME``, ``MEMBERS``, ``DEFAULTS``, ``DESCRIPTION``,
+``check_params`` and its class, :func:`strategy_class`).
 """
 
 from __future__ import annotations
 
-from alnn.strategies import ensemble, entropy, passive, random, sasla, sensitivity
+import importlib
 
-__all__ = ["STRATEGIES", "POOL_BASED", "CLASSIFICATION_ONLY", "REGISTRY", "strategy_class", "module"]
+from alnn.strategies.catalogue import catalogue, describe
 
-REGISTRY = {m.NAME: m for m in (passive, sasla, entropy, ensemble, random, sensitivity)}
+__all__ = ["STRATEGIES", "REGISTRY", "strategy_class", "module", "catalogue", "describe"]
+
+#: name -> the strategy's module, for every module that describes a strategy (`alnn.strategies.catalogue`)
+REGISTRY = {name: importlib.import_module(f"alnn.strategies.{d.module}") for name, d in catalogue().items()}
 STRATEGIES: tuple[str, ...] = tuple(REGISTRY)
-#: strategies that grow a labelled set L by queries (the schedule of `alnn.strategies.entropy`)
-POOL_BASED: tuple[str, ...] = ("entropy", "ensemble", "random", "sensitivity")
-#: strategies that exist for classification only
-CLASSIFICATION_ONLY: frozenset[str] = frozenset({"entropy"})
 
 
 def module(name: str):

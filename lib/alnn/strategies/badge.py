@@ -74,9 +74,17 @@ DESCRIPTION = {
     "summary": "BADGE: k-means++ seeding on the gradient of the loss with respect to the output layer's weights, "
                "with the predicted class as the label (Ash et al. 2020)",
     "tasks": ("classification",),
-    "kind": "pool",
     "reference": "Ash et al. 2020",
     "select_macs": "(I+1)*J + (J+1)*K + q*(K+J+2)",
+    "prose": 'BADGE',
+    "role": 'query',
+    "protocols": ('budget',),
+    "members": 1,
+    "order": 10,
+    "colour": '#bcbd22',
+    "marker": 'h',
+    "linestyle": [0, [4, 2]],
+    "family": 'diversity',
 }
 
 

@@ -45,9 +45,17 @@ DESCRIPTION = {
                "mean distribution minus the members' mean entropy (Houlsby et al. 2011; ensemble form of "
                "Beluch et al. 2018)",
     "tasks": ("classification",),
-    "kind": "pool",
     "reference": "Houlsby et al. 2011",
     "select_macs": "E*((I+1)*J + (J+1)*K)",
+    "prose": 'BALD',
+    "role": 'query',
+    "protocols": ('budget',),
+    "members": 3,
+    "order": 8,
+    "colour": '#9467bd',
+    "marker": '*',
+    "linestyle": [0, [5, 1, 1, 1]],
+    "family": 'committee',
 }
 
 

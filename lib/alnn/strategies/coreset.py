@@ -44,9 +44,17 @@ DESCRIPTION = {
     "summary": "core-set: k-center greedy on the hidden-layer activations, each query the pattern farthest "
                "from L and the batch so far (Sener and Savarese 2018)",
     "tasks": ("classification", "regression"),
-    "kind": "pool",
     "reference": "Sener and Savarese 2018",
     "select_macs": "(I+1)*J + (N+q)*J",
+    "prose": 'core-set sampling',
+    "role": 'query',
+    "protocols": ('budget',),
+    "members": 1,
+    "order": 9,
+    "colour": '#17becf',
+    "marker": '>',
+    "linestyle": [0, [2, 1]],
+    "family": 'diversity',
 }
 
 

@@ -1,4 +1,5 @@
-"""Batched selection helpers of the field's batch strategies (coreset, badge, greedy-x, greedy-xy, lcmd).
+"""Batched selection helpers of the field's batch strategies (farthest-first traversal, k-means++ seeding,
+largest-cluster maximum distance), shared by the modules that use them.
 
 Every helper works on the L models at once (loops run over the picks of a
 batch only, never over patterns or models).  The candidates of a query, the
@@ -91,7 +92,7 @@ def min_sq_dist(a: torch.Tensor, b: torch.Tensor, b_ok: torch.Tensor, a_y=None, 
 
     ``a`` (L, n, D), ``b`` (L, m, D), ``b_ok`` (L, m) bool.  With ``a_y``,
     ``b_y`` (L, n, K), (L, m, K) the "distance" is the product of the distances
-    in both spaces (its square: |a - b|^2 |a_y - b_y|^2; greedy-xy).  Returns
+    in both spaces (its square: |a - b|^2 |a_y - b_y|^2: the greedy rule on inputs and outputs).  Returns
     (L, n) float64, +inf where a row has no real ``b``; with ``index`` also the
     (L, n) position in ``b`` of the first minimum.
     """
@@ -190,7 +191,7 @@ def farthest_first(score: torch.Tensor, ok: torch.Tensor, size: int, x: torch.Te
 
 def kmeanspp(g: torch.Tensor, h: torch.Tensor, ok: torch.Tensor, size: int, u: torch.Tensor,
              origin: bool = False) -> torch.Tensor:
-    """k-means++ seeding (BADGE) of ``size`` candidates per row on the embeddings e = g (outer) h.
+    """k-means++ seeding (Arthur and Vassilvitskii 2007) of ``size`` candidates per row on the embeddings e = g (outer) h.
 
     ``g`` (L, M, K), ``h`` (L, M, H): the embedding of candidate m is the
     outer product of g[m] and h[m], never formed: |e - e'|^2 = |g|^2 |h|^2 +
@@ -208,7 +209,7 @@ def kmeanspp(g: torch.Tensor, h: torch.Tensor, ok: torch.Tensor, size: int, u: t
     ``origin=True`` also counts the zero embedding as a centre, as
     scikit-activeml's ``Badge`` does (its D^2 after the first pick is the
     minimum of |e|^2 and the squared distances to the picks); Ash et al.'s code
-    and the `badge` strategy do not.
+    and the strategy built on it do not.
     """
     L, M = ok.shape
     rows = torch.arange(L, device=ok.device)
@@ -253,7 +254,7 @@ def _draw(w: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
 
 def largest_cluster(score: torch.Tensor, closest: torch.Tensor, n_centres: torch.Tensor, ok: torch.Tensor,
                     size: int, x: torch.Tensor) -> torch.Tensor:
-    """LCMD (Holzmüller et al. 2023) selection of ``size`` candidates per row.
+    """Largest-cluster maximum-distance selection (Holzmüller et al. 2023) of ``size`` candidates per row.
 
     ``score`` (L, M): the squared distance of every candidate to its nearest
     labelled pattern, ``closest`` (L, M) that pattern's index among the labelled

@@ -31,11 +31,30 @@ import torch
 from alnn.strategies.entropy import PoolSchedule, check_probability, class_distribution
 from alnn.strategies.entropy import check_schedule as _check_schedule
 
-__all__ = ["Ensemble", "utility", "vote", "NAME", "MEMBERS", "DEFAULTS", "check_params"]
+__all__ = ["Ensemble", "utility", "vote", "NAME", "MEMBERS", "DEFAULTS", "DESCRIPTION", "check_params"]
 
 NAME = "ensemble"
 MEMBERS = 3
 DEFAULTS = {"tau": 1, "query_size": 1, "initial": None, "probability": "softmax"}  # probability: classification
+#: What the report, the figures, the statistics and the cost model know of this strategy
+#: (`alnn.strategies.catalogue`).
+DESCRIPTION = {
+    "name": NAME,
+    "label": 'Ensemble',
+    "prose": 'the committee',
+    "summary": 'query by committee: three networks, query the largest variance of their predictions (Seung et al. 1992)',
+    "reference": 'Seung et al. 1992',
+    "tasks": ('classification', 'regression'),
+    "role": 'query',
+    "protocols": ('draft', 'budget'),
+    "members": 3,
+    "select_macs": 'E*((I+1)*J + (J+1)*K)',
+    "order": 3,
+    "colour": '#cc78bc',
+    "marker": 'D',
+    "linestyle": [0, [5, 1]],
+    "family": 'committee',
+}
 
 
 def check_params(params: dict, task: str, pool_min: int) -> dict:

@@ -43,11 +43,30 @@ import torch
 from alnn.model import hash_uniform
 
 __all__ = ["Entropy", "utility", "class_distribution", "PROBABILITIES", "check_probability", "query_top", "initial_labelled", "initial_sizes", "allocate",
-           "check_params", "check_schedule", "PoolSchedule", "NAME", "MEMBERS", "DEFAULTS"]
+           "check_params", "check_schedule", "PoolSchedule", "NAME", "MEMBERS", "DEFAULTS", "DESCRIPTION"]
 
 NAME = "entropy"
 MEMBERS = 1
 DEFAULTS = {"tau": 1, "query_size": 1, "initial": None, "probability": "softmax"}
+#: What the report, the figures, the statistics and the cost model know of this strategy
+#: (`alnn.strategies.catalogue`).
+DESCRIPTION = {
+    "name": NAME,
+    "label": 'Entropy',
+    "prose": 'entropy sampling',
+    "summary": 'entropy sampling: query the largest normalised predictive entropy (Lewis and Gale 1994)',
+    "reference": 'Lewis and Gale 1994',
+    "tasks": ('classification',),
+    "role": 'query',
+    "protocols": ('draft', 'budget'),
+    "members": 1,
+    "select_macs": 'E*((I+1)*J + (J+1)*K)',
+    "order": 2,
+    "colour": '#029e73',
+    "marker": '^',
+    "linestyle": '-.',
+    "family": 'uncertainty',
+}
 #: the class distribution of the output activations o (SPEC 3)
 PROBABILITIES = ("softmax", "normalised")
 

@@ -39,9 +39,17 @@ DESCRIPTION = {
     "summary": "greedy sampling in the input space (GSx): each query the unlabelled input farthest from L and "
                "the batch so far (Yu and Kim 2010)",
     "tasks": ("regression",),
-    "kind": "pool",
     "reference": "Yu and Kim 2010",
     "select_macs": "(N+q)*I",
+    "prose": 'greedy sampling in input space (GSx)',
+    "role": 'query',
+    "protocols": ('budget',),
+    "members": 1,
+    "order": 11,
+    "colour": '#56b4e9',
+    "marker": 'X',
+    "linestyle": [0, [1, 1]],
+    "family": 'diversity',
 }
 
 

@@ -53,9 +53,17 @@ DESCRIPTION = {
     "summary": "improved greedy sampling (iGS): each query the unlabelled pattern of largest minimum product of "
                "input distance and predicted-output distance to L and the batch so far (Wu, Lin and Huang 2019)",
     "tasks": ("regression",),
-    "kind": "pool",
     "reference": "Wu, Lin and Huang 2019",
     "select_macs": "(I+1)*J + (J+1)*K + (N+q)*(I+K+1)",
+    "prose": 'greedy sampling in inputs and outputs (iGS)',
+    "role": 'query',
+    "protocols": ('budget',),
+    "members": 1,
+    "order": 12,
+    "colour": '#ca9161',
+    "marker": '<',
+    "linestyle": [0, [3, 1, 1, 1]],
+    "family": 'diversity',
 }
 
 

@@ -49,9 +49,17 @@ DESCRIPTION = {
     "summary": "LCMD: each query the pattern farthest from its centre in the largest cluster (sum of squared "
                "distances) around L and the batch so far, on last-layer gradient features (Holzmüller et al. 2023)",
     "tasks": ("regression",),
-    "kind": "pool",
     "reference": "Holzmüller et al. 2023",
     "select_macs": "(I+1)*J + (N+q)*J",
+    "prose": 'LCMD',
+    "role": 'query',
+    "protocols": ('budget',),
+    "members": 1,
+    "order": 13,
+    "colour": '#9467bd',
+    "marker": '*',
+    "linestyle": [0, [5, 1, 1, 1]],
+    "family": 'diversity',
 }
 
 

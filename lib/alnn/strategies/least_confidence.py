@@ -33,9 +33,17 @@ DESCRIPTION = {
     "summary": "least-confidence sampling: query the lowest top-class probability, utility 1 - p_(1) "
                "(Lewis and Gale 1994)",
     "tasks": ("classification",),
-    "kind": "pool",
     "reference": "Lewis and Gale 1994",
     "select_macs": "(I+1)*J + (J+1)*K",
+    "prose": 'least-confidence sampling',
+    "role": 'query',
+    "protocols": ('budget',),
+    "members": 1,
+    "order": 7,
+    "colour": '#ca9161',
+    "marker": '<',
+    "linestyle": [0, [3, 1, 1, 1]],
+    "family": 'uncertainty',
 }
 
 

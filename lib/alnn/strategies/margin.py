@@ -35,9 +35,17 @@ DESCRIPTION = {
     "summary": "margin sampling: query the smallest gap 1 - (p_(1) - p_(2)) between the two most probable "
                "classes (Scheffer et al. 2001)",
     "tasks": ("classification",),
-    "kind": "pool",
     "reference": "Scheffer et al. 2001",
     "select_macs": "(I+1)*J + (J+1)*K",
+    "prose": 'margin sampling',
+    "role": 'query',
+    "protocols": ('budget',),
+    "members": 1,
+    "order": 6,
+    "colour": '#56b4e9',
+    "marker": 'X',
+    "linestyle": [0, [1, 1]],
+    "family": 'uncertainty',
 }
 
 

@@ -31,13 +31,32 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["Passive", "NAME", "MEMBERS", "DEFAULTS", "check_params", "check_members"]
+__all__ = ["Passive", "NAME", "MEMBERS", "DEFAULTS", "DESCRIPTION", "check_params", "check_members"]
 
 NAME = "passive"
 MEMBERS = 1
 #: ``members`` > 1 is the ensemble control (SPEC 3d): that many networks with their own initial
 #: weights (members 0, 1, ... of the weight streams, as `ensemble`'s) voting as the committee does
 DEFAULTS: dict = {"members": 1}
+#: What the report, the figures, the statistics and the cost model know of this strategy
+#: (`alnn.strategies.catalogue`).
+DESCRIPTION = {
+    "name": NAME,
+    "label": 'Passive',
+    "prose": 'passive learning',
+    "summary": 'passive learning: plain mini-batch SGD on the whole training pool, every epoch',
+    "reference": '',
+    "tasks": ('classification', 'regression'),
+    "role": 'ceiling',
+    "protocols": ('draft', 'budget'),
+    "members": 1,
+    "select_macs": '0',
+    "order": 0,
+    "colour": '#0173b2',
+    "marker": 'o',
+    "linestyle": '-',
+    "family": 'ceiling',
+}
 
 
 def check_members(name: str, members) -> int:

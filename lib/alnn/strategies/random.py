@@ -23,13 +23,32 @@ from alnn.strategies.entropy import PoolSchedule
 from alnn.strategies.entropy import check_schedule as _check_schedule
 from alnn.strategies.passive import check_members
 
-__all__ = ["Random", "NAME", "MEMBERS", "DEFAULTS", "check_params"]
+__all__ = ["Random", "NAME", "MEMBERS", "DEFAULTS", "DESCRIPTION", "check_params"]
 
 NAME = "random"
 MEMBERS = 1
 #: ``members`` > 1 is the ensemble control (SPEC 3d): that many networks trained on the one random L,
 #: voting (classification) or averaged (regression) as `ensemble`'s committee
 DEFAULTS = {"tau": 1, "query_size": 1, "initial": None, "members": 1}
+#: What the report, the figures, the statistics and the cost model know of this strategy
+#: (`alnn.strategies.catalogue`).
+DESCRIPTION = {
+    "name": NAME,
+    "label": 'Random',
+    "prose": 'random sampling',
+    "summary": 'random sampling: query uniformly at random, the baseline every query strategy must beat',
+    "reference": '',
+    "tasks": ('classification', 'regression'),
+    "role": 'baseline',
+    "protocols": ('draft', 'budget'),
+    "members": 1,
+    "select_macs": 'E*((I+1)*J + (J+1)*K)',
+    "order": 4,
+    "colour": '#949494',
+    "marker": 'v',
+    "linestyle": ':',
+    "family": 'baseline',
+}
 
 
 def check_params(params: dict, task: str, pool_min: int) -> dict:

@@ -28,12 +28,31 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-__all__ = ["informativeness", "select", "pool_informativeness", "Sasla", "DEFAULTS", "NAME", "MEMBERS",
+__all__ = ["informativeness", "select", "pool_informativeness", "Sasla", "DEFAULTS", "DESCRIPTION", "NAME", "MEMBERS",
            "check_params"]
 
 NAME = "sasla"
 MEMBERS = 1
 DEFAULTS = {"beta": 0.9, "tau": 1, "norm": "sum"}
+#: What the report, the figures, the statistics and the cost model know of this strategy
+#: (`alnn.strategies.catalogue`).
+DESCRIPTION = {
+    "name": NAME,
+    "label": 'SASLA',
+    "prose": 'SASLA',
+    "summary": 'SASLA: every tau epochs, train on the patterns whose output sensitivity exceeds (1 - beta) times the mean (Engelbrecht 2001)',
+    "reference": 'Engelbrecht 2001',
+    "tasks": ('classification', 'regression'),
+    "role": 'selective',
+    "protocols": ('draft',),
+    "members": 1,
+    "select_macs": 'E*((I+1)*J + (J+1)*K) + 2*K*J*I',
+    "order": 1,
+    "colour": '#de8f05',
+    "marker": 's',
+    "linestyle": '--',
+    "family": 'selective',
+}
 NORMS = ("sum", "euclidean")
 
 _CHUNK_ELEMENTS = 1 << 21  # elements of the (patterns x K x I) sensitivity block per network and chunk

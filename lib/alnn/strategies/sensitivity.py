@@ -21,11 +21,30 @@ from alnn.strategies.entropy import PoolSchedule
 from alnn.strategies.entropy import check_schedule as _check_schedule
 from alnn.strategies.sasla import NORMS
 
-__all__ = ["Sensitivity", "NAME", "MEMBERS", "DEFAULTS", "check_params"]
+__all__ = ["Sensitivity", "NAME", "MEMBERS", "DEFAULTS", "DESCRIPTION", "check_params"]
 
 NAME = "sensitivity"
 MEMBERS = 1
 DEFAULTS = {"tau": 1, "query_size": 1, "initial": None, "norm": "sum"}
+#: What the report, the figures, the statistics and the cost model know of this strategy
+#: (`alnn.strategies.catalogue`).
+DESCRIPTION = {
+    "name": NAME,
+    "label": 'Sensitivity',
+    "prose": 'sensitivity sampling',
+    "summary": "sensitivity sampling: query the largest output sensitivity Phi, SASLA's informativeness (Engelbrecht and Cloete 1999)",
+    "reference": 'Engelbrecht and Cloete 1999',
+    "tasks": ('classification', 'regression'),
+    "role": 'query',
+    "protocols": ('draft', 'budget'),
+    "members": 1,
+    "select_macs": 'E*((I+1)*J + (J+1)*K) + 2*K*J*I',
+    "order": 5,
+    "colour": '#d55e00',
+    "marker": 'P',
+    "linestyle": [0, [3, 1, 1, 1, 1, 1]],
+    "family": 'sensitivity',
+}
 
 
 def check_params(params: dict, task: str, pool_min: int) -> dict:
