@@ -208,3 +208,18 @@ def test_the_training_table_prints_random_samplings_fit_at_every_budget(strong):
     line = next(l for l in table.splitlines() if l.startswith(" & train loss") and "Iris" not in l)
     assert line.count("&") == 1 + len(sub)
     assert "$B_{7}$" in table
+
+
+def test_the_family_finding_groups_the_verdicts_and_its_check_trips(strong):
+    found = rb.findings(strong)
+    unc = _by(found, "families", "uncertainty")
+    assert unc.numbers["members"] == ["entropy"]  # the field's members were not run on this frame
+    assert sorted(map(tuple, unc.numbers["better"])) == [("iris", "entropy"), ("wine", "entropy")]
+    assert "beats random sampling significantly on AUBC in 2 of the 2" in unc.text
+    sens = _by(found, "families", "sensitivity")
+    assert sens.numbers["better"] == [] and " in none of the " in sens.text
+    assert sorted(map(tuple, sens.numbers["worse"])) == [("iris", "sensitivity"), ("sine", "sensitivity"),
+                                                          ("wine", "sensitivity")]
+    bad = dataclasses.replace(unc, numbers={**unc.numbers, "better": unc.numbers["better"][:1]})
+    with pytest.raises(rb.FindingError):
+        rb.check_findings([bad], strong)

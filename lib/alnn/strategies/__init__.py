@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import importlib
 
-from alnn.strategies.catalogue import catalogue, describe
+from alnn.strategies.catalogue import catalogue as _described
+from alnn.strategies.catalogue import describe
 
-__all__ = ["STRATEGIES", "REGISTRY", "strategy_class", "module", "catalogue", "describe"]
+__all__ = ["STRATEGIES", "REGISTRY", "strategy_class", "module", "describe"]
 
 #: name -> the strategy's module, for every module that describes a strategy (`alnn.strategies.catalogue`)
-REGISTRY = {name: importlib.import_module(f"alnn.strategies.{d.module}") for name, d in catalogue().items()}
+REGISTRY = {name: importlib.import_module(f"alnn.strategies.{d.module}") for name, d in _described().items()}
 STRATEGIES: tuple[str, ...] = tuple(REGISTRY)
 
 
