@@ -17,6 +17,8 @@ Cases
   housing-sized  16,512-pattern pool x 13 inputs, 1 linear output, 64 and 512 hidden, batch 128,
                  80 networks (one grid shard: 16 configurations x 5 folds)
   sasla          selection (informativeness of 56,000 patterns) vs one training epoch, same network
+  steps          the budget protocol's rounds: SGD steps per second at |L| = 10, 100 and the whole pool,
+                 10 to 250 networks per shard (Iris- and Housing-sized pools)
 """
 
 from __future__ import annotations
@@ -282,16 +284,55 @@ def sasla_case(quick: bool, batches=(32, 128)) -> list[dict]:
     return out
 
 
+def steps_case(quick: bool) -> list[dict]:
+    """The budget protocol's rounds: SGD steps per second of one batched model on a labelled set of |L|
+    = 10, 100 and the whole pool (Iris-sized pool 120 x 4 inputs, 64 hidden, batch 16; Housing-sized pool
+    16,512 x 13 inputs, 64 hidden, batch 128), 10 to 250 networks per shard, the labelled positions
+    computed once per round (`alnn.model.included_positions`), as `alnn.budget` does."""
+    from alnn.model import included_positions
+
+    rows = []
+    for case, pool, I, K, B, out in (("iris-sized", 120, 4, 3, 16, "sigmoid"),
+                                     ("housing-sized", 16_512, 13, 1, 128, "linear")):
+        g = torch.Generator().manual_seed(2)
+        X = torch.rand(pool, I, generator=g)
+        T = torch.rand(pool, K, generator=g)
+        for M in ((10, 50) if quick else (10, 50, 250)):
+            net = BatchedMLP.initialise([(m, 0) for m in range(M)], I, 64, K, output=out, lr=0.1, momentum=0.9)
+            rows_t = torch.arange(pool).repeat(M, 1)
+            stream = torch.tensor([seed_words(m, 1) for m in range(M)])
+            for size in (10, 100, pool):
+                mask = torch.zeros(M, pool, dtype=torch.bool)
+                mask[:, torch.randperm(pool, generator=g)[:size]] = True
+                inc = included_positions(mask)
+                per_epoch = -(-size // B)
+                epochs = max(1, (20 if quick else 100) // per_epoch)
+
+                def rounds(included):
+                    for e in range(1, epochs + 1):
+                        net.train_epoch(X, T, rows_t, rows_t, mask, stream, e, B, balanced=True, included=included)
+
+                t = _timed(lambda: rounds(inc), 1 if quick else 2)
+                t_mask = _timed(lambda: rounds(None), 1 if quick else 2)  # the mask searched every epoch
+                rows += [{"case": f"steps {case}", "method": f"{M} networks, |L|={size}: steps/s",
+                          "value": epochs * per_epoch / t},
+                         {"case": f"steps {case}", "method": f"{M} networks, |L|={size}: positions once / every epoch",
+                          "ratio": t_mask / t}]
+    return rows
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smaller samples (a smoke test)")
-    parser.add_argument("--cases", default="iris,fashion,housing,sasla", help="comma-separated subset of the cases")
+    parser.add_argument("--cases", default="iris,fashion,housing,sasla,steps",
+                        help="comma-separated subset of the cases")
     parser.add_argument("--out", default=str(ROOT / "results" / "bench.csv"))
     args = parser.parse_args(argv)
     print(f"# torch {torch.__version__}, {torch.get_num_threads()} thread, {platform.machine()}, "
           f"{os.cpu_count()} cpus, load average {os.getloadavg()[0]:.2f}, "
           f"MALLOC_MMAP_THRESHOLD_={os.environ.get('MALLOC_MMAP_THRESHOLD_', 'unset')}", flush=True)
-    cases = {"iris": iris_case, "fashion": fashion_case, "housing": housing_case, "sasla": sasla_case}
+    cases = {"iris": iris_case, "fashion": fashion_case, "housing": housing_case, "sasla": sasla_case,
+             "steps": steps_case}
     rows = []
     for name in args.cases.split(","):
         t0 = time.perf_counter()

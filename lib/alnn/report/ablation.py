@@ -649,6 +649,7 @@ def ablation_figures(res: AblationResults, figures_dir: Path) -> list[Path]:
         out += placeholder_figures(figures_dir)[:2]
     t = res.tests
     abl = t[(t["protocol"] == "budget") & t["strategy"].map(
-        lambda x: x.rpartition("-")[2] in _SUFFIXES + ("normalised", "members"))]
+        lambda x: x.rpartition("-")[2] in _SUFFIXES + ("normalised", "members"))
+            & (t["baseline"] == t["strategy"].map(lambda x: x.rpartition("-")[0]))]  # each variant vs its default
     out += fg.save(fg.ablation_differences(abl), figures_dir / "budget-ablations")
     return out
