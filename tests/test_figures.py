@@ -36,9 +36,15 @@ def saved(fig, tmp_path, name):
 
 
 def test_palette_is_fixed_and_distinct():
-    assert fg.STRATEGY_ORDER == ("passive", "sasla", "entropy", "ensemble", "random", "sensitivity")
-    assert set(fg.STRATEGY_COLORS) == set(fg.STRATEGY_ORDER) == set(fg.STRATEGY_LABELS)
-    assert len({to_hex(c) for c in fg.STRATEGY_COLORS.values()}) == 6
+    from alnn.strategies.catalogue import catalogue
+
+    assert fg.STRATEGY_ORDER[:6] == ("passive", "sasla", "entropy", "ensemble", "random", "sensitivity")
+    assert set(fg.STRATEGY_COLORS) == set(fg.STRATEGY_ORDER) == set(fg.STRATEGY_LABELS) == set(catalogue())
+    # strategies that can share a panel (a task in common) never share a colour or a marker
+    for task in ("classification", "regression"):
+        ss = [s for s, d in catalogue().items() if task in d.tasks]
+        assert len({to_hex(fg.STRATEGY_COLORS[s]) for s in ss}) == len(ss)
+        assert len({fg.STRATEGY_MARKERS[s] for s in ss}) == len(ss)
     assert fg.STRATEGY_LABELS["sasla"] == "SASLA"
 
 
@@ -54,7 +60,7 @@ def test_log_axis_labels_never_overlap(lo, hi, which):
         FigureCanvasAgg(fig)
         ax = fig.add_subplot()
         ax.plot([lo, hi] if which == "x" else [1, 2], [1, 2] if which == "x" else [lo, hi])
-        fg._log_axis(ax, which)
+        fg.log_axis(ax, which)
         fig.canvas.draw()
         axis = ax.xaxis if which == "x" else ax.yaxis
         low, high = sorted(ax.get_xlim() if which == "x" else ax.get_ylim())

@@ -232,4 +232,4 @@ def test_package_level_entry_points_and_progress_bar(capsys):
     frame = alnn.run(_classification(), "passive", config=CFG, trials=1, folds=2, epochs=2, seed=0, progress=True)
     assert len(frame) == 4
     assert alnn.TrainConfig is TrainConfig and alnn.grid_search is grid_search
-    assert alnn.run is run and callable(alnn.run)
+    assert alnn.run.__wrapped__ is run and callable(alnn.run)  # takes a problem's name as well
