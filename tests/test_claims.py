@@ -16,8 +16,10 @@ from alnn import report as rp
 from alnn.config import load_profile
 from alnn.datasets import NAMES
 from alnn.report import claims as cl
+from alnn.report import context as cx
 from alnn.report import findings as fd
 from alnn.report import prose as pr
+from alnn.report import queries as rq
 from alnn.report import tables as tb
 
 from test_report import synthetic_grid
@@ -34,7 +36,7 @@ def frame(problems=("iris", "sine"), strategies=ALL, *, trials=3, folds=3, epoch
 def context(trials, references=None, **kw):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return rp._context(grids=kw.get("grids", {}), winners=kw.get("winners", {}), trials=trials,
+        return cx.build_context(grids=kw.get("grids", {}), winners=kw.get("winners", {}), trials=trials,
                            profile=kw.get("profile", {}), data=None,
                            references={} if references is None else references)
 
@@ -104,7 +106,7 @@ def rich():
     grids = {p: synthetic_grid(p, i) for i, p in enumerate(NAMES)}
     winners = {}
     for p, g in grids.items():
-        per = rp._grid_per_config(g)
+        per = rq.grid_per_config(g)
         best = per[~per["diverged"]].sort_values("val_loss").iloc[0]
         winners[p] = dict(hidden=int(best["hidden"]), lr=float(best["lr"]), weight_decay=float(best["weight_decay"]),
                           momentum=float(best["momentum"]), batch_size=16, val_loss=float(best["val_loss"]))
@@ -123,7 +125,7 @@ def test_every_kind_occurs_and_passes_its_check(rich):
 
 def test_findings_values_are_the_checked_findings(rich):
     ctx, found = rich
-    v = rp.findings_values(ctx, None)
+    v = pr.findings_values(ctx, None)
     for f in found:
         assert f.text, f
     for key, kinds in (("text/comparison-classification", ("quiet", "versus-passive", "schedule", "best-mean")),
@@ -241,14 +243,14 @@ def _versus(fr):
 def test_versus_passive_and_quiet():
     fr = _versus(frame(("iris", "wine", "sine")))
     ctx = context(fr)
-    found = fd._comparison_findings(ctx, "classification")
+    found = fd.comparison_findings(ctx, "classification")
     f = by(found, "versus-passive", "iris")
     assert f.numbers["better"] == ["sasla"] and "SASLA is significantly better than passive learning" in f.text
     assert by(found, "quiet") is None or "iris" not in by(found, "quiet").numbers["where"]["problems"]
     # no difference anywhere: one "quiet" sentence over the problems, and no per-problem sentence
     calm = offsets(offsets(frame(("iris", "wine", "sine")), "iris", 0.85, {s: 0 for s in ALL}),
                    "wine", 0.85, {s: 0 for s in ALL}, seed=1)
-    found = fd._comparison_findings(context(calm), "classification")
+    found = fd.comparison_findings(context(calm), "classification")
     q = by(found, "quiet")
     assert q.numbers["where"] == {"problems": ["iris", "wine"], "every": "classification"}
     assert q.text.startswith("On every classification problem, no strategy is significantly better or worse")
@@ -259,15 +261,15 @@ def test_versus_passive_and_quiet():
 def test_no_significant_difference_is_split_into_equivalent_and_inconclusive():
     """SPEC 6: where the t-test finds nothing, the sentence says what the Bayesian test says."""
     calm = offsets(frame(("iris", "sine")), "iris", 0.85, {s: 0 for s in ALL}, noise=0.001)
-    q = by(fd._comparison_findings(context(calm), "classification"), "quiet")
+    q = by(fd.comparison_findings(context(calm), "classification"), "quiet")
     assert q.numbers["counts"]["equivalent"] == 4 and "4 practically equivalent" in q.text
     noisy = offsets(frame(("iris", "sine")), "iris", 0.85, {s: 0 for s in ALL}, noise=0.08)
-    q = by(fd._comparison_findings(context(noisy), "classification"), "quiet")
+    q = by(fd.comparison_findings(context(noisy), "classification"), "quiet")
     assert q.numbers["counts"]["inconclusive"] >= 1 and q.numbers["counts"]["equivalent"] < 4
     mixed = offsets(frame(("iris", "sine")), "iris", 0.85,
                     {"passive": 0, "sasla": 0.08, "entropy": 0, "ensemble": 0, "random": 0}, noise=0.001)
     ctx = context(mixed)
-    f = by(fd._comparison_findings(ctx, "classification"), "versus-passive", "iris")
+    f = by(fd.comparison_findings(ctx, "classification"), "versus-passive", "iris")
     assert f.numbers["equivalent"] == ["entropy", "ensemble", "random"]
     assert "practically equivalent to it" in f.text and "do not differ significantly" not in f.text
     cl.check_findings([f], ctx)
@@ -278,11 +280,11 @@ def test_no_significant_difference_is_split_into_equivalent_and_inconclusive():
 
 def test_best_mean_names_every_tie_over_all_strategies():
     fr = _versus(frame(("iris", "sine")))
-    f = by(fd._comparison_findings(context(fr), "classification"), "best-mean")
+    f = by(fd.comparison_findings(context(fr), "classification"), "best-mean")
     assert f.numbers["best"] == {"iris": ["sasla"]} and "SASLA on Iris" in f.text
     tied = offsets(frame(("iris", "sine")), "iris", 0.85, {"passive": 0.05, "sasla": 0.05, "entropy": 0,
                                                          "ensemble": 0, "random": 0}, noise=0.0)
-    f = by(fd._comparison_findings(context(tied), "classification"), "best-mean")
+    f = by(fd.comparison_findings(context(tied), "classification"), "best-mean")
     assert f.numbers["best"] == {"iris": ["passive", "sasla"]}
     assert "passive learning and SASLA (tied) on Iris" in f.text
 
@@ -299,7 +301,7 @@ def test_best_mean_ties_only_means_the_table_prints_alike():
         ctx = context(fr)
         mp, ms = ctx.stat("sine", "passive", "mse"), ctx.stat("sine", "sasla", "mse")
         assert (f"{mp:.3f}" == f"{ms:.3f}") == tied  # the case is what it claims to be
-        f = by(fd._comparison_findings(ctx, "regression"), "best-mean")
+        f = by(fd.comparison_findings(ctx, "regression"), "best-mean")
         assert f.numbers["best"]["sine"] == (["passive", "sasla"] if tied else ["sasla"])
         assert ("(tied)" in f.text) == tied
         cl.check_findings([f], ctx)
@@ -321,7 +323,7 @@ def test_stalled_runs_on_the_line_and_late_rises_are_told_apart():
     late = sine & (fr["trial"] == 0) & (fr["fold"] == 1) & (fr["epoch"] == fr["epoch"].max())
     fr.loc[late, "mse"] = 0.2  # a low run that rises at the very end
     ctx = context(fr)
-    f = by(fd._stall_findings(ctx), "stalled")
+    f = by(fd.stall_findings(ctx), "stalled")
     row = next(r for r in f.numbers["rows"] if r["strategy"] == "passive")
     assert (row["stalled"], row["on_line"], row["late"]) == (2, 1, 1)
     epochs = np.sort(fr.loc[sine, "epoch"].unique())
@@ -342,7 +344,7 @@ def test_schedule_nuance_regression_entropy_singled_out():
     assert ctx.test("fashion-mnist", "entropy", "accuracy")["significant"]
     assert not ctx.test("fashion-mnist", "random", "accuracy")["significant"]
     assert not ctx.test("fashion-mnist", "entropy", "accuracy", "random")["significant"]
-    text = fd._comparison_text(ctx, "classification")
+    text = fd.comparison_text(ctx, "classification")
     assert "entropy sampling is significantly worse than passive learning" in text
     assert ("Random sampling, which labels on the same schedule as entropy sampling, is also behind passive "
             "learning on Fashion-MNIST, though not significantly") in text
@@ -352,15 +354,15 @@ def test_schedule_nuance_regression_entropy_singled_out():
 def test_schedule_nuance_not_stated_when_random_keeps_up():
     ctx = context(schedule_frame(random_gap=0.0, random_noise=0.002))
     assert ctx.test("fashion-mnist", "entropy", "accuracy", "random")["significant"]
-    found = fd._comparison_findings(ctx, "classification")
+    found = fd.comparison_findings(ctx, "classification")
     assert by(found, "schedule") is None
-    assert "same schedule" not in fd._comparison_text(ctx, "classification")
+    assert "same schedule" not in fd.comparison_text(ctx, "classification")
 
 
 def test_versus_random_states_only_significant_directions():
     fr = frame(("iris", "sine"))
     fr = offsets(fr, "iris", 0.85, {"passive": 0, "sasla": 0, "entropy": 0, "ensemble": 0.06, "random": 0})
-    f = by(fd._random_findings(context(fr)), "versus-random")
+    f = by(fd.random_findings(context(fr)), "versus-random")
     rows = {r["strategy"]: r for r in f.numbers["rows"]}
     assert "iris" in rows["ensemble"]["better"]["problems"]
     assert "the committee is significantly better on Iris" in f.text or "better on every problem" in f.text
@@ -370,9 +372,9 @@ def test_versus_random_states_only_significant_directions():
 
 def test_divergence_counts_the_diverged_runs():
     calm = context(frame(("iris", "sine")))
-    assert by(fd._divergence_findings(calm), "divergence").text.startswith("None of the")
+    assert by(fd.divergence_findings(calm), "divergence").text.startswith("None of the")
     wild = context(frame(("iris", "sine"), diverge=[("sine", "sasla", 0, 1, 5)]))
-    f = by(fd._divergence_findings(wild), "divergence")
+    f = by(fd.divergence_findings(wild), "divergence")
     assert f.numbers["rows"] == [["sasla", "sine", 1, 9]] and "SASLA on Sine (1 of 9)" in f.text
 
 
@@ -405,7 +407,7 @@ def test_saved_regression_decided_from_cumulative_presentations():
     sizes[-1] = 60
     fr = _sasla_like(fr, "iris", sizes)
     ctx = context(fr)
-    f = by(fd._subset_findings(ctx), "presentations-saved")
+    f = by(fd.subset_findings(ctx), "presentations-saved")
     assert f.numbers["fewer"]["problems"] == ["iris", "sine"] and not f.numbers["same"]["problems"]
     assert "saved no presentations" not in f.text
     assert "Iris 32\\%" in f.text  # (29 x 18 + 60) / (30 x 60)
@@ -414,34 +416,34 @@ def test_saved_regression_decided_from_cumulative_presentations():
 def test_saved_nothing_when_presentations_are_the_same():
     fr = frame(("iris", "sine"))
     fr = _sasla_like(fr, "iris", np.r_[58, np.full(29, 60)])  # 2 of 1800 presentations fewer
-    f = by(fd._subset_findings(context(fr)), "presentations-saved")
+    f = by(fd.subset_findings(context(fr)), "presentations-saved")
     assert f.numbers["same"]["problems"] == ["iris"]
     assert "as many as passive learning, within 0.5\\%, on Iris, so it saved no presentations there" in f.text
 
 
 def test_subset_range_names_every_problem_when_equal():
     """With equal shares the sentence used to name the first problem only."""
-    f = by(fd._subset_findings(context(frame(("iris", "wine", "sine")))), "subset-range")
+    f = by(fd.subset_findings(context(frame(("iris", "wine", "sine")))), "subset-range")
     assert f.text == "At the last epoch SASLA trained on 32\\% of the pool on every problem."
     fr = _sasla_like(frame(("iris", "wine", "sine")), "wine", np.full(30, 30))
-    f = by(fd._subset_findings(context(fr)), "subset-range")
+    f = by(fd.subset_findings(context(fr)), "subset-range")
     assert f.numbers["low"] == ["iris", "sine"] and f.numbers["high"] == ["wine"]
     assert "between 32\\% (Iris and Sine) and 50\\% (Wine)" in f.text
 
 
 def test_labelled_share_and_budget():
     ctx = context(frame(("iris", "sine")))
-    f = by(fd._subset_findings(ctx), "labelled-share")
+    f = by(fd.subset_findings(ctx), "labelled-share")
     assert f.numbers["part"] == ["iris", "sine"] and "ended with 58\\%" in f.text
-    assert "stays below the whole pool on Iris (58\\% at the end)" in fd._budget_text(ctx)
+    assert "stays below the whole pool on Iris (58\\% at the end)" in fd.budget_text(ctx)
     fr = frame(("iris", "sine"))
     inc = fr["strategy"].isin(cl.INCREMENTAL) & (fr["epoch"] == fr["epoch"].max())
     fr.loc[inc, "labels_used"] = 60
     ctx = context(fr)
-    f = by(fd._subset_findings(ctx), "labelled-share")
+    f = by(fd.subset_findings(ctx), "labelled-share")
     assert f.numbers["whole"]["every"] == "all" and not f.numbers["part"]
     assert "labelled the whole pool on every problem" in f.text
-    assert "reaches the whole pool on every problem" in fd._budget_text(ctx)
+    assert "reaches the whole pool on every problem" in fd.budget_text(ctx)
 
 
 # --------------------------------------------------------------------------- convergence
@@ -461,7 +463,7 @@ def test_faster_regression_censored_runs_count():
     ctx = context(_conv_frame(strategy_converged=1))
     row = ctx.conv_row("iris", "sasla")
     assert row["n_converged"] == 1 and row["epochs_median"] < ctx.conv_row("iris", "passive")["epochs_median"]
-    f = by(fd._faster_findings(ctx), "faster")
+    f = by(fd.faster_findings(ctx), "faster")
     pair = next(r for r in f.numbers["pairs"] if (r["problem"], r["strategy"]) == ("iris", "sasla"))
     assert pair["verdict"] == "higher" and np.isinf(pair["median"])
     assert not any(g["strategy"] == "sasla" and "iris" in g["where"]["problems"] for g in f.numbers["faster"])
@@ -470,14 +472,14 @@ def test_faster_regression_censored_runs_count():
 
 def test_faster_when_most_runs_converge_sooner():
     ctx = context(_conv_frame(strategy_converged=8))
-    f = by(fd._faster_findings(ctx), "faster")
+    f = by(fd.faster_findings(ctx), "faster")
     assert any(g["strategy"] == "sasla" and "iris" in g["where"]["problems"] for g in f.numbers["faster"])
     assert "pairs that can be compared (SASLA on every problem)" in f.text  # Iris and Sine
 
 
 def test_faster_undecided_when_neither_converges_in_half():
     ctx = context(_conv_frame(strategy_converged=2, passive_converged=3))
-    f = by(fd._faster_findings(ctx), "faster")
+    f = by(fd.faster_findings(ctx), "faster")
     pair = next(r for r in f.numbers["pairs"] if (r["problem"], r["strategy"]) == ("iris", "sasla"))
     assert pair["verdict"] == "undecided" and "neither the strategy nor passive learning" in f.text
 
@@ -489,7 +491,7 @@ def test_presentations_regression_within_tolerance_is_as_many():
         set_curve(fr, "iris", "sasla", r, np.r_[np.full(9, 0.3), np.full(21, 0.9)] if r < 8 else np.full(30, 0.5))
     fr = _sasla_like(fr, "iris", np.r_[58, np.full(29, 60)])
     ctx = context(fr)
-    f = by(fd._presentation_findings(ctx), "presentations-to-target")
+    f = by(fd.presentation_findings(ctx), "presentations-to-target")
     pair = next(r for r in f.numbers["pairs"] if (r["problem"], r["strategy"]) == ("iris", "sasla"))
     assert pair["median"] == pair["passive"] - 2 and pair["verdict"] == "same"
     assert "comparable pairs (SASLA on Sine), as many in one (SASLA on Iris)" in f.text
@@ -497,27 +499,27 @@ def test_presentations_regression_within_tolerance_is_as_many():
 
 
 def test_presentations_fewer_when_the_subset_is_smaller():
-    f = by(fd._presentation_findings(context(_conv_frame(strategy_converged=8))), "presentations-to-target")
+    f = by(fd.presentation_findings(context(_conv_frame(strategy_converged=8))), "presentations-to-target")
     assert {"strategy": "sasla", "where": {"problems": ["iris", "sine"], "every": "all"}} in f.numbers["fewer"]
     assert "comparable pairs (SASLA on every problem" in f.text
 
 
 def test_convergence_rate_says_where_a_strategy_ran():
-    f = by(fd._rate_findings(context(frame(("iris", "sine")))), "convergence-rate")
+    f = by(fd.rate_findings(context(frame(("iris", "sine")))), "convergence-rate")
     assert "for entropy sampling (Iris only)" in f.text and "for SASLA (" not in f.text
-    f = by(fd._rate_findings(context(frame(("iris", "wine")))), "convergence-rate")
+    f = by(fd.rate_findings(context(frame(("iris", "wine")))), "convergence-rate")
     assert "for entropy sampling (" not in f.text
 
 
 def test_labels_range_only_over_converged_runs():
     ctx = context(frame(("iris", "sine")))
-    f = by(fd._labels_range(ctx), "labels-range")
+    f = by(fd.labels_range(ctx), "labels-range")
     assert f is not None and "Where the incremental strategies converged" in f.text
     fr = frame(("iris", "sine"))
     inc = fr["strategy"].isin(cl.INCREMENTAL)
     fr.loc[inc & (fr["dataset"] == "iris"), "accuracy"] = 0.1
     fr.loc[inc & (fr["dataset"] == "sine"), "mse"] = 5.0
-    assert fd._labels_range(context(fr)) == []
+    assert fd.labels_range(context(fr)) == []
 
 
 # --------------------------------------------------------------------------- across problems
@@ -535,30 +537,30 @@ def test_across_power_regression_same_statistic():
     """Two identically ranked problems read "rejects equal ranks (p < 0.001)" (Iman-Davenport) beside
     "the smallest attainable p would be 0.092" (chi-square): both now come from chi^2_F."""
     ctx = context(_ranked(("iris", "wine", "sine")))
-    a = by(fd._across_findings(ctx), "across", "classification")
+    a = by(fd.across_findings(ctx), "across", "classification")
     assert ctx.across["classification"]["friedman"].p_f < 0.001  # the Iman-Davenport p
     assert a.numbers["p"] == pytest.approx(a.numbers["min_p"]) == pytest.approx(0.0916, abs=1e-4)
     assert not a.numbers["reject"] and "does not reject equal ranks" in a.text
     assert "$p=0.092$" in a.text
-    power = by(fd._power(ctx, "paragraph"), "across-power")
+    power = by(fd.power_findings(ctx, "paragraph"), "across-power")
     assert "$p=0.092$ for the five classification strategies" in power.text
     assert "No across-problem test is possible for function approximation" in power.text
 
 
 def test_across_rejects_when_three_problems_agree():
     ctx = context(_ranked(("iris", "wine", "fashion-mnist")))
-    a = by(fd._across_findings(ctx), "across", "classification")
+    a = by(fd.across_findings(ctx), "across", "classification")
     assert a.numbers["reject"] and a.numbers["p"] == pytest.approx(0.0174, abs=1e-4)
     assert "the Friedman test rejects equal ranks" in a.text
     ctx = context(_ranked(("iris", "wine", "fashion-mnist"), same=False))
-    a = by(fd._across_findings(ctx), "across", "classification")
+    a = by(fd.across_findings(ctx), "across", "classification")
     assert not a.numbers["reject"]
 
 
 def test_across_power_absent_without_two_problems():
     ctx = context(frame(("iris", "sine")))
-    assert fd._across_findings(ctx) == [] and fd._power(ctx, "closing") == []
-    assert by(fd._power(ctx, "paragraph"), "across-power").text.startswith("No across-problem test")
+    assert fd.across_findings(ctx) == [] and fd.power_findings(ctx, "closing") == []
+    assert by(fd.power_findings(ctx, "paragraph"), "across-power").text.startswith("No across-problem test")
 
 
 # --------------------------------------------------------------------------- references and the draft
@@ -568,10 +570,10 @@ FM_REFS = {"fashion-mnist": [{"metric": "accuracy", "value": 0.90, "label": "MLP
 
 def test_sanity_relation_follows_the_numbers():
     fr = offsets(frame(("fashion-mnist", "sine")), "fashion-mnist", 0.92, {s: 0 for s in ALL})
-    f = by(fd._sanity_findings(context(fr, FM_REFS)), "sanity")
+    f = by(fd.sanity_findings(context(fr, FM_REFS)), "sanity")
     assert f.numbers["clauses"][0]["relation"] == "above" and "points above that of the benchmark MLP" in f.text
     fr = offsets(frame(("fashion-mnist", "sine")), "fashion-mnist", 0.85, {s: 0 for s in ALL})
-    f = by(fd._sanity_findings(context(fr, FM_REFS)), "sanity")
+    f = by(fd.sanity_findings(context(fr, FM_REFS)), "sanity")
     assert f.numbers["clauses"][0]["relation"] == "below" and "above" not in f.text
 
 
@@ -635,7 +637,7 @@ def _grid_ctx(edge: bool, diverged: bool, draft_same: bool):
     if not diverged:
         g["diverged"] = False
         g["val_loss"] = g["val_loss"].fillna(0.5)
-    per = rp._grid_per_config(g)
+    per = rq.grid_per_config(g)
     best = per[~per["diverged"]].sort_values("val_loss").iloc[0]
     win = dict(hidden=int(best["hidden"]), lr=float(best["lr"]), weight_decay=float(best["weight_decay"]),
                momentum=float(best["momentum"]), batch_size=16, val_loss=float(best["val_loss"]))

@@ -16,6 +16,14 @@ import pytest
 from alnn import analysis as an
 from alnn import report as rp
 from alnn.config import load_profile
+from alnn.report import context as cx
+from alnn.report import figures as rf
+from alnn.report import findings as fd
+from alnn.report import format as fmt
+from alnn.report import prose as pr
+from alnn.report import queries as rq
+from alnn.report import tables as tb
+from alnn.report.constants import DATASET_FACTS
 from alnn.datasets import NAMES, TASKS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,7 +55,7 @@ def synthetic_inputs(epochs: int = 30, trials: int = 2, folds: int = 3):
     grids = {p: synthetic_grid(p, i) for i, p in enumerate(NAMES)}
     winners = {}
     for p, g in grids.items():
-        per = rp._grid_per_config(g)
+        per = rq.grid_per_config(g)
         best = per[~per["diverged"]].sort_values("val_loss").iloc[0]
         winners[p] = dict(hidden=int(best["hidden"]), lr=float(best["lr"]),
                           weight_decay=float(best["weight_decay"]), momentum=float(best["momentum"]),
@@ -87,15 +95,15 @@ def values(path: Path) -> dict[str, str]:
 
 # --------------------------------------------------------------------------- formatting
 def test_number_formatting():
-    assert rp.num(1234567.891, 0) == "1{,}234{,}568"
-    assert rp.num(-0.01234, sig=3) == "$-$0.0123"
-    assert rp.num(float("nan")) == "\\na"
-    assert rp.pct(0.9534) == "95.3\\%"
-    assert rp.pval(0.0004) == "$<$0.001" and rp.pval(0.0456) == "0.046"
-    assert rp.count(56000) == "56.0k" and rp.count(1500) == "1500" and rp.count(2.5e6) == "2.5M"
-    assert rp.gnum(0.001) == "0.001" and rp.gnum(512.0) == "512"
-    assert rp.decimals_for([0.0123, 0.2]) == 3 and rp.decimals_for([123.4]) == 0
-    assert rp.join(["a", "b", "c"]) == "a, b and c" and rp.join(["a"]) == "a"
+    assert fmt.num(1234567.891, 0) == "1{,}234{,}568"
+    assert fmt.num(-0.01234, sig=3) == "$-$0.0123"
+    assert fmt.num(float("nan")) == "\\na"
+    assert fmt.pct(0.9534) == "95.3\\%"
+    assert fmt.pval(0.0004) == "$<$0.001" and fmt.pval(0.0456) == "0.046"
+    assert fmt.count(56000) == "56.0k" and fmt.count(1500) == "1500" and fmt.count(2.5e6) == "2.5M"
+    assert fmt.gnum(0.001) == "0.001" and fmt.gnum(512.0) == "512"
+    assert fmt.decimals_for([0.0123, 0.2]) == 3 and fmt.decimals_for([123.4]) == 0
+    assert fmt.join(["a", "b", "c"]) == "a, b and c" and fmt.join(["a"]) == "a"
 
 
 def test_dataset_facts_match_loaders():
@@ -103,7 +111,7 @@ def test_dataset_facts_match_loaders():
 
     for name in ("iris", "wine", "sine"):
         ds = datasets.load(name)
-        assert rp.DATASET_FACTS[name] == {"inputs": ds.n_features, "outputs": ds.n_outputs}
+        assert DATASET_FACTS[name] == {"inputs": ds.n_features, "outputs": ds.n_outputs}
 
 
 def test_references_are_cited_entries():
@@ -138,8 +146,8 @@ def _tiny_frame():
 
 def test_comparison_marks_best_and_significance():
     frame = _tiny_frame()
-    ctx = rp._context(grids={}, winners={}, trials=frame, profile={}, data=None, references={})
-    table = rp.comparison_table(ctx)
+    ctx = cx.build_context(grids={}, winners={}, trials=frame, profile={}, data=None, references={})
+    table = tb.comparison_table(ctx)
     iris = next(line for line in table.splitlines() if "Iris" in line and "Accuracy" in line)
     # passive 80 + mean noise 1.4 = 81.4; sasla 91.4, significantly better and bold
     assert "81.4" in iris and "\\best{91.4}\\sigup" in iris
@@ -150,27 +158,27 @@ def test_comparison_marks_best_and_significance():
 
 def test_findings_follow_the_numbers():
     frame = _tiny_frame()
-    ctx = rp._context(grids={}, winners={}, trials=frame, profile={}, data=None, references={})
-    text = rp._problem_comparison(ctx, "iris")
+    ctx = cx.build_context(grids={}, winners={}, trials=frame, profile={}, data=None, references={})
+    text = fd._problem_comparison(ctx, "iris")
     assert "SASLA is significantly better than passive learning" in text
-    wine = rp._problem_comparison(ctx, "wine")
+    wine = fd._problem_comparison(ctx, "wine")
     assert "no strategy is significantly better or worse than passive learning" in wine
     assert "practically equivalent to it" in wine or "inconclusive" in wine
     flipped = frame.assign(strategy=frame["strategy"].map({"passive": "sasla", "sasla": "passive"}))
-    ctx2 = rp._context(grids={}, winners={}, trials=flipped, profile={}, data=None, references={})
-    assert "SASLA is significantly worse" in rp._problem_comparison(ctx2, "iris")
+    ctx2 = cx.build_context(grids={}, winners={}, trials=flipped, profile={}, data=None, references={})
+    assert "SASLA is significantly worse" in fd._problem_comparison(ctx2, "iris")
 
 
 def test_pools_recover_dataset_size():
     frame = an.synthetic_frame(("iris",), trials=2, folds=3, epochs=3, pool=100)
-    pools = rp._pools(frame)
+    pools = cx._pools(frame)
     assert pools["iris"]["pool_mean"] == 100 and pools["iris"]["n"] == 150
 
 
 def test_draft_claims_sentence_direction():
     frame = an.synthetic_frame(("fashion-mnist",), trials=2, folds=3, epochs=20, pool=60)
-    ctx = rp._context(grids={}, winners={}, trials=frame, profile={}, data=None, references=None)
-    text = rp._draft_text(ctx)
+    ctx = cx.build_context(grids={}, winners={}, trials=frame, profile={}, data=None, references=None)
+    text = pr._draft_text(ctx)
     ours = ctx.stat("fashion-mnist", "passive", "accuracy")
     assert ours < 0.975 and "points below the draft's 97.5\\%" in text
     assert "beyond what this model class is known to reach" in text
@@ -246,21 +254,21 @@ def test_paper_compiles_and_reads_complete(built, tmp_path):
 def test_mask_forms_agree():
     """The diagnostics frame, the engine's record and {(trial, fold): record} give one history."""
     diag = synthetic_diagnostics(6)
-    info = rp._mask_info(diag)
+    info = rf.mask_info(diag)
     assert info is not None and info["mask"].shape == (6, 100) and info["coords"].shape == (100, 2)
     pool = np.sort(diag["pattern"].unique())
     record = {"pool": pool, "mask": info["mask"]}
     for form in (record, {(0, 0): record}, {"problem": "iris", "masks": {(0, 0): record}}):
-        other = rp._mask_info(form)
+        other = rf.mask_info(form)
         assert np.array_equal(other["mask"], info["mask"])
         assert np.allclose(other["coords"], info["coords"])
-    assert rp._mask_info(None) is None
-    assert rp._mask_info({"problem": "wine", "pool": pool, "mask": info["mask"]}) is None
+    assert rf.mask_info(None) is None
+    assert rf.mask_info({"problem": "wine", "pool": pool, "mask": info["mask"]}) is None
 
 
 def test_large_values_use_scientific_notation():
-    assert rp.sci(740338.2) == "7.40$\\times$10$^{5}$"
-    assert rp.sci(-3.68e6) == "$-$3.68$\\times$10$^{6}$"
+    assert fmt.sci(740338.2) == "7.40$\\times$10$^{5}$"
+    assert fmt.sci(-3.68e6) == "$-$3.68$\\times$10$^{6}$"
 
 
 @pytest.mark.slow
@@ -321,10 +329,11 @@ def test_diverged_trial_runs_are_counted_in_the_text():
     from alnn.analysis import synthetic_frame
 
     calm = synthetic_frame(("iris", "sine"), trials=2, folds=3, epochs=20)
-    ctx = rp._context(grids={}, winners={}, trials=calm, profile={}, data=None, references={})
-    assert rp._divergence_text(ctx).startswith("None of the")
+    ctx = cx.build_context(grids={}, winners={}, trials=calm, profile={}, data=None, references={})
+    assert fd.divergence_text(ctx).startswith("None of the")
     wild = synthetic_frame(("iris", "sine"), trials=2, folds=3, epochs=20,
                            diverge=[("sine", "sasla", 0, 1, 5), ("sine", "sasla", 1, 2, 9)])
-    ctx = rp._context(grids={}, winners={}, trials=wild, profile={}, data=None, references={})
-    text = rp._divergence_text(ctx)
+    ctx = cx.build_context(grids={}, winners={}, trials=wild, profile={}, data=None, references={})
+    text = fd.divergence_text(ctx)
     assert "SASLA on Sine" in text and "(2 of 6)" in text, text
+

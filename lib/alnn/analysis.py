@@ -182,7 +182,7 @@ def _strategy_key(values: pd.Series) -> pd.Series:
     return values.map(lambda s: (order.get(s, len(order)), s))
 
 
-def _sort(frame: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
+def sort_frame(frame: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
     """Sort by ``by`` with strategies in :data:`STRATEGY_ORDER`, datasets as first seen."""
     if frame.empty:
         return frame.reset_index(drop=True)
@@ -233,7 +233,7 @@ def finals(frame: pd.DataFrame) -> pd.DataFrame:
     out = f.loc[last.to_numpy()].copy()
     if "diverged" in out.columns:
         out["diverged"] = diverged.loc[out.index].to_numpy()
-    return _sort(out, KEYS)
+    return sort_frame(out, KEYS)
 
 
 def summary(frame: pd.DataFrame) -> pd.DataFrame:
@@ -276,7 +276,7 @@ def summary(frame: pd.DataFrame) -> pd.DataFrame:
     out["n"] = out["n"].fillna(0).astype(int)
     out["n_diverged"] = out["n_diverged"].astype(int)
     out["_m"] = out["metric"].map(order)
-    out = _sort(out, ["dataset", "strategy", "_m"]).drop(columns="_m")
+    out = sort_frame(out, ["dataset", "strategy", "_m"]).drop(columns="_m")
     return out[["dataset", "strategy", "metric", "mean", "std", "median", "n", "n_runs",
                 "n_diverged"]]
 
@@ -396,7 +396,7 @@ def convergence(frame: pd.DataFrame, targets, window: int = 5) -> pd.DataFrame:
             if col in sub.columns:
                 res[f"{col}_final"] = sub[col].to_numpy(float)[last_rows]
         out.append(res)
-    return _sort(pd.concat(out, ignore_index=True), KEYS)
+    return sort_frame(pd.concat(out, ignore_index=True), KEYS)
 
 
 def convergence_summary(conv: pd.DataFrame) -> pd.DataFrame:
@@ -428,7 +428,7 @@ def convergence_summary(conv: pd.DataFrame) -> pd.DataFrame:
     out = out.merge(st, on=["dataset", "strategy"], how="left")
     for c in ("n_converged", "n_diverged", "n_censored"):
         out[c] = out[c].astype(int)
-    return _sort(out, ["dataset", "strategy"])
+    return sort_frame(out, ["dataset", "strategy"])
 
 
 # --------------------------------------------------------------------------- AULC
@@ -455,7 +455,7 @@ def aulc(frame: pd.DataFrame, metric: str | None = None) -> pd.DataFrame:
         res.loc[res["_nan"] | res["diverged"], "aulc"] = np.nan
         res.insert(4, "metric", m)
         out.append(res.drop(columns="_nan"))
-    return _sort(pd.concat(out, ignore_index=True), KEYS)
+    return sort_frame(pd.concat(out, ignore_index=True), KEYS)
 
 
 def aulc_summary(per_run: pd.DataFrame) -> pd.DataFrame:
@@ -468,8 +468,8 @@ def aulc_summary(per_run: pd.DataFrame) -> pd.DataFrame:
     out = counts.merge(out, on=["dataset", "strategy"], how="left")
     out["n"] = out["n"].fillna(0).astype(int)
     out["n_diverged"] = out["n_diverged"].astype(int)
-    return _sort(out[["dataset", "strategy", "metric", "mean", "std", "median", "n", "n_runs",
-                      "n_diverged"]], ["dataset", "strategy"])
+    return sort_frame(out[["dataset", "strategy", "metric", "mean", "std", "median", "n", "n_runs",
+                           "n_diverged"]], ["dataset", "strategy"])
 
 
 # --------------------------------------------------------------------------- curves
@@ -489,7 +489,7 @@ def subset_curve(frame: pd.DataFrame) -> pd.DataFrame:
     """Training-subset size |D_T| or |L| per epoch: mean, std (ddof=1), min, max
     and n over the non-diverged runs of each problem x strategy."""
     _require(frame, KEYS + ("epoch", "subset_size"))
-    return _sort(_per_epoch(frame, "subset_size"), ["dataset", "strategy", "epoch"])
+    return sort_frame(_per_epoch(frame, "subset_size"), ["dataset", "strategy", "epoch"])
 
 
 def learning_curve(frame: pd.DataFrame, metric: str | None = None,
@@ -517,7 +517,7 @@ def learning_curve(frame: pd.DataFrame, metric: str | None = None,
     half = np.where(res["n"] > 1, half, np.nan)
     res["ci_low"] = res["mean"] - half
     res["ci_high"] = res["mean"] + half
-    return _sort(res, ["dataset", "strategy", "epoch"])
+    return sort_frame(res, ["dataset", "strategy", "epoch"])
 
 
 # --------------------------------------------------------------------------- budget protocol
@@ -604,7 +604,7 @@ def aubc(frame: pd.DataFrame, metric: str | None = None) -> pd.DataFrame:
     cols = list(KEYS) + ["metric", "aubc", "diverged"]
     if not out:
         return pd.DataFrame(columns=cols)
-    return _sort(pd.concat(out, ignore_index=True)[cols], KEYS)
+    return sort_frame(pd.concat(out, ignore_index=True)[cols], KEYS)
 
 
 def aubc_summary(per_run: pd.DataFrame) -> pd.DataFrame:
@@ -659,7 +659,7 @@ def budget_curve(frame: pd.DataFrame, metric: str | None = None,
     cols = ["dataset", "strategy", "budget", "metric", "mean", "std", "n", "ci_low", "ci_high",
             "median", "q25", "q75", "n_runs", "n_diverged"] + (["presentations_mean"] if "presentations_mean" in res
                                                                else [])
-    return _sort(res[cols], ["dataset", "strategy", "budget"])
+    return sort_frame(res[cols], ["dataset", "strategy", "budget"])
 
 
 def budget_training(frame: pd.DataFrame) -> pd.DataFrame:
@@ -680,7 +680,7 @@ def budget_training(frame: pd.DataFrame) -> pd.DataFrame:
     g = ok.groupby(["dataset", "strategy", "budget"], sort=False)
     out = pd.DataFrame({"train_loss": g["train_loss"].mean(), "train_accuracy": g["train_accuracy"].mean(),
                         "steps": g["steps"].max(), "n": g["train_loss"].count()}).reset_index()
-    return _sort(out, ["dataset", "strategy", "budget"])
+    return sort_frame(out, ["dataset", "strategy", "budget"])
 
 
 def budget_drops(frame: pd.DataFrame, strategy: str = "random", metric: str | None = None,
@@ -695,7 +695,7 @@ def budget_drops(frame: pd.DataFrame, strategy: str = "random", metric: str | No
     interval lies on the worse side of zero.  Columns: dataset, strategy,
     budget_from, budget, metric, mean_from, mean, diff, ci_low, ci_high, n, worse.
     """
-    from alnn import stats as _stats
+    from alnn.ttest import corrected_resampled_ttest
 
     f = _budget_frame(frame)
     f = f[f["strategy"] == strategy]
@@ -711,8 +711,8 @@ def budget_drops(frame: pd.DataFrame, strategy: str = "random", metric: str | No
             pair = wide[[b0, b1]].dropna()
             if len(pair) < 2:
                 continue
-            t = _stats.corrected_resampled_ttest(pair[b1].to_numpy(), pair[b0].to_numpy(), n_train=k - 1,
-                                                 n_test=1, alpha=1 - ci)
+            t = corrected_resampled_ttest(pair[b1].to_numpy(), pair[b0].to_numpy(), n_train=k - 1, n_test=1,
+                                         alpha=1 - ci)
             worse = t.ci_high < 0 if hib else t.ci_low > 0
             rows.append({"dataset": ds, "strategy": strategy, "budget_from": int(b0), "budget": int(b1),
                          "metric": m, "mean_from": float(pair[b0].mean()), "mean": float(pair[b1].mean()),
@@ -743,7 +743,7 @@ def budget_classes(frame: pd.DataFrame) -> pd.DataFrame:
         out.append(long)
     if not out:
         return pd.DataFrame(columns=["dataset", "strategy", "budget", "class", "share"])
-    return _sort(pd.concat(out, ignore_index=True), ["dataset", "strategy", "budget", "class"])
+    return sort_frame(pd.concat(out, ignore_index=True), ["dataset", "strategy", "budget", "class"])
 
 
 def at_budget(frame: pd.DataFrame, metric: str | None = None) -> pd.DataFrame:
@@ -765,7 +765,7 @@ def at_budget(frame: pd.DataFrame, metric: str | None = None) -> pd.DataFrame:
         res["value"] = sub[m].to_numpy(float)
         res["diverged"] = _run_diverged(sub).to_numpy(bool)
         out.append(res)
-    return _sort(pd.concat(out, ignore_index=True), list(KEYS) + ["budget"])
+    return sort_frame(pd.concat(out, ignore_index=True), list(KEYS) + ["budget"])
 
 
 def passive_reference(frame: pd.DataFrame, metric: str | None = None, ci: float = 0.95, *,
@@ -879,7 +879,7 @@ def labels_to_target(frame: pd.DataFrame, fractions: Sequence[float] = (0.95, 0.
         return pd.DataFrame(columns=cols)
     res = pd.concat(out, ignore_index=True)
     res = res[[c for c in cols if c in res.columns]]
-    return _sort(res, ["dataset", "fraction", "strategy", "trial", "fold"])
+    return sort_frame(res, ["dataset", "fraction", "strategy", "trial", "fold"])
 
 
 def labels_to_target_summary(per_run: pd.DataFrame, fractions: Sequence[float] = (0.95, 0.99),
@@ -927,7 +927,7 @@ def labels_to_target_summary(per_run: pd.DataFrame, fractions: Sequence[float] =
                      "n_censored", "n_diverged", "rate", "labels_median", "labels_q1",
                      "labels_q3", "labels_mean", "labels_median_all", "labels_min",
                      "labels_max"]
-    return _sort(out[cols], ["dataset", "fraction", "strategy"])
+    return sort_frame(out[cols], ["dataset", "fraction", "strategy"])
 
 
 # --------------------------------------------------------------------------- synthetic data

@@ -38,6 +38,7 @@ __all__ = [
     "paper_style", "save", "learning_curves", "subset_sizes", "labels_to_convergence",
     "grid_heatmap", "critical_difference_diagram", "sasla_at_work",
     "budget_curves", "penalty_matrix_figure", "labels_to_target_figure",
+    "new_figure", "log_axis", "placeholder",
 ]
 
 STRATEGY_ORDER = _an.STRATEGY_ORDER
@@ -94,10 +95,20 @@ def _order(strategies) -> list[str]:
     return out + sorted(set(present) - set(out))
 
 
-def _new(width: float, height: float, nrows: int = 1, ncols: int = 1, **kw):
+def new_figure(width: float, height: float, nrows: int = 1, ncols: int = 1, **kw):
+    """A ``width`` x ``height`` inch figure (constrained layout) and its ``nrows`` x ``ncols`` axes, always
+    a 2-D array (``kw``: passed to ``Figure.subplots``, e.g. ``sharey=True``)."""
     fig = Figure(figsize=(width, height), layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False, **kw)
     return fig, axes
+
+
+def placeholder(text: str) -> Figure:
+    """A one-line figure saying ``text``, in place of a figure whose inputs are missing (a stage not run, a
+    task with fewer than two problems)."""
+    fig = Figure(figsize=(3.5, 0.5))
+    fig.text(0.5, 0.5, text, ha="center", va="center", fontsize=7)
+    return fig
 
 
 def _panels(n: int, ncols: int):
@@ -105,7 +116,7 @@ def _panels(n: int, ncols: int):
     return int(np.ceil(n / ncols)), ncols
 
 
-def _log_axis(ax, which: str = "x") -> None:
+def log_axis(ax, which: str = "x") -> None:
     """Log scale with labels that never crowd at 7 pt: over less than 1.3 decades, plain
     labels at 1, 2, 5 x 10^n (and 1.5, 3, 7 under 0.6 decades); under 2.5 decades 1 and
     3 x 10^n (on a horizontal axis only while plain numbers stay short); wider, the decades.
@@ -189,7 +200,7 @@ def learning_curves(frame: pd.DataFrame, metric: str | None = None, *, x: str = 
     nrows, ncols = _panels(len(dss), ncols)
     logx = (x == "presentations") if logx is None else logx
     with paper_style():
-        fig, axes = _new(width, panel_height * nrows + 0.3, nrows, ncols)
+        fig, axes = new_figure(width, panel_height * nrows + 0.3, nrows, ncols)
         strategies = _order(lc["strategy"])
         for ax, ds in zip(axes.flat, dss):
             sub = lc[lc["dataset"] == ds]
@@ -205,9 +216,9 @@ def learning_curves(frame: pd.DataFrame, metric: str | None = None, *, x: str = 
             ax.set_ylabel(METRIC_LABELS.get(m, m))
             ax.set_xlabel("Epoch" if x == "epoch" else "Presentations")
             if logx:
-                _log_axis(ax, "x")
+                log_axis(ax, "x")
             if ly:
-                _log_axis(ax, "y")
+                log_axis(ax, "y")
         for ax in list(axes.flat)[len(dss):]:
             ax.set_visible(False)
         _legend(fig, strategies)
@@ -232,7 +243,7 @@ def subset_sizes(frame: pd.DataFrame, *, datasets: Sequence[str] | None = None,
     dss = list(datasets) if datasets is not None else list(pd.unique(sc["dataset"]))
     nrows, ncols = _panels(len(dss), ncols)
     with paper_style():
-        fig, axes = _new(width, panel_height * nrows + 0.3, nrows, ncols)
+        fig, axes = new_figure(width, panel_height * nrows + 0.3, nrows, ncols)
         for ax, ds in zip(axes.flat, dss):
             sub = sc[sc["dataset"] == ds]
             for s in _order(sub["strategy"]):
@@ -249,7 +260,7 @@ def subset_sizes(frame: pd.DataFrame, *, datasets: Sequence[str] | None = None,
             ax.set_xlabel("Epoch")
             ax.set_ylabel("Subset size")
             if logy:
-                _log_axis(ax, "y")
+                log_axis(ax, "y")
             else:
                 ax.set_ylim(bottom=0)
         for ax in list(axes.flat)[len(dss):]:
@@ -275,7 +286,7 @@ def labels_to_convergence(conv: pd.DataFrame, *, datasets: Sequence[str] | None 
     dss = list(datasets) if datasets is not None else list(pd.unique(conv["dataset"]))
     nrows, ncols = _panels(len(dss), ncols)
     with paper_style():
-        fig, axes = _new(width, panel_height * nrows + 0.25, nrows, ncols)
+        fig, axes = new_figure(width, panel_height * nrows + 0.25, nrows, ncols)
         for ax, ds in zip(axes.flat, dss):
             sub = conv[conv["dataset"] == ds]
             strategies = _order(sub["strategy"])
@@ -301,7 +312,7 @@ def labels_to_convergence(conv: pd.DataFrame, *, datasets: Sequence[str] | None 
                           [_label(s) for s in strategies[::-1]])
             ax.set_ylim(-0.6, len(strategies) - 0.4)
             if logx:
-                _log_axis(ax, "x")
+                log_axis(ax, "x")
             ax.set_xlabel("Labels used" if value == "labels_used" else "Presentations")
             ax.set_title(DATASET_LABELS.get(ds, ds))
         for ax in list(axes.flat)[len(dss):]:
@@ -348,7 +359,7 @@ def grid_heatmap(grid: pd.DataFrame, *, value: str = "val_loss", title: str | No
     cmap = mpl.colormaps["viridis"]
     height = 0.2 * len(wds) * len(lrs) + 0.32 * len(wds) + 0.6
     with paper_style():
-        fig, axes = _new(width, height, len(wds), len(hs), sharex=True, sharey=True)
+        fig, axes = new_figure(width, height, len(wds), len(hs), sharex=True, sharey=True)
         im = None
         for r, wd in enumerate(wds):
             for c, h in enumerate(hs):
@@ -500,7 +511,7 @@ def sasla_at_work(mask, coords, *, epochs: Sequence[int] | None = None, classes=
     markers = ["o", "s", "^", "D", "v", "P", "X", "*", "h", "<"]
     cls = None if classes is None else np.asarray(classes)
     with paper_style():
-        fig, axes = _new(width, panel_height + 0.3, 1, len(epochs), sharex=True, sharey=True)
+        fig, axes = new_figure(width, panel_height + 0.3, 1, len(epochs), sharex=True, sharey=True)
         for ax, e in zip(axes.flat, epochs):
             keep = mask[e - 1]
             ax.scatter(coords[~keep, 0], coords[~keep, 1], s=7, facecolors="none",
@@ -540,7 +551,7 @@ def selection_scores(diag: pd.DataFrame, strategy: str, *, beta: float | None = 
     d = diag[diag["score"].notna()] if "score" in diag.columns else diag.iloc[:0]
     if d.empty:
         raise ValueError(f"no per-pattern scores for strategy {strategy!r}")
-    fig, axes = _new(width, height)
+    fig, axes = new_figure(width, height)
     ax = axes[0, 0]
     if strategy == "sasla":
         have = np.sort(d["epoch"].unique())
@@ -600,7 +611,7 @@ def budget_curves(frame: pd.DataFrame, metric: str | None = None, *,
     nrows, ncols = _panels(len(dss), ncols)
     curves = bc[bc["strategy"] != reference]
     with paper_style():
-        fig, axes = _new(width, panel_height * nrows + 0.3, nrows, ncols)
+        fig, axes = new_figure(width, panel_height * nrows + 0.3, nrows, ncols)
         for ax, ds in zip(axes.flat, dss):
             sub = curves[curves["dataset"] == ds]
             r = ref[ref["dataset"] == ds]
@@ -622,9 +633,9 @@ def budget_curves(frame: pd.DataFrame, metric: str | None = None, *,
             ax.set_title(DATASET_LABELS.get(ds, ds))
             ax.set_ylabel(METRIC_LABELS.get(m, m))
             ax.set_xlabel("Labels")
-            _log_axis(ax, "x")
+            log_axis(ax, "x")
             if ly:
-                _log_axis(ax, "y")
+                log_axis(ax, "y")
         for ax in list(axes.flat)[len(dss):]:
             ax.set_visible(False)
         handles = _strategy_handles(_order(curves["strategy"]), marker=markers)
@@ -659,7 +670,7 @@ def penalty_matrix_figure(matrix: pd.DataFrame, *, title: str | None = None,
     height = height if height is not None else 0.3 * nr + 0.9 + (0.2 if title else 0)
     cm = mpl.colormaps[cmap]
     with paper_style():
-        fig, axes = _new(width, height)
+        fig, axes = new_figure(width, height)
         ax = axes[0, 0]
         im = ax.imshow(np.ma.masked_invalid(vals), cmap=cm, vmin=0, vmax=1, aspect="auto")
         for i in range(nr):
@@ -707,7 +718,7 @@ def labels_to_target_figure(summary: pd.DataFrame, fraction: float = 0.95, *,
     dss = list(datasets) if datasets is not None else list(pd.unique(s["dataset"]))
     nrows, ncols = _panels(len(dss), ncols)
     with paper_style():
-        fig, axes = _new(width, panel_height * nrows + 0.3, nrows, ncols)
+        fig, axes = new_figure(width, panel_height * nrows + 0.3, nrows, ncols)
         for ax, ds in zip(axes.flat, dss):
             sub = s[s["dataset"] == ds]
             strategies = _order(sub["strategy"])
@@ -734,7 +745,7 @@ def labels_to_target_figure(summary: pd.DataFrame, fraction: float = 0.95, *,
                 ax.set_xlim(bmin / pad if logx else bmin - 0.05 * (bmax - bmin),
                             bmax * pad if logx else bmax + 0.05 * (bmax - bmin))
             if logx:
-                _log_axis(ax, "x")
+                log_axis(ax, "x")
             ax.set_xlabel(f"Labels to {100 * fraction:g} % of passive")
             ax.set_title(DATASET_LABELS.get(ds, ds))
         for ax in list(axes.flat)[len(dss):]:
@@ -772,7 +783,7 @@ def sasla_tradeoff(settings: pd.DataFrame, rope: Mapping[str, Mapping] | None = 
     cmap = mpl.colormaps["viridis"]
     colors = {b: cmap(0.1 + 0.8 * i / max(1, len(betas) - 1)) for i, b in enumerate(betas)}
     with paper_style():
-        fig, axes = _new(width, 1.2 * nrows + 0.5, nrows, ncols)
+        fig, axes = new_figure(width, 1.2 * nrows + 0.5, nrows, ncols)
         for ax, p in zip(axes.flat, probs):
             sub = settings[settings["dataset"] == p]
             cls = _an.higher_is_better("accuracy") and (sub["rope"] <= 1).all() and p in (
@@ -815,13 +826,11 @@ def ablation_differences(tests: pd.DataFrame, *, width: float = TEXT_WIDTH, ncol
     """
     probs = [p for p in DATASET_LABELS if len(tests) and p in set(tests["dataset"])]
     if not probs:
-        from alnn.report.figures import _placeholder
-
-        return _placeholder("No ablation of the budget protocol was run.")
+        return placeholder("No ablation of the budget protocol was run.")
     labels = list(dict.fromkeys(tests.sort_values(["baseline", "strategy"])["strategy"]))
     nrows, ncols = _panels(len(probs), ncols)
     with paper_style():
-        fig, axes = _new(width, 0.16 * len(labels) + 0.9, nrows, ncols, sharey=True)
+        fig, axes = new_figure(width, 0.16 * len(labels) + 0.9, nrows, ncols, sharey=True)
         for ax, p in zip(axes.flat, probs):
             sub = tests[tests["dataset"] == p].set_index("strategy")
             ax.axvspan(-1, 1, color="0.88", lw=0, zorder=0)
@@ -862,12 +871,12 @@ def class_composition(classes: pd.DataFrame, *, width: float = TEXT_WIDTH, panel
     strategies = [s for s in strategies if s != "passive"]
     with paper_style():
         if not dss or not strategies:
-            fig, axes = _new(width, 1.0)
+            fig, axes = new_figure(width, 1.0)
             axes[0, 0].text(0.5, 0.5, "No classification problem in the budget protocol.", ha="center",
                             va="center", transform=axes[0, 0].transAxes)
             axes[0, 0].set_axis_off()
             return fig
-        fig, axes = _new(width, panel_height * len(dss) + 0.2, len(dss), len(strategies), sharey=True)
+        fig, axes = new_figure(width, panel_height * len(dss) + 0.2, len(dss), len(strategies), sharey=True)
         cmap = plt_colormap("tab10")
         for i, ds in enumerate(dss):
             for j, s in enumerate(strategies):
@@ -881,7 +890,7 @@ def class_composition(classes: pd.DataFrame, *, width: float = TEXT_WIDTH, panel
                              colors=[cmap(c % 10) for c in wide.columns], lw=0)
                 ax.set_ylim(0, 1)
                 ax.set_xlim(float(wide.index.min()), float(wide.index.max()))
-                _log_axis(ax, "x")
+                log_axis(ax, "x")
                 if i == 0:
                     ax.set_title(_label(s))
                 if j == 0:
@@ -915,7 +924,7 @@ def budget_differences(frame: pd.DataFrame, metric: str | None = None, *, baseli
     nrows, ncols = _panels(len(dss), ncols)
     shown: list[str] = []
     with paper_style():
-        fig, axes = _new(width, panel_height * nrows + 0.45, nrows, ncols)
+        fig, axes = new_figure(width, panel_height * nrows + 0.45, nrows, ncols)
         for ax, ds in zip(axes.flat, dss):
             sub = f[(f["dataset"] == ds) & ~f["diverged"].astype(bool)]
             m = metric or _an.PRIMARY_METRIC[_an.task_of(sub)] if len(sub) else (metric or "")
@@ -936,7 +945,7 @@ def budget_differences(frame: pd.DataFrame, metric: str | None = None, *, baseli
             ax.set_title(DATASET_LABELS.get(ds, ds))
             ax.set_ylabel(f"{METRIC_LABELS.get(m, m)}: gain over {_label(baseline).lower()}")
             ax.set_xlabel("Labels")
-            _log_axis(ax, "x")
+            log_axis(ax, "x")
         for ax in list(axes.flat)[len(dss):]:
             ax.set_visible(False)
         handles = _strategy_handles(_order(shown), marker=True)

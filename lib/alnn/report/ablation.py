@@ -54,7 +54,7 @@ from alnn.config import BUDGET_ABLATION_SUFFIXES
 from alnn.datasets import TASKS
 from alnn.report.claims import Finding, FindingError
 from alnn.report.constants import ALPHA, PROBLEM_LABELS, STRATEGY_LABELS, STRATEGY_PROSE
-from alnn.report.format import Values, _finite, capital, count, gnum, join, num, pct
+from alnn.report.format import Values, finite as _finite, capital, count, gnum, join, num, pct
 from alnn.report.tables import VERDICT_MARKS
 
 __all__ = ["AblationResults", "ablation_results", "findings", "check_findings", "ablation_values",
@@ -627,7 +627,7 @@ def placeholder_figures(figures_dir: Path) -> list[Path]:
 
     matplotlib.use("Agg", force=False)
     from alnn import figures as fg
-    from alnn.report.figures import _placeholder
+    from alnn.figures import placeholder as _placeholder
 
     out = []
     for name in ("sasla-tradeoff", "budget-ablations"):

@@ -61,7 +61,7 @@ from alnn.datasets import NAMES as PROBLEMS
 from alnn.datasets import TASKS
 from alnn.report.claims import Finding, FindingError  # the record of a claim, shared with the draft's protocol
 from alnn.report.constants import ALPHA, METRIC_PROSE, PROBLEM_LABELS, STRATEGY_LABELS, STRATEGY_PROSE, TASK_PROSE
-from alnn.report.format import Values, _finite, capital, count, join, num, p_is, pval
+from alnn.report.format import Values, finite as _finite, capital, count, join, num, p_is, pval
 from alnn.report.tables import VERDICT_MARKS
 from alnn.strategies.catalogue import FAMILIES, describe, names
 
@@ -780,7 +780,7 @@ def placeholder_figures(figures_dir: Path) -> list[Path]:
 
     matplotlib.use("Agg", force=False)
     from alnn import figures as fg
-    from alnn.report.figures import _placeholder
+    from alnn.figures import placeholder as _placeholder
 
     out = []
     for name in ("budget-curves", "budget-absolute", "penalty-matrix", "budget-labels", "budget-classes"):

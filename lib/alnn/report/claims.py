@@ -28,6 +28,10 @@ Rules shared by the kinds (the paper states them where it uses them):
   "every <task> problem" only when those are exactly the problems present
   (:func:`scope`, :func:`on`, :func:`check_scope`).
 
+The tolerances and the medians and comparisons of these rules (:data:`TOLERANCE`,
+:data:`FULL`, :func:`median_all`, :func:`compare`) are :mod:`alnn.report.queries`',
+which the tables share; this module imports them from there.
+
 Kinds and what their checks recompute:
 
 ==========================  ===================================================
@@ -90,16 +94,14 @@ from alnn import stats as st
 from alnn.datasets import TASKS
 from alnn.report.constants import ALPHA, PROBLEM_LABELS, STRATEGIES, STRATEGY_PROSE, TASK_PROSE
 from alnn.strategies.catalogue import names
-from alnn.report.format import _finite, decimals_for, join, num, pct
+from alnn.report.format import finite, decimals_for, join, num, pct
+from alnn.report.context import reference_points
+from alnn.report.queries import FULL, TOLERANCE, compare, equivalence_settings, median_all
 
 __all__ = ["Finding", "FindingError", "TOLERANCE", "FULL", "QUERY", "INCREMENTAL", "CHECKS", "TEMPLATES",
            "check", "template", "make", "check_findings", "scope", "on", "check_scope", "median_all",
            "compare", "fmt_value", "names", "on_any", "runs_of"]
 
-#: Relative difference below which two counts of presentations are "as many".
-TOLERANCE = 0.005
-#: Share of the pool counted as the whole pool.
-FULL = 0.995
 #: The strategies that query labels on the incremental schedule, and those compared with random.
 INCREMENTAL = tuple(n for n in names(protocol="draft") if n in names(role="query") + names(role="baseline"))
 QUERY = names(protocol="draft", role="query")
@@ -143,14 +145,10 @@ def make(kind: str, subjects: Sequence, numbers: Mapping) -> Finding:
     return replace(f, text=TEMPLATES[kind](f))
 
 
-def _load_templates() -> None:
-    from alnn.report import findings, prose  # noqa: F401  (they register the templates)
-
-
 def check_findings(found: Iterable[Finding], ctx) -> None:
     """Recompute every finding from the tables and its text from its numbers; the first
-    contradiction raises :class:`FindingError` naming the finding."""
-    _load_templates()
+    contradiction raises :class:`FindingError` naming the finding. (Every finding is made by
+    :func:`make` with its kind's template, so the module that registers that template is loaded.)"""
     for f in found:
         if f.kind not in CHECKS or f.kind not in TEMPLATES:
             raise FindingError(f"finding {f.kind} {f.subjects}: no check or template for this kind")
@@ -229,23 +227,6 @@ def check_scope(f: Finding, ctx, sc: Mapping, problems: Iterable[str] | None = N
         need(f, set(ps) == set(problems), f"names {sorted(ps)} where the tables give {sorted(problems)}")
 
 
-def median_all(values, reached) -> float:
-    """Median over all runs, a run that did not reach the target counting as +inf."""
-    v = np.where(np.asarray(reached, bool), np.asarray(values, float), np.inf)
-    return float(np.median(v)) if v.size else float("nan")
-
-
-def compare(a: float, b: float, tol: float = 0.0) -> str:
-    """``lower`` / ``higher`` / ``same`` (within ``tol``, relative) / ``undecided`` (both infinite)."""
-    if np.isinf(a) and np.isinf(b):
-        return "undecided"
-    if np.isinf(a) or np.isinf(b):
-        return "higher" if np.isinf(a) else "lower"
-    if abs(a - b) <= tol * max(abs(a), abs(b)):
-        return "same"
-    return "lower" if a < b else "higher"
-
-
 # =========================================================================== raw tables
 def _primary(p: str) -> str:
     return an.PRIMARY_METRIC[TASKS[p]]
@@ -261,9 +242,9 @@ def verdicts(ctx, p: str, baseline: str = "passive", metric: str | None = None) 
     rows = w[(w["dataset"] == p) & (w["metric"] == metric) & (w["baseline"] == baseline)]
     out = {}
     for r in rows.itertuples(index=False):
-        if not _finite(r.p):
+        if not finite(r.p):
             continue
-        if bool(r.significant) and float(r.p_holm) <= ALPHA and _finite(r.mean_diff) and r.mean_diff != 0:
+        if bool(r.significant) and float(r.p_holm) <= ALPHA and finite(r.mean_diff) and r.mean_diff != 0:
             out[r.strategy] = "better" if (r.mean_diff > 0) == hib else "worse"
         else:
             out[r.strategy] = "none"
@@ -277,14 +258,12 @@ def equivalences(ctx, p: str, baseline: str = "passive") -> dict[str, str]:
     if "equivalence" not in w.columns:
         return {}
     rows = w[(w["dataset"] == p) & (w["metric"] == _primary(p)) & (w["baseline"] == baseline)]
-    return {r.strategy: str(r.equivalence) for r in rows.itertuples(index=False) if _finite(r.p)}
+    return {r.strategy: str(r.equivalence) for r in rows.itertuples(index=False) if finite(r.p)}
 
 
 def equivalence_truth(ctx, p: str, s: str, baseline: str = "passive") -> str:
     """The same verdict recomputed from the paired final runs by the posterior itself
     (`alnn.stats.bayesian_correlated_ttest`), not through the comparison table."""
-    from alnn.report.context import equivalence_settings
-
     metric = _primary(p)
     fin = ctx.finals[ctx.finals["dataset"] == p]
     fin = fin[~fin["diverged"].astype(bool)]
@@ -300,7 +279,7 @@ def equivalence_truth(ctx, p: str, s: str, baseline: str = "passive") -> str:
 def mean_of(ctx, p: str, s: str, metric: str) -> float:
     sm = ctx.summary
     row = sm[(sm["dataset"] == p) & (sm["strategy"] == s) & (sm["metric"] == metric)]
-    return float(row["mean"].iloc[0]) if len(row) and _finite(row["mean"].iloc[0]) else float("nan")
+    return float(row["mean"].iloc[0]) if len(row) and finite(row["mean"].iloc[0]) else float("nan")
 
 
 def runs_of(ctx, p: str, s: str) -> pd.DataFrame:
@@ -335,7 +314,7 @@ def pool_of(ctx, p: str) -> float:
 
 
 def _close(a: float, b: float, rel: float = 1e-9) -> bool:
-    if not (_finite(a) and _finite(b)):
+    if not (finite(a) and finite(b)):
         return (np.isinf(a) and np.isinf(b) and np.sign(a) == np.sign(b)) or (np.isnan(a) and np.isnan(b))
     return abs(a - b) <= rel * max(abs(a), abs(b), 1e-300)
 
@@ -395,7 +374,7 @@ def best_of(ctx, p: str, metric: str) -> list[str]:
     """Every strategy of ``p`` whose mean prints like the best one (a tie is what a reader of the
     table sees as one: equal digits at the best's precision)."""
     means = {s: mean_of(ctx, p, s, metric) for s in STRATEGIES if s in set(_present(ctx, p))}
-    means = {s: m for s, m in means.items() if _finite(m)}
+    means = {s: m for s, m in means.items() if finite(m)}
     if not means:
         return []
     top = (max if an.higher_is_better(metric) else min)(means.values())
@@ -492,7 +471,7 @@ def sasla_last_shares(ctx) -> dict[str, float]:
     for p in ctx.problems:
         last = _per_run_last(ctx, p, "sasla", "subset_size")
         pool = pool_of(ctx, p)
-        if len(last) and _finite(pool) and pool:
+        if len(last) and finite(pool) and pool:
             out[p] = float(last.mean()) / pool
     return out
 
@@ -536,7 +515,7 @@ def labelled_shares(ctx, strategy: str) -> dict[str, float]:
     for p in ctx.problems:
         last = _per_run_last(ctx, p, strategy, "labels_used")
         pool = pool_of(ctx, p)
-        if len(last) and _finite(pool) and pool:
+        if len(last) and finite(pool) and pool:
             out[p] = float(last.mean()) / pool
     return out
 
@@ -629,7 +608,7 @@ def _check_labels_range(f, ctx):
         for s in INCREMENTAL:
             runs = _conv_runs(ctx, p, s)
             ok = runs[runs["converged"].astype(bool)]
-            if len(ok) and _finite(pool) and pool:
+            if len(ok) and finite(pool) and pool:
                 truth[(s, p)] = float(ok["labels_used"].median()) / pool
     stated = {(s, p): v for s, p, v in n["items"]}
     need(f, set(stated) == set(truth) and all(_close(stated[k], truth[k], 1e-6) for k in truth), "the shares")
@@ -691,7 +670,7 @@ def sanity_truth(ctx, p: str, point: Mapping) -> dict | None:
     """Passive learning against one reference point: ours, the reference and the relation."""
     m = point["metric"]
     ours = mean_of(ctx, p, "passive", m)
-    if not _finite(ours):
+    if not finite(ours):
         return None
     is_acc = m.split("_")[0] in ("accuracy", "f1")
     out = {"problem": p, "metric": m, "ours": ours, "derived": bool(point.get("derived"))}
@@ -719,10 +698,8 @@ def sanity_truth(ctx, p: str, point: Mapping) -> dict | None:
 
 @check("sanity")
 def _check_sanity(f, ctx):
-    from alnn.report.context import _reference_points
-
     stated = f.numbers["clauses"]
-    truth = [t for p in ctx.problems for pt in _reference_points(ctx.refs, p)
+    truth = [t for p in ctx.problems for pt in reference_points(ctx.refs, p)
              if (t := sanity_truth(ctx, p, pt)) is not None]
     need(f, len(stated) == len(truth), "the reference points compared")
     for a, b in zip(stated, truth):
@@ -751,18 +728,16 @@ def _check_draft_passive(f, ctx):
 
 @check("draft-benchmark")
 def _check_draft_benchmark(f, ctx):
-    from alnn.report.context import _reference_points
-
     n = f.numbers
     fm = _draft(ctx).get("fashion-mnist", {})
-    ref = [pt for pt in _reference_points(ctx.refs, "fashion-mnist") if "value" in pt][0]
+    ref = [pt for pt in reference_points(ctx.refs, "fashion-mnist") if "value" in pt][0]
     bench = float(ref["value"])
     need(f, n["bench"] == bench and dict(n["values"]) == dict(fm), "the values")
     ss = [s for s in STRATEGIES if s in fm]
     need(f, list(n["above"]) == [s for s in ss if fm[s] > bench], "the values above the benchmark")
     need(f, list(n["not_above"]) == [s for s in ss if fm[s] <= bench], "the values not above the benchmark")
     ours = {s: mean_of(ctx, "fashion-mnist", s, "accuracy") for s in n["above"]}
-    ours = {s: m for s, m in ours.items() if _finite(m)}
+    ours = {s: m for s, m in ours.items() if finite(m)}
     need(f, set(n["ours"]) == set(ours) and all(_close(n["ours"][s], ours[s]) for s in ours), "our values")
     need(f, list(n["unreached"]) == [s for s in n["above"] if s in ours and ours[s] < fm[s]]
          and list(n["reached"]) == [s for s in n["above"] if s in ours and ours[s] >= fm[s]],
@@ -776,7 +751,7 @@ def _check_draft_best(f, ctx):
     for p, claims in _draft(ctx).items():
         if p not in ctx.problems:
             continue
-        ss = [s for s in claims if s in _present(ctx, p) and _finite(mean_of(ctx, p, s, "accuracy"))]
+        ss = [s for s in claims if s in _present(ctx, p) and finite(mean_of(ctx, p, s, "accuracy"))]
         if len(ss) < 2:
             continue
         theirs = max(claims, key=claims.get)
@@ -898,7 +873,7 @@ def _check_selection_overhead(f, ctx):
     truth_most = {}
     for p in ctx.problems:
         sc = {s: scored_per_run(ctx, p, s) for s in _present(ctx, p)}
-        sc = {s: v for s, v in sc.items() if _finite(v)}
+        sc = {s: v for s, v in sc.items() if finite(v)}
         top = max(sc.values()) if sc else 0
         if top > 0:
             truth_most[p] = [s for s in STRATEGIES if s in sc and sc[s] >= top * (1 - TOLERANCE)]
@@ -918,7 +893,7 @@ def _check_selection_overhead(f, ctx):
     for s, r in stated.items():
         vals = {p: scored_per_run(ctx, p, s) / labels_added(ctx, p, s) for p in ctx.problems
                 if s in _present(ctx, p) and labels_added(ctx, p, s) > 0}
-        vals = {p: v for p, v in vals.items() if _finite(v)}
+        vals = {p: v for p, v in vals.items() if finite(v)}
         need(f, vals and _close(r["low"], min(vals.values()), 1e-9) and _close(r["high"], max(vals.values()), 1e-9),
              f"{s}: scored per label added")
 
@@ -988,8 +963,6 @@ def _check_stalled(f, ctx):
 def _check_at_cost(f, ctx):
     """SASLA against passive at the same cost budget, recomputed from the curves by interpolation-free
     lookup: the best epoch of each run within the budget is its last one within it."""
-    from alnn.report.context import equivalence_settings
-
     for r in f.numbers["rows"]:
         p = r["problem"]
         t = ctx.trials[(ctx.trials["dataset"] == p) & ~ctx.trials["diverged"].astype(bool)]

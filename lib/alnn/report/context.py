@@ -22,7 +22,8 @@ from alnn.datasets import TASKS
 from alnn.report.constants import (
     ALPHA, PROBLEM_LABELS, REFERENCES_PATH, STRATEGIES, TABLE_METRICS, TASK_PROSE,
 )
-from alnn.report.format import _finite, join, pct
+from alnn.report.format import finite, join, pct
+from alnn.report.queries import equivalence_settings
 
 
 # =========================================================================== references
@@ -32,21 +33,22 @@ def load_references(path: str | Path | None = None) -> dict[str, Any]:
         return tomllib.load(fh)
 
 
-def _sine_noise() -> float:
+def sine_noise() -> float:
+    """The standard deviation of the noise on the sine problem's targets (`alnn.datasets.SINE_NOISE`)."""
     from alnn import datasets
 
     return float(datasets.SINE_NOISE)
 
 
-def _reference_points(refs: Mapping[str, Any], problem: str) -> list[dict[str, Any]]:
+def reference_points(refs: Mapping[str, Any], problem: str) -> list[dict[str, Any]]:
     """Points of one problem with derived values filled in."""
     out = []
     for point in refs.get(problem, []) or []:
         p = dict(point)
         if p.get("derived") == "noise":
-            p["value"] = _sine_noise()
+            p["value"] = sine_noise()
         elif p.get("derived") == "noise-r2":
-            s2 = _sine_noise() ** 2
+            s2 = sine_noise() ** 2
             p["value"] = 1 - s2 / (0.5 + s2)
         out.append(p)
     return out
@@ -103,7 +105,7 @@ class Context:
     def stat(self, problem: str, strategy: str, metric: str, what: str = "mean") -> float:
         s = self.summary
         row = s[(s["dataset"] == problem) & (s["strategy"] == strategy) & (s["metric"] == metric)]
-        return float(row[what].iloc[0]) if len(row) and _finite(row[what].iloc[0]) else float("nan")
+        return float(row[what].iloc[0]) if len(row) and finite(row[what].iloc[0]) else float("nan")
 
     def test(self, problem: str, strategy: str, metric: str, baseline: str = "passive"):
         w = self.within
@@ -120,7 +122,8 @@ class Context:
         return an.PRIMARY_METRIC[TASKS[problem]]
 
 
-def _default(func, name):
+def default_of(func, name):
+    """The default value of parameter ``name`` of ``func``."""
     return inspect.signature(func).parameters[name].default
 
 
@@ -142,7 +145,7 @@ def _pools(trials: pd.DataFrame) -> dict[str, dict]:
         t0 = per.index.get_level_values("trial").min()
         n = per.loc[t0].sum() / (k - 1) if k > 1 else float("nan")
         out[ds] = {"pool_mean": float(per.mean()), "pool_min": int(per.min()),
-                   "pool_max": int(per.max()), "n": int(round(n)) if _finite(n) else None,
+                   "pool_max": int(per.max()), "n": int(round(n)) if finite(n) else None,
                    "folds": int(k)}
     return out
 
@@ -170,7 +173,8 @@ def _across(fin: pd.DataFrame, problems: Sequence[str], alpha: float) -> dict[st
     return out
 
 
-def _context(*, grids, winners, trials, profile, data, references) -> Context:
+def build_context(*, grids, winners, trials, profile, data, references) -> Context:
+    """The :class:`Context` of :func:`alnn.report.build`'s inputs: every analysis table computed once."""
     trials = trials.copy()
     trials["dataset"] = trials["dataset"].astype(str)
     trials["strategy"] = trials["strategy"].astype(str)
@@ -181,8 +185,8 @@ def _context(*, grids, winners, trials, profile, data, references) -> Context:
                   winners={k: dict(v) for k, v in (winners or {}).items()},
                   profile=_plain_profile(profile), data=dict(data or {}), refs=refs,
                   problems=problems)
-    ctx.window = _default(an.convergence, "window")
-    ctx.fraction = _default(an.convergence_targets, "fraction")
+    ctx.window = default_of(an.convergence, "window")
+    ctx.fraction = default_of(an.convergence_targets, "fraction")
     levels = {equivalence_settings(ctx, p)[2] for p in problems}
     if len(levels) > 1:
         raise ValueError(f"one equivalence_level for every problem, got {sorted(levels)}")
@@ -215,13 +219,6 @@ def _context(*, grids, winners, trials, profile, data, references) -> Context:
     return ctx
 
 
-def equivalence_settings(ctx: "Context", p: str) -> tuple[float, float, float]:
-    """(rope_accuracy, rope_relative, equivalence_level) of a problem (SPEC 6 defaults)."""
-    s = ctx.settings(p)
-    return (float(s.get("rope_accuracy", st.ROPE_ACCURACY)), float(s.get("rope_relative", st.ROPE_RELATIVE)),
-            float(s.get("equivalence_level", st.EQUIVALENCE_LEVEL)))
-
-
 def rope_of(ctx: "Context") -> dict:
     """``{problem: rope(metric, baseline mean)}``, the region of practical equivalence of every problem."""
     out = {}
@@ -250,23 +247,27 @@ def _reconcile(ctx: Context) -> None:
 
 
 # =========================================================================== profile
-def _settings_rows(ctx: Context) -> list[tuple[str, dict]]:
+def settings_rows(ctx: Context) -> list[tuple[str, dict]]:
+    """``(problem, settings)`` of every problem the profile sets or the results hold, in the paper's order."""
     return [(p, ctx.settings(p)) for p in PROBLEMS if ctx.settings(p) or p in ctx.problems]
 
 
-def _grid_size(grid: Mapping[str, Sequence]) -> int:
+def grid_size(grid: Mapping[str, Sequence]) -> int:
+    """Configurations of a grid (0 when an axis is missing)."""
     axes = [grid.get(a) or [] for a in ("hidden", "lr", "weight_decay", "momentum")]
     return int(np.prod([len(a) for a in axes])) if all(axes) else 0
 
 
-def _group_by_value(mapping: Mapping[str, Any]) -> list[tuple[Any, list[str]]]:
+def group_by_value(mapping: Mapping[str, Any]) -> list[tuple[Any, list[str]]]:
+    """``[(value, [keys with that value])]`` in the order the values first occur."""
     groups: dict[Any, list[str]] = {}
     for p, v in mapping.items():
         groups.setdefault(v, []).append(p)
     return list(groups.items())
 
 
-def _labels(problems: Iterable[str]) -> str:
+def labels_of(problems: Iterable[str]) -> str:
+    """The problems' labels joined: ``Iris, Wine and Sine``."""
     return join([PROBLEM_LABELS.get(p, p) for p in problems])
 
 
@@ -279,10 +280,11 @@ def _on(ctx: "Context", problems: Iterable[str]) -> str:
         task_ps = ctx.problems_of(task)
         if len(ps) > 1 and set(ps) == set(task_ps):
             return f"on every {TASK_PROSE[task]} problem"
-    return "on " + _labels(ps)
+    return "on " + labels_of(ps)
 
 
-def _query_params(settings: Mapping[str, Any]) -> dict[str, Any]:
+def query_params(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The query parameters of a problem's settings (entropy's, else random sampling's or the committee's)."""
     strategies = settings.get("strategies") or {}
     for s in ("entropy", "random", "ensemble"):
         if s in strategies:
@@ -290,7 +292,7 @@ def _query_params(settings: Mapping[str, Any]) -> dict[str, Any]:
     return {}
 
 
-def _initial_rule() -> tuple[str, str]:
+def initial_rule() -> tuple[str, str]:
     """The default initial labelled set as (fraction of the pool, maximum)."""
     try:
         from alnn.strategies.entropy import initial_sizes
@@ -302,7 +304,8 @@ def _initial_rule() -> tuple[str, str]:
         return "10\\%", "10"
 
 
-def _members() -> str:
+def ensemble_members() -> str:
+    """The committee's size, as text."""
     try:
         from alnn.strategies.ensemble import MEMBERS
 

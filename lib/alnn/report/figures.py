@@ -13,7 +13,7 @@ from alnn.datasets import NAMES as PROBLEMS
 from alnn.report.constants import PROBLEM_LABELS, TASK_PROSE
 from alnn.report.format import capital
 from alnn.report.context import Context
-from alnn.report.tables import _grid_per_config
+from alnn.report.queries import grid_per_config
 
 #: Smallest font of any figure at its printed size, in points. Every figure is drawn at the
 #: width main.tex / supplement.tex include it at (COLUMN_WIDTH: \\linewidth of a column,
@@ -36,9 +36,9 @@ def _grid_overview(ctx: Context):
     ncols = min(3, n)
     nrows = int(np.ceil(n / ncols))
     with fg.paper_style():
-        fig, axes = fg._new(fg.TEXT_WIDTH, 1.45 * nrows + 0.1, nrows, ncols)
+        fig, axes = fg.new_figure(fg.TEXT_WIDTH, 1.45 * nrows + 0.1, nrows, ncols)
         for ax, p in zip(axes.flat, probs):
-            per = _grid_per_config(ctx.grids[p])
+            per = grid_per_config(ctx.grids[p])
             per = per.assign(v=per["val_loss"].where(~per["diverged"]))
             best = per.groupby(["lr", "hidden"])["v"].min().unstack("hidden")
             mat = best.to_numpy(float)
@@ -78,7 +78,7 @@ def _sasla_share_figure(ctx: Context):
     from alnn import figures as fg
 
     with fg.paper_style():
-        fig, axes = fg._new(fg.COLUMN_WIDTH, 1.9)
+        fig, axes = fg.new_figure(fg.COLUMN_WIDTH, 1.9)
         ax = axes[0, 0]
         styles = ["-", "--", "-.", ":", (0, (5, 1)), (0, (1, 1))]
         for i, p in enumerate(ctx.problems):
@@ -169,7 +169,7 @@ def _plane(problem: str, pool: np.ndarray):
     return coords.astype(float), classes, labels
 
 
-def _mask_info(masks) -> dict | None:
+def mask_info(masks) -> dict | None:
     """The SASLA mask history in the form :func:`alnn.figures.sasla_at_work` draws, with the
     numbers the text quotes; ``None`` when no usable history of an Iris or sine network is given."""
     rec = _mask_record(masks)
@@ -222,7 +222,7 @@ def build_figures(ctx: Context, figures_dir: Path, sasla_info: dict | None) -> l
             fig = fg.critical_difference_diagram(a["friedman"].avg_ranks, a["cd"],
                                                  title=capital(TASK_PROSE[task]))
         else:
-            fig = _placeholder(f"{capital(TASK_PROSE[task])}: fewer than two problems, no ranking")
+            fig = fg.placeholder(f"{capital(TASK_PROSE[task])}: fewer than two problems, no ranking")
         out += _save(fig, name)
     if sasla_info:
         fig = fg.sasla_at_work(sasla_info["mask"], sasla_info["coords"], classes=sasla_info["classes"],
@@ -309,7 +309,7 @@ def _zoom_curves(fig, skip: float = 0.1, pad: float = 0.06):
         lo, hi = lo - pad * span, hi + pad * span
         ax.set_ylim((10 ** lo, 10 ** hi) if log else (lo, hi))
         if log:  # ticks for the new range
-            fg._log_axis(ax, "y")
+            fg.log_axis(ax, "y")
     # a panel repeats its left neighbour's y label: keep the first of each run
     shown = None  # (row, label) of the last label kept
     for ax in fig.axes:
@@ -350,12 +350,4 @@ def _compact(fig, ylabel: str | None = None, legend_cols: int = 3):
         leg.remove()
         fig.legend(handles, labels, loc="outside upper center", ncol=legend_cols, fontsize=MIN_FONT,
                    frameon=False, handlelength=2.0, columnspacing=1.0)
-    return fig
-
-
-def _placeholder(text: str):
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(3.5, 0.5))
-    fig.text(0.5, 0.5, text, ha="center", va="center", fontsize=7)
     return fig

@@ -3,8 +3,10 @@
 Each claim is a :class:`~alnn.report.claims.Finding` decided here from the
 report's :class:`Context` and rendered by its kind's template (registered
 with :func:`~alnn.report.claims.template`); :mod:`alnn.report.claims` holds
-the record, the checks and the rules (tolerances, censored runs, scopes).
-The ``_..._text(ctx)`` functions return the checked sentences joined.
+the record, the checks and the rules (scopes), :mod:`alnn.report.queries` the
+tolerances, the medians over censored runs and the best of a table row.
+The ``..._text(ctx)`` functions return the checked sentences joined, the
+``..._findings(ctx)`` functions the findings themselves (:func:`alnn.report.prose.collect`).
 """
 
 from __future__ import annotations
@@ -19,14 +21,16 @@ from alnn import analysis as an
 from alnn import stats as st
 
 from alnn.report.claims import (
-    FULL, INCREMENTAL, QUERY, TOLERANCE, Finding, check_findings, compare, equivalences, fmt_value, make, median_all,
-    names, on, on_any, runs_of, scope, template,
+    INCREMENTAL, QUERY, Finding, check_findings, equivalences, fmt_value, make, names, on, runs_of, scope, template,
 )
 from alnn.stats import VERDICT_WORDS
 from alnn.report.constants import ALPHA, METRIC_PROSE, PROBLEM_LABELS, STRATEGIES, STRATEGY_PROSE, TASK_PROSE
-from alnn.report.format import _finite, capital, count, join, num, p_is, pct, words
-from alnn.report.context import Context, _labels, _reference_points
-from alnn.report.tables import _best, _fmt_metric, _metric_name, _passive_value
+from alnn.report.format import finite, capital, count, join, num, p_is, pct, words
+from alnn.report.context import Context, labels_of, reference_points, sine_noise
+from alnn.report.queries import (
+    FULL, SKEWED, TOLERANCE, best_of_row, compare, equivalence_settings, fmt_metric, median_all, metric_name,
+    passive_value,
+)
 
 
 def said(found: Sequence[Finding], ctx: Context) -> str:
@@ -41,7 +45,7 @@ def _classify(pairs):
     (pairs without a finite p-value are left out)."""
     better, worse, same = [], [], []
     for item, t in pairs:
-        if t is None or not _finite(t["p"]):
+        if t is None or not finite(t["p"]):
             continue
         if bool(t["significant"]) and t["direction"] == "better":
             better.append(item)
@@ -52,17 +56,13 @@ def _classify(pairs):
     return better, worse, same
 
 
-def _sig_sets(ctx: Context, p: str, metric: str, baseline: str = "passive"):
+def sig_sets(ctx: Context, p: str, metric: str, baseline: str = "passive"):
     return _classify((s, ctx.test(p, s, metric, baseline)) for s in ctx.strategies(p) if s != baseline)
-
-
-def _names(strategies: Sequence[str]) -> str:
-    return names(strategies)
 
 
 def _best_strategy(ctx: Context, p: str, metric: str) -> str | None:
     """The first of the strategies tied for the best mean (the comparison table's tie rule)."""
-    best = _best(ctx, p, ctx.strategies(p), metric, metric in ("accuracy", "f1"))
+    best = best_of_row(ctx, p, ctx.strategies(p), metric, metric in ("accuracy", "f1"))
     return next((s for s in ctx.strategies(p) if s in best), None)
 
 
@@ -76,14 +76,12 @@ def _split_equivalence(ctx: Context, p: str, same, baseline: str = "passive") ->
 
 def _versus_passive(ctx: Context, p: str) -> Finding:
     metric = ctx.primary(p)
-    better, worse, same = _sig_sets(ctx, p, metric)
+    better, worse, same = sig_sets(ctx, p, metric)
     return make("versus-passive", (p,), {"metric": metric, "better": better, "worse": worse, "same": same,
                                          **_split_equivalence(ctx, p, same), "rope": _rope_words(ctx, p)})
 
 
 def _rope_words(ctx: Context, p: str) -> str:
-    from alnn.report.context import equivalence_settings
-
     acc, rel, _ = equivalence_settings(ctx, p)
     return (f"$\\pm${num(100 * acc, 1 if 100 * acc % 1 else 0)} accuracy point{'s' if acc != 0.01 else ''}"
             if ctx.task(p) == "classification" else f"$\\pm${num(100 * rel, 0)}\\% of the baseline's MSE")
@@ -148,11 +146,11 @@ def _schedule(ctx: Context, p: str) -> list[Finding]:
     metric = ctx.primary(p)
     out = []
     t_rp = ctx.test(p, "random", metric, "passive")
-    if t_rp is None or not _finite(t_rp["p"]):
+    if t_rp is None or not finite(t_rp["p"]):
         return out
     for s in QUERY:
         t_sp, t_sr = ctx.test(p, s, metric, "passive"), ctx.test(p, s, metric, "random")
-        if t_sp is None or t_sr is None or not _finite(t_sr["p"]) or not _finite(t_sp["p"]):
+        if t_sp is None or t_sr is None or not finite(t_sr["p"]) or not finite(t_sp["p"]):
             continue
         direction = t_sp["direction"]
         if not bool(t_sp["significant"]) or direction not in ("better", "worse") or bool(t_sr["significant"]):
@@ -186,7 +184,7 @@ def _best_mean(ctx: Context, task: str) -> Finding | None:
     metric = an.PRIMARY_METRIC[task]
     best = {}
     for p in ctx.problems_of(task):
-        tied = _best(ctx, p, ctx.strategies(p), metric, metric in ("accuracy", "f1"))
+        tied = best_of_row(ctx, p, ctx.strategies(p), metric, metric in ("accuracy", "f1"))
         if tied:
             best[p] = [s for s in STRATEGIES if s in tied]
     if not best:
@@ -208,7 +206,7 @@ def _t_best_mean(f: Finding) -> str:
     return f"The {what} mean {METRIC_PROSE[n['metric']]} belongs to " + join(parts) + "."
 
 
-def _comparison_findings(ctx: Context, task: str) -> list[Finding]:
+def comparison_findings(ctx: Context, task: str) -> list[Finding]:
     probs = ctx.problems_of(task)
     if not probs:
         return []
@@ -233,12 +231,12 @@ def _problem_comparison(ctx: Context, p: str) -> str:
     return said([_versus_passive(ctx, p)], ctx)
 
 
-def _comparison_text(ctx: Context, task: str) -> str:
-    return said(_comparison_findings(ctx, task), ctx)
+def comparison_text(ctx: Context, task: str) -> str:
+    return said(comparison_findings(ctx, task), ctx)
 
 
 # =========================================================================== diverged runs
-def _divergence_findings(ctx: Context) -> list[Finding]:
+def divergence_findings(ctx: Context) -> list[Finding]:
     summary = ctx.summary
     rows, total = [], 0
     for p in ctx.problems:
@@ -264,13 +262,13 @@ def _t_divergence(f: Finding) -> str:
             + join([f"{STRATEGY_PROSE[s]} on {PROBLEM_LABELS[p]} ({d} of {k})" for s, p, d, k in n["rows"]]) + ".")
 
 
-def _divergence_text(ctx: Context) -> str:
+def divergence_text(ctx: Context) -> str:
     """How many trial runs diverged (they are left out of every mean and counted here)."""
-    return said(_divergence_findings(ctx), ctx)
+    return said(divergence_findings(ctx), ctx)
 
 
 # =========================================================================== against random sampling
-def _random_findings(ctx: Context) -> list[Finding]:
+def random_findings(ctx: Context) -> list[Finding]:
     rows = []
     for s in QUERY:
         better, worse, same = _classify((p, ctx.test(p, s, ctx.primary(p), "random")) for p in ctx.problems)
@@ -301,9 +299,9 @@ def _t_versus_random(f: Finding) -> str:
     return "Against random sampling, which labels on the same schedule, " + join(parts, "while") + "."
 
 
-def _random_text(ctx: Context) -> str:
+def random_text(ctx: Context) -> str:
     """The query strategies against random sampling, their baseline."""
-    return said(_random_findings(ctx), ctx)
+    return said(random_findings(ctx), ctx)
 
 
 # =========================================================================== subsets, presentations, labels
@@ -323,7 +321,7 @@ def _labelled_share(ctx: Context, strategy: str = "random") -> dict[str, float]:
     share = {}
     for p in ctx.problems:
         v, pool = _last_mean(ctx, p, strategy, "labels_used"), _pool(ctx, p)
-        if _finite(v) and _finite(pool) and pool:
+        if finite(v) and finite(pool) and pool:
             share[p] = v / pool
     return share
 
@@ -332,7 +330,7 @@ def _subset_range(ctx: Context) -> list[Finding]:
     shares = {}
     for p in ctx.problems:
         v, pool = _last_mean(ctx, p, "sasla", "subset_size"), _pool(ctx, p)
-        if _finite(v) and _finite(pool) and pool:
+        if finite(v) and finite(pool) and pool:
             shares[p] = v / pool
     if not shares:
         return []
@@ -348,8 +346,8 @@ def _t_subset_range(f: Finding) -> str:
     lo, hi = n["shares"][n["low"][0]], n["shares"][n["high"][0]]
     if set(n["low"]) == set(n["shares"]):
         return f"At the last epoch SASLA trained on {pct(lo, 0)} of the pool {on(n['where'])}."
-    return (f"At the last epoch SASLA trained on between {pct(lo, 0)} ({_labels(n['low'])}) and "
-            f"{pct(hi, 0)} ({_labels(n['high'])}) of the pool.")
+    return (f"At the last epoch SASLA trained on between {pct(lo, 0)} ({labels_of(n['low'])}) and "
+            f"{pct(hi, 0)} ({labels_of(n['high'])}) of the pool.")
 
 
 def _total_presentations(ctx: Context, p: str, s: str) -> float:
@@ -362,7 +360,7 @@ def _presentations_saved(ctx: Context) -> list[Finding]:
     ratio = {}
     for p in ctx.problems:
         a, b = _total_presentations(ctx, p, "sasla"), _total_presentations(ctx, p, "passive")
-        if _finite(a) and _finite(b) and b > 0:
+        if finite(a) and finite(b) and b > 0:
             ratio[p] = a / b
     if not ratio:
         return []
@@ -391,7 +389,7 @@ def _t_presentations_saved(f: Finding) -> str:
     return "Counted over the whole run, SASLA made " + "; ".join(parts) + "."
 
 
-def _labelled(ctx: Context) -> dict[str, Any] | None:
+def labelled(ctx: Context) -> dict[str, Any] | None:
     inc = _labelled_share(ctx, "random")
     if not inc:
         return None
@@ -409,7 +407,7 @@ def _t_labelled_share(f: Finding) -> str:
     if n["whole"]["problems"]:
         where = on(n["whole"])
         bits.append(f"labelled the whole pool {where} before the budget ran out" if where.startswith("on every")
-                    else f"labelled the whole pool of {_labels(n['whole']['problems'])} before the budget ran out")
+                    else f"labelled the whole pool of {labels_of(n['whole']['problems'])} before the budget ran out")
     if n["part"]:
         bits.append("ended with " + join([f"{pct(n['shares'][p], 0)} of the pool of {PROBLEM_LABELS[p]}"
                                           for p in n["part"]]) + " labelled")
@@ -427,23 +425,23 @@ def _t_labelled_budget(f: Finding) -> str:
             + join([f"{PROBLEM_LABELS[p]} ({pct(n['shares'][p], 0)} at the end)" for p in n["part"]]) + ".")
 
 
-def _subset_findings(ctx: Context) -> list[Finding]:
+def subset_findings(ctx: Context) -> list[Finding]:
     out = _subset_range(ctx) + _presentations_saved(ctx)
-    lab = _labelled(ctx)
+    lab = labelled(ctx)
     return out + ([make("labelled-share", (), lab)] if lab else [])
 
 
-def _subset_text(ctx: Context) -> str:
-    return said(_subset_findings(ctx), ctx)
+def subset_text(ctx: Context) -> str:
+    return said(subset_findings(ctx), ctx)
 
 
-def _budget_text(ctx: Context) -> str:
-    lab = _labelled(ctx)
+def budget_text(ctx: Context) -> str:
+    lab = labelled(ctx)
     return said([make("labelled-budget", (), lab)], ctx) if lab else ""
 
 
 # =========================================================================== convergence
-def _rate_findings(ctx: Context) -> list[Finding]:
+def rate_findings(ctx: Context) -> list[Finding]:
     rows = []
     for s in ctx.strategies():
         rs = {p: r for p in ctx.problems if (r := ctx.conv_row(p, s)) is not None}
@@ -460,7 +458,7 @@ def _t_convergence_rate(f: Finding) -> str:
     for r in f.numbers["rows"]:
         w = r["where"]
         qual = "" if r["everywhere"] else (f" ({TASK_PROSE[w['every']]} problems only)"
-                                           if w["every"] in TASK_PROSE else f" ({_labels(w['problems'])} only)")
+                                           if w["every"] in TASK_PROSE else f" ({labels_of(w['problems'])} only)")
         parts.append(f"{pct(r['converged'] / r['runs'], 0)} for {STRATEGY_PROSE[r['strategy']]}{qual}")
     return "Over all problems, the share of runs that reached the target was " + join(parts) + "."
 
@@ -500,7 +498,7 @@ def _counts(pairs: Sequence[Mapping]) -> dict[str, int]:
     return {v: sum(r["verdict"] == v for r in pairs) for v in ("lower", "higher", "same", "undecided")}
 
 
-def _faster_findings(ctx: Context) -> list[Finding]:
+def faster_findings(ctx: Context) -> list[Finding]:
     pairs = _pairs_to_target(ctx, "epochs_to_convergence", 0.0)
     return [make("faster", (), {"pairs": pairs, "faster": _grouped(ctx, pairs, "lower")})]
 
@@ -529,11 +527,11 @@ def _t_faster(f: Finding) -> str:
     return text
 
 
-def _convergence_text(ctx: Context) -> str:
-    return said(_rate_findings(ctx) + _faster_findings(ctx), ctx)
+def convergence_text(ctx: Context) -> str:
+    return said(rate_findings(ctx) + faster_findings(ctx), ctx)
 
 
-def _presentation_findings(ctx: Context) -> list[Finding]:
+def presentation_findings(ctx: Context) -> list[Finding]:
     pairs = _pairs_to_target(ctx, "presentations", TOLERANCE)
     return [make("presentations-to-target", (), {"pairs": pairs, "tolerance": TOLERANCE,
                                                  "fewer": _grouped(ctx, pairs, "lower"),
@@ -557,13 +555,13 @@ def _t_presentations_to_target(f: Finding) -> str:
     return text
 
 
-def _labels_range(ctx: Context) -> list[Finding]:
+def labels_range(ctx: Context) -> list[Finding]:
     items = []
     for p in ctx.problems:
         pool = _pool(ctx, p)
         for s in INCREMENTAL:
             r = ctx.conv_row(p, s)
-            if r is None or not _finite(pool) or not pool or not _finite(r.get("labels_used_median", np.nan)):
+            if r is None or not finite(pool) or not pool or not finite(r.get("labels_used_median", np.nan)):
                 continue
             items.append([s, p, float(r["labels_used_median"]) / pool])
     if not items:
@@ -590,13 +588,13 @@ def _t_labels_range(f: Finding) -> str:
             f"and {pct(hi, 0)} ({who(n['high'])}) of the pool's labels (median).")
 
 
-def _efficiency_text(ctx: Context) -> str:
+def efficiency_text(ctx: Context) -> str:
     """Presentations and labels needed to reach the target, compared with passive learning."""
-    return said(_presentation_findings(ctx) + _labels_range(ctx), ctx)
+    return said(presentation_findings(ctx) + labels_range(ctx), ctx)
 
 
 # =========================================================================== across problems
-def _across_findings(ctx: Context) -> list[Finding]:
+def across_findings(ctx: Context) -> list[Finding]:
     out = []
     for task in ("classification", "regression"):
         a = ctx.across[task]
@@ -641,7 +639,7 @@ def _floor(p: float) -> str:
     return f"$p={mant}\\times 10^{{{int(exp)}}}$"
 
 
-def _power(ctx: Context, form: str) -> list[Finding]:
+def power_findings(ctx: Context, form: str) -> list[Finding]:
     tasks = {}
     for t, a in ctx.across.items():
         if a.get("ok"):
@@ -675,20 +673,20 @@ def _t_across_power(f: Finding) -> str:
     return text
 
 
-def _across_text(ctx: Context) -> str:
-    found = _across_findings(ctx)
-    return said(found + (_power(ctx, "closing") if found else []), ctx)
+def across_text(ctx: Context) -> str:
+    found = across_findings(ctx)
+    return said(found + (power_findings(ctx, "closing") if found else []), ctx)
 
 
-def _power_text(ctx: Context) -> str:
-    return said(_power(ctx, "paragraph"), ctx)
+def power_text(ctx: Context) -> str:
+    return said(power_findings(ctx, "paragraph"), ctx)
 
 
 # =========================================================================== references
 def _clause(ctx: Context, p: str, pt: Mapping[str, Any]) -> dict | None:
     m = pt["metric"]
-    mean, _ = _passive_value(ctx, p, m)
-    if not _finite(mean):
+    mean, _ = passive_value(ctx, p, m)
+    if not finite(mean):
         return None
     c = {"problem": p, "metric": m, "ours": mean, "short": pt.get("short", pt["label"]),
          "bibkey": pt.get("bibkey") or "", "derived": bool(pt.get("derived"))}
@@ -719,11 +717,11 @@ def _clause_text(c: Mapping[str, Any]) -> str:
     m, label, short = c["metric"], PROBLEM_LABELS[c["problem"]], c["short"]
     cite = f"~\\cite{{{c['bibkey']}}}" if c["bibkey"] else ""
     is_acc = m.split("_")[0] in ("accuracy", "f1")
-    name = _metric_name(m).lower() if is_acc else _metric_name(m)
+    name = metric_name(m).lower() if is_acc else metric_name(m)
     if "low" in c:
         unit = "\\%" if is_acc else ""
-        return (f"its {name} on {label} lies {c['relation']} the range {_fmt_metric(m, c['low'])}--"
-                f"{_fmt_metric(m, c['high'])}{unit} of {short}{cite}")
+        return (f"its {name} on {label} lies {c['relation']} the range {fmt_metric(m, c['low'])}--"
+                f"{fmt_metric(m, c['high'])}{unit} of {short}{cite}")
     if is_acc:
         d = 100 * (c["ours"] - c["ref"])
         rel = "equal to" if c["relation"] == "equal" else f"{num(abs(d), 1)} points {c['relation']}"
@@ -741,8 +739,8 @@ def _sanity_clause(ctx: Context, p: str, pt: Mapping[str, Any]) -> tuple[str, bo
     return None if c is None else (_clause_text(c), bool(c["floor"]))
 
 
-def _sanity_findings(ctx: Context) -> list[Finding]:
-    clauses = [c for p in ctx.problems for pt in _reference_points(ctx.refs, p) if (c := _clause(ctx, p, pt))]
+def sanity_findings(ctx: Context) -> list[Finding]:
+    clauses = [c for p in ctx.problems for pt in reference_points(ctx.refs, p) if (c := _clause(ctx, p, pt))]
     if not clauses:
         return []
     return [make("sanity", (), {"clauses": clauses, "floor": any(c["floor"] for c in clauses)})]
@@ -758,13 +756,11 @@ def _t_sanity(f: Finding) -> str:
     return out
 
 
-def _sanity_text(ctx: Context) -> str:
-    return said(_sanity_findings(ctx), ctx)
+def sanity_text(ctx: Context) -> str:
+    return said(sanity_findings(ctx), ctx)
 
 
 # =========================================================================== skewed criteria and stalled runs
-#: Absolute sample skewness above which a criterion's mean misleads: the paper gives the median and IQR too.
-SKEWED = 1.0
 #: A run whose final error exceeds this multiple of its strategy's median run has stalled.
 STALL_FACTOR = 3.0
 
@@ -775,7 +771,7 @@ def _final_primary(ctx: Context, p: str, s: str):
     return sub.set_index(["trial", "fold"])[ctx.primary(p)].astype(float)
 
 
-def _skew_findings(ctx: Context) -> list[Finding]:
+def skew_findings(ctx: Context) -> list[Finding]:
     rows = []
     for p in ctx.problems:
         for s in ctx.strategies(p):
@@ -803,15 +799,13 @@ def _t_skewed(f: Finding) -> str:
             + "; Table~\\ref{sup:tab:robust} gives the median and interquartile range of every cell.")
 
 
-def _stall_findings(ctx: Context) -> list[Finding]:
+def stall_findings(ctx: Context) -> list[Finding]:
     """Runs whose final MSE is several times their strategy's median, on the noisy sine: which of them
     stay on the best straight line's error all along, and which ended high after reaching a low error."""
-    from alnn.report.context import _sine_noise
-
     p = "sine"
     if p not in ctx.problems:
         return []
-    linear = 0.5 - 3 / np.pi ** 2 + _sine_noise() ** 2  # error of the best straight line through sin x + noise
+    linear = 0.5 - 3 / np.pi ** 2 + sine_noise() ** 2  # error of the best straight line through sin x + noise
     t = ctx.trials[ctx.trials["dataset"] == p]
     rows, escape, others = [], [], 0
     for s in ctx.strategies(p):
@@ -884,9 +878,7 @@ def value_at_cost(runs, column: str, budget: float, metric: str):
     return out.reindex(runs.groupby(["trial", "fold"]).size().index)
 
 
-def _at_cost_findings(ctx: Context) -> list[Finding]:
-    from alnn.report.context import equivalence_settings
-
+def at_cost_findings(ctx: Context) -> list[Finding]:
     if "macs" not in ctx.trials.columns:
         return []
     rows = []

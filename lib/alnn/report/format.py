@@ -13,7 +13,8 @@ import pandas as pd
 
 
 # =========================================================================== formatting
-def _finite(x) -> bool:
+def finite(x) -> bool:
+    """Whether ``x`` is a finite number (None, NaN, inf and non-numbers are not)."""
     try:
         return x is not None and math.isfinite(float(x))
     except (TypeError, ValueError):
@@ -39,7 +40,7 @@ def _minus(s: str) -> str:
 
 def decimals_for(values: Iterable[float], sig: int = 3, most: int = 4) -> int:
     """Decimals that show ``sig`` significant digits of the largest |value|."""
-    vals = [abs(float(v)) for v in values if _finite(v) and float(v) != 0]
+    vals = [abs(float(v)) for v in values if finite(v) and float(v) != 0]
     if not vals:
         return 2
     top = max(vals)
@@ -48,7 +49,7 @@ def decimals_for(values: Iterable[float], sig: int = 3, most: int = 4) -> int:
 
 def num(x, decimals: int | None = None, *, sig: int = 3) -> str:
     """A number for LaTeX text: fixed decimals (or ``sig`` significant digits), thousands grouped."""
-    if not _finite(x):
+    if not finite(x):
         return "\\na"
     x = float(x)
     d = decimals_for([x], sig) if decimals is None else decimals
@@ -60,7 +61,7 @@ def num(x, decimals: int | None = None, *, sig: int = 3) -> str:
 
 def sci(x, digits: int = 2) -> str:
     """Scientific notation for LaTeX text, e.g. ``7.40$\\times$10$^{5}$``."""
-    if not _finite(x):
+    if not finite(x):
         return "\\na"
     mant, exp = f"{float(x):.{digits}e}".split("e")
     return f"{_minus(mant)}$\\times$10$^{{{int(exp)}}}$"
@@ -68,7 +69,7 @@ def sci(x, digits: int = 2) -> str:
 
 def pct(x, decimals: int = 1, *, sign: bool = False) -> str:
     """A share as a percentage, e.g. ``0.953`` -> ``95.3\\%``."""
-    if not _finite(x):
+    if not finite(x):
         return "\\na"
     s = f"{100 * float(x):{'+' if sign else ''}.{decimals}f}"
     return _minus(s) + "\\%"
@@ -76,21 +77,21 @@ def pct(x, decimals: int = 1, *, sign: bool = False) -> str:
 
 def pnum(x, decimals: int = 1, *, sign: bool = False) -> str:
     """A share in percent without the sign, e.g. ``0.953`` -> ``95.3``."""
-    if not _finite(x):
+    if not finite(x):
         return "\\na"
     return _minus(f"{100 * float(x):{'+' if sign else ''}.{decimals}f}")
 
 
 def p_is(p) -> str:
     """``$p=0.123$`` or ``$p<0.001$``."""
-    if not _finite(p):
+    if not finite(p):
         return "$p$ undefined"
     return "$p<0.001$" if float(p) < 0.001 else f"$p={float(p):.3f}$"
 
 
 def pval(p) -> str:
     """A p-value: three decimals, or ``<0.001``."""
-    if not _finite(p):
+    if not finite(p):
         return "\\na"
     p = float(p)
     return "$<$0.001" if p < 0.001 else f"{p:.3f}"
@@ -98,7 +99,7 @@ def pval(p) -> str:
 
 def count(x) -> str:
     """A count of patterns or presentations: grouped integer, or k / M for large ones."""
-    if not _finite(x):
+    if not finite(x):
         return "\\na"
     x = float(x)
     if abs(x) >= 1e6:
@@ -110,7 +111,7 @@ def count(x) -> str:
 
 def gnum(x) -> str:
     """A parameter value as given (0.5, 0.001, 512)."""
-    if not _finite(x):
+    if not finite(x):
         return "\\na"
     x = float(x)
     if x == int(x) and abs(x) < 1e6:
@@ -140,7 +141,8 @@ def capital(s: str) -> str:
     return s[:1].upper() + s[1:] if s else s
 
 
-def _escape(s: str) -> str:
+def escape(s: str) -> str:
+    """``s`` with LaTeX's special characters escaped (for names and descriptions printed as text)."""
     return (str(s).replace("\\", "\\textbackslash{}").replace("&", "\\&").replace("%", "\\%")
             .replace("_", "\\_").replace("#", "\\#").replace("$", "\\$"))
 
@@ -172,7 +174,8 @@ def write_atomic(path: Path, text: str) -> Path:
     return path
 
 
-def _csv_atomic(path: Path, frame: pd.DataFrame) -> Path:
+def csv_atomic(path: Path, frame: pd.DataFrame) -> Path:
+    """:func:`write_atomic` of ``frame`` as CSV (no index)."""
     return write_atomic(path, frame.to_csv(index=False))
 
 

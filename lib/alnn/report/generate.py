@@ -8,8 +8,8 @@ from typing import Any
 
 import pandas as pd
 
-from alnn.report.format import _csv_atomic, write_atomic
-from alnn.report.context import _context
+from alnn.report.format import csv_atomic, write_atomic
+from alnn.report.context import build_context
 from alnn.report.tables import (
     across_table, comparison_table, convergence_table, grid_table, number_values,
     profile_table, profile_values, robust_table, sanity_table, within_table,
@@ -17,7 +17,7 @@ from alnn.report.tables import (
 from alnn.report.prose import findings_values
 from alnn.report import ablation as _ablation
 from alnn.report import budget as _budget
-from alnn.report.figures import _mask_info, build_figures
+from alnn.report.figures import mask_info, build_figures
 
 
 # =========================================================================== build
@@ -51,9 +51,9 @@ def build(*, grids: Mapping[str, pd.DataFrame], winners: Mapping[str, Mapping], 
     Returns ``{"generated": [...], "figures": [...]}``.
     """
     generated_dir, figures_dir = Path(generated_dir), Path(figures_dir)
-    ctx = _context(grids=grids, winners=winners, trials=trials, profile=profile, data=data,
+    ctx = build_context(grids=grids, winners=winners, trials=trials, profile=profile, data=data,
                    references=references)
-    sasla_info = _mask_info(masks)
+    sasla_info = mask_info(masks)
     files = {
         "profile.tex": profile_values(ctx).tex("Settings of the profile that produced the results."),
         "numbers.tex": number_values(ctx).tex("Numbers quoted in the text."),
@@ -111,7 +111,7 @@ def build(*, grids: Mapping[str, pd.DataFrame], winners: Mapping[str, Mapping], 
                        "budget-drops.csv": bres.drops, "budget-classes.csv": bres.classes})
     if ares is not None:
         tables.update({"ablation-tests.csv": ares.tests, "ablation-sasla.csv": ares.sasla})
-    written += [_csv_atomic(generated_dir / name, frame) for name, frame in tables.items()]
+    written += [csv_atomic(generated_dir / name, frame) for name, frame in tables.items()]
     figs = build_figures(ctx, figures_dir, sasla_info) if figures else []
     if figures:
         figs += _budget.budget_figures(bres, figures_dir) if bres is not None else _budget.placeholder_figures(figures_dir)

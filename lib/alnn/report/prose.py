@@ -13,20 +13,18 @@ import numpy as np
 import pandas as pd
 
 from alnn.report.claims import (
-    QUERY, TOLERANCE, Finding, check_findings, equivalences, make, on, runs_of, scope, template,
+    QUERY, Finding, check_findings, equivalences, make, names, on, runs_of, scope, template,
 )
 from alnn.report.constants import PROBLEM_LABELS, STRATEGIES, STRATEGY_PROSE
-from alnn.report.format import Values, _escape, _finite, capital, count, gnum, join, num, pct, words
+from alnn.report.format import Values, escape, finite, capital, count, gnum, join, num, pct, words
 from alnn.report.context import (
-    Context, _group_by_value, _labels, _query_params, _reference_points, _settings_rows,
+    Context, group_by_value, labels_of, query_params, reference_points, settings_rows,
 )
-from alnn.report.tables import _best, _grid_per_config, _rope_note
+from alnn.report.queries import TOLERANCE, best_of_row, grid_per_config, rope_note
 from alnn.report.findings import (
-    _across_text, _budget_text, _comparison_text, _convergence_text, _divergence_text,
-    _at_cost_findings, _efficiency_text, _names, _power_text, _random_text, _sanity_text, _sig_sets,
-    _skew_findings, verdict_counts,
-    _stall_findings, _subset_findings,
-    _subset_text, said,
+    across_text, at_cost_findings, budget_text, comparison_text, convergence_text, divergence_text,
+    efficiency_text, power_text, random_text, said, sanity_text, sig_sets, skew_findings, stall_findings,
+    subset_findings, subset_text, verdict_counts,
 )
 
 
@@ -45,7 +43,7 @@ def _draft_rows(ctx: Context) -> list[str]:
             continue
         theirs = join([pct(claims[s]) for s in ss])
         ours = join([pct(ctx.stat(p, s, "accuracy")) for s in ss])
-        out.append(f"For {PROBLEM_LABELS[p]} the draft reported {theirs} for {_names(ss)}; our runs give "
+        out.append(f"For {PROBLEM_LABELS[p]} the draft reported {theirs} for {names(ss)}; our runs give "
                    f"{ours}.")
     return out
 
@@ -56,7 +54,7 @@ def _draft_passive(ctx: Context, form: str) -> list[Finding]:
     if "fashion-mnist" not in ctx.problems or not fm or (form == "draft" and "passive" not in fm):
         return []
     ours = ctx.stat("fashion-mnist", "passive", "accuracy")
-    if not _finite(ours):
+    if not finite(ours):
         return []
     top = max(fm.values())
     return [make("draft-passive", (form,), {
@@ -84,13 +82,13 @@ def _t_draft_passive(f: Finding) -> str:
 def _draft_benchmark(ctx: Context) -> list[Finding]:
     """Each draft value on Fashion-MNIST against the benchmark, and ours for the same strategy against it."""
     fm = _draft(ctx).get("fashion-mnist", {})
-    refs = [pt for pt in _reference_points(ctx.refs, "fashion-mnist") if "value" in pt]
+    refs = [pt for pt in reference_points(ctx.refs, "fashion-mnist") if "value" in pt]
     if "fashion-mnist" not in ctx.problems or not fm or not refs:
         return []
     bench = float(refs[0]["value"])
     ss = [s for s in STRATEGIES if s in fm]
     above = [s for s in ss if fm[s] > bench]
-    ours = {s: m for s in above if _finite(m := ctx.stat("fashion-mnist", s, "accuracy"))}
+    ours = {s: m for s in above if finite(m := ctx.stat("fashion-mnist", s, "accuracy"))}
     return [make("draft-benchmark", (), {
         "bench": bench, "bibkey": refs[0].get("bibkey") or "", "values": dict(fm), "above": above,
         "not_above": [s for s in ss if fm[s] <= bench], "ours": ours,
@@ -114,18 +112,18 @@ def _t_draft_benchmark(f: Finding) -> str:
         text += (f", and every value the draft reports ({vals(n['above'], v)}) exceeds it, beyond what this model "
                  f"class is known to reach on the data set")
     else:
-        text += (f"; the draft's values for {_names(n['above'])} ({vals(n['above'], v)}) exceed it, beyond what "
-                 f"this model class is known to reach on the data set, those for {_names(n['not_above'])} "
+        text += (f"; the draft's values for {names(n['above'])} ({vals(n['above'], v)}) exceed it, beyond what "
+                 f"this model class is known to reach on the data set, those for {names(n['not_above'])} "
                  f"({vals(n['not_above'], v)}) do not")
     un, re_ = n["unreached"], n["reached"]
     if un and not re_:
         text += (f". Our runs stay below the draft's value for each of these strategies ({vals(un, ours)} for "
-                 f"{_names(un)}), so our measurements do not support them.")
+                 f"{names(un)}), so our measurements do not support them.")
     elif re_ and not un:
-        text += f". Our runs reach the draft's value for each of these strategies ({vals(re_, ours)} for {_names(re_)})."
+        text += f". Our runs reach the draft's value for each of these strategies ({vals(re_, ours)} for {names(re_)})."
     elif un and re_:
-        text += (f". Our runs stay below the draft's values for {_names(un)} ({vals(un, ours)}) but reach those for "
-                 f"{_names(re_)} ({vals(re_, ours)}).")
+        text += (f". Our runs stay below the draft's values for {names(un)} ({vals(un, ours)}) but reach those for "
+                 f"{names(re_)} ({vals(re_, ours)}).")
     else:
         text += "."
     return text
@@ -137,10 +135,10 @@ def _draft_best(ctx: Context) -> list[Finding]:
     for p, claims in _draft(ctx).items():
         if p not in ctx.problems:
             continue
-        ss = [s for s in claims if s in ctx.strategies(p) and _finite(ctx.stat(p, s, "accuracy"))]
+        ss = [s for s in claims if s in ctx.strategies(p) and finite(ctx.stat(p, s, "accuracy"))]
         if len(ss) < 2:
             continue
-        tied = _best(ctx, p, ctx.strategies(p), "accuracy", True)
+        tied = best_of_row(ctx, p, ctx.strategies(p), "accuracy", True)
         rows.append({"problem": p, "theirs": max(claims, key=claims.get),
                      "ours": [s for s in ctx.strategies(p) if s in tied]})
     if not rows:
@@ -163,7 +161,7 @@ def _t_draft_best(f: Finding) -> str:
     if other:
         text += " (" + "; ".join(
             f"on {PROBLEM_LABELS[r['problem']]} it reported {STRATEGY_PROSE[r['theirs']]} best, while "
-            f"{_names(r['ours'])} {'has' if len(r['ours']) == 1 else 'tie for'} the highest mean accuracy of our runs"
+            f"{names(r['ours'])} {'has' if len(r['ours']) == 1 else 'tie for'} the highest mean accuracy of our runs"
             for r in other) + ")"
     return text + "."
 
@@ -183,7 +181,7 @@ def _grid_text(ctx: Context) -> str:
 
     full: dict[tuple, list[str]] = {}
     halved: dict[tuple, list[tuple[str, list[int]]]] = {}
-    for p, s in _settings_rows(ctx):
+    for p, s in settings_rows(ctx):
         grid = s.get("grid") or {}
         key = tuple(tuple(grid.get(a) or []) for a in ("hidden", "lr", "weight_decay", "momentum"))
         if s.get("grid_search") == "halving":
@@ -204,7 +202,7 @@ def _grid_text(ctx: Context) -> str:
 
     for (key, folds, epochs), probs in full.items():
         parts.append(f"{configurations(key)}, each trained for {epochs} epochs and scored by "
-                     f"{folds}-fold cross-validation, for {_labels(probs)}")
+                     f"{folds}-fold cross-validation, for {labels_of(probs)}")
     for (key, folds, eta), rows in halved.items():
         share = {2: "half", 3: "third", 4: "quarter"}.get(eta, f"1/{eta}")
         each = join([f"{PROBLEM_LABELS[p]} ({'rungs ending at epochs ' if i == 0 else ''}"
@@ -215,7 +213,7 @@ def _grid_text(ctx: Context) -> str:
     text = ("the grid being " + "; and ".join(parts)) if parts else "the grid of the profile"
     if halved:
         probs = [p for rows in halved.values() for p, _ in rows]
-        text += (f". On {_labels(probs)} the heat map shows each configuration's score at the last rung it "
+        text += (f". On {labels_of(probs)} the heat map shows each configuration's score at the last rung it "
                  f"reached, so the cells of configurations dropped early hold scores after fewer epochs")
     return text
 
@@ -238,14 +236,14 @@ def _t_grid_edge(f: Finding) -> str:
         by.setdefault((axis, end), []).append(p)
     axis_name = {"hidden": "hidden size", "lr": "learning rate"}
     return ("The winner lies at an edge of the grid for "
-            + join([f"the {axis_name[axis]} on {_labels(ps)} (the {end} value)" for (axis, end), ps in by.items()])
+            + join([f"the {axis_name[axis]} on {labels_of(ps)} (the {end} value)" for (axis, end), ps in by.items()])
             + ", so a wider grid might do better there.")
 
 
 def _grid_diverged(ctx: Context) -> list[Finding]:
     rows = []
     for p, g in ctx.grids.items():
-        per = _grid_per_config(g) if len(g) else g
+        per = grid_per_config(g) if len(g) else g
         if len(per) and per["diverged"].any():
             rows.append([p, int(per["diverged"].sum()), len(per)])
     return [make("grid-diverged", (), {"rows": rows})] if rows else []
@@ -296,7 +294,7 @@ def _profile_note(ctx: Context, short: bool = False, abstract: bool = False) -> 
                     f"a {s.grid.size}-point grid and the whole of every data set")
     except Exception:  # pragma: no cover - config absent
         full_txt = "the full protocol"
-    rows = [s for _, s in _settings_rows(ctx)]
+    rows = [s for _, s in settings_rows(ctx)]
     trials = sorted({s.get("trials") for s in rows if s.get("trials")})
     folds = sorted({s.get("folds") for s in rows if s.get("folds")})
     epochs = sorted({s.get("epochs") for s in rows if s.get("epochs")})
@@ -308,44 +306,44 @@ def _profile_note(ctx: Context, short: bool = False, abstract: bool = False) -> 
             f"cross-validation with {rng(epochs)} epochs"
             if trials and folds and epochs else "fewer trials")
     if abstract:
-        return (f"All numbers come from the reduced \\texttt{{{_escape(name)}}} profile ({ours}), "
+        return (f"All numbers come from the reduced \\texttt{{{escape(name)}}} profile ({ours}), "
                 f"not from the full protocol.")
     if short:
-        return (f"All numbers come from the reduced \\texttt{{{_escape(name)}}} profile ({ours}), "
+        return (f"All numbers come from the reduced \\texttt{{{escape(name)}}} profile ({ours}), "
                 f"not from the full protocol ({full_txt}).")
     return (f"\\textbf{{The results in this paper come from a reduced protocol}}: the "
-            f"\\texttt{{{_escape(name)}}} profile uses {ours}, whereas the study's full protocol uses "
+            f"\\texttt{{{escape(name)}}} profile uses {ours}, whereas the study's full protocol uses "
             f"{full_txt}. The code path is the same; the numbers have wider intervals and the tests "
             f"less power than the full protocol would give.")
 
 
 def _batch_text(ctx: Context) -> str:
-    sizes = {p: s.get("batch_size") for p, s in _settings_rows(ctx) if s.get("batch_size")}
+    sizes = {p: s.get("batch_size") for p, s in settings_rows(ctx) if s.get("batch_size")}
     if not sizes:
         return "the mini-batch size of the profile"
-    groups = _group_by_value(sizes)
-    return join([f"{gnum(v)} patterns for {_labels(ps)}" for v, ps in sorted(groups, key=lambda g: g[0])])
+    groups = group_by_value(sizes)
+    return join([f"{gnum(v)} patterns for {labels_of(ps)}" for v, ps in sorted(groups, key=lambda g: g[0])])
 
 
 def _query_text(ctx: Context) -> str:
     qs = {}
-    for p, s in _settings_rows(ctx):
-        q = _query_params(s)
+    for p, s in settings_rows(ctx):
+        q = query_params(s)
         if q.get("query_size"):
             qs[p] = q["query_size"]
     if not qs:
         return "set by the profile"
-    groups = sorted(_group_by_value(qs), key=lambda g: g[0])
-    return join([f"{gnum(v)} for {_labels(ps)}" for v, ps in groups])
+    groups = sorted(group_by_value(qs), key=lambda g: g[0])
+    return join([f"{gnum(v)} for {labels_of(ps)}" for v, ps in groups])
 
 
 def _subsample_text(ctx: Context) -> str:
-    subs = {p: s.get("subsample") for p, s in _settings_rows(ctx) if s.get("subsample")}
+    subs = {p: s.get("subsample") for p, s in settings_rows(ctx) if s.get("subsample")}
     if not subs:
         return "Every problem is used in full."
     parts = []
-    for n, ps in _group_by_value(subs):
-        parts.append(f"{_labels(ps)} {'is' if len(ps) == 1 else 'are'} reduced to "
+    for n, ps in group_by_value(subs):
+        parts.append(f"{labels_of(ps)} {'is' if len(ps) == 1 else 'are'} reduced to "
                      f"{'a stratified subsample' if len(ps) == 1 else 'stratified subsamples'} of "
                      f"{count(n)} patterns{'' if len(ps) == 1 else ' each'}")
     return "In this profile " + join(parts) + "."
@@ -374,7 +372,7 @@ def _duration(seconds: float) -> str:
 def _hardware_text(ctx: Context) -> str:
     calls = _call_seconds(ctx.trials)
     total = float(calls["seconds"].sum()) if len(calls) else float("nan")
-    if not _finite(total) or total <= 0:
+    if not finite(total) or total <= 0:
         return ""
     return (f"The training runs behind the results of this paper took {_duration(total)} of "
             f"wall-clock time in the engine (selection and training, evaluation excluded), "
@@ -392,7 +390,7 @@ def _overhead_findings(ctx: Context) -> list[Finding]:
         return []
     ratios = {s: float((per_run[s] / per_run["passive"]).median()) for s in STRATEGIES
               if s in per_run.columns and s != "passive" and per_run[s].notna().any()}
-    ratios = {s: r for s, r in ratios.items() if _finite(r)}
+    ratios = {s: r for s, r in ratios.items() if finite(r)}
     return [make("overhead", (), {"ratios": ratios})] if ratios else []
 
 
@@ -401,7 +399,7 @@ def _t_overhead(f: Finding) -> str:
     r = f.numbers["ratios"]
     order = list(r)
     return ("Per network, selection and training took " + join([num(r[s], 1) for s in order])
-            + " times the wall-clock time of passive learning for " + _names(order)
+            + " times the wall-clock time of passive learning for " + names(order)
             + (", respectively" if len(order) > 1 else "")
             + " (median over problems; indicative only, as it depends on the machine and its load).")
 
@@ -414,7 +412,7 @@ def _significance(ctx: Context, form: str) -> Finding:
     """Which strategies are significantly better / worse than passive learning, and where."""
     better, worse = {}, {}
     for p in ctx.problems:
-        b, w, _ = _sig_sets(ctx, p, ctx.primary(p))
+        b, w, _ = sig_sets(ctx, p, ctx.primary(p))
         for s in b:
             better.setdefault(s, []).append(p)
         for s in w:
@@ -510,7 +508,7 @@ def _equivalence_summary(ctx: Context) -> list[Finding]:
         for v in equivalences(ctx, p, "passive").values():
             if v in counts:
                 counts[v] += 1
-    return [make("equivalence-summary", (), {"counts": counts, "rope": _rope_note(ctx)})] if sum(counts.values()) else []
+    return [make("equivalence-summary", (), {"counts": counts, "rope": rope_note(ctx)})] if sum(counts.values()) else []
 
 
 @template("equivalence-summary")
@@ -526,7 +524,7 @@ def _abstract_results(ctx: Context) -> str:
 
 
 def _conclusion_text(ctx: Context) -> str:
-    sub = [f for f in _subset_findings(ctx) if f.kind == "subset-range"]
+    sub = [f for f in subset_findings(ctx) if f.kind == "subset-range"]
     return said([_significance(ctx, "conclusion")] + sub, ctx)
 
 
@@ -548,7 +546,7 @@ def _added(ctx: Context, p: str, s: str) -> float:
 
 def _selection_findings(ctx: Context) -> list[Finding]:
     """Patterns scored by the selection step: which strategy scores the most, and per label added."""
-    scored = {p: {s: v for s in ctx.strategies(p) if _finite(v := _scored(ctx, p, s))} for p in ctx.problems}
+    scored = {p: {s: v for s in ctx.strategies(p) if finite(v := _scored(ctx, p, s))} for p in ctx.problems}
     most = {}
     for p, sc in scored.items():
         top = max(sc.values()) if sc else 0
@@ -572,7 +570,7 @@ def _selection_findings(ctx: Context) -> list[Finding]:
 @template("selection-overhead")
 def _t_selection(f: Finding) -> str:
     n = f.numbers
-    parts = [f"{_names(g['strategies'])}{' (tied)' if len(g['strategies']) > 1 else ''} {on(g['where'])}"
+    parts = [f"{names(g['strategies'])}{' (tied)' if len(g['strategies']) > 1 else ''} {on(g['where'])}"
              for g in n["groups"]]
     text = "Per run, the selection step scores the most patterns for " + join(parts)
     if any(len(g["strategies"]) > 1 for g in n["groups"]):
@@ -622,17 +620,17 @@ def collect(ctx: Context) -> list[Finding]:
     """Every finding of the draft's protocol, rendered but not yet checked (the tests use it)."""
     from alnn.report import findings as fd
 
-    out = fd._comparison_findings(ctx, "classification") + fd._comparison_findings(ctx, "regression")
-    out += fd._random_findings(ctx) + fd._divergence_findings(ctx) + fd._subset_findings(ctx)
-    lab = fd._labelled(ctx)
+    out = fd.comparison_findings(ctx, "classification") + fd.comparison_findings(ctx, "regression")
+    out += fd.random_findings(ctx) + fd.divergence_findings(ctx) + fd.subset_findings(ctx)
+    lab = fd.labelled(ctx)
     out += [make("labelled-budget", (), lab)] if lab else []
-    out += fd._rate_findings(ctx) + fd._faster_findings(ctx) + fd._presentation_findings(ctx) + fd._labels_range(ctx)
-    out += fd._across_findings(ctx) + fd._power(ctx, "paragraph") + fd._power(ctx, "closing")
-    out += fd._sanity_findings(ctx) + _draft_findings(ctx) + _draft_passive(ctx, "abstract")
+    out += fd.rate_findings(ctx) + fd.faster_findings(ctx) + fd.presentation_findings(ctx) + fd.labels_range(ctx)
+    out += fd.across_findings(ctx) + fd.power_findings(ctx, "paragraph") + fd.power_findings(ctx, "closing")
+    out += fd.sanity_findings(ctx) + _draft_findings(ctx) + _draft_passive(ctx, "abstract")
     out += _grid_edges(ctx) + _grid_diverged(ctx) + _grid_draft(ctx) + _overhead_findings(ctx)
     out += [_significance(ctx, "abstract"), _significance(ctx, "conclusion")] + _selection_findings(ctx)
-    out += _equivalence_summary(ctx) + _sasla_cost_findings(ctx) + _skew_findings(ctx) + _stall_findings(ctx)
-    out += _at_cost_findings(ctx)
+    out += _equivalence_summary(ctx) + _sasla_cost_findings(ctx) + skew_findings(ctx) + stall_findings(ctx)
+    out += at_cost_findings(ctx)
     return out
 
 
@@ -648,22 +646,22 @@ def findings_values(ctx: Context, sasla_info: dict | None) -> Values:
     v["text/subsample"] = _subsample_text(ctx)
     v["text/grid"] = _grid_text(ctx)
     v["text/grid-findings"] = _grid_findings(ctx)
-    v["text/budget"] = _budget_text(ctx)
+    v["text/budget"] = budget_text(ctx)
     v["text/hardware"] = _hardware_text(ctx)
-    v["text/sanity"] = _sanity_text(ctx)
-    v["text/comparison-classification"] = _comparison_text(ctx, "classification")
-    v["text/comparison-regression"] = _comparison_text(ctx, "regression")
-    v["text/random-baseline"] = _random_text(ctx)
-    v["text/divergence"] = _divergence_text(ctx)
-    v["text/skewed"] = said(_skew_findings(ctx), ctx)
-    v["text/stalled"] = said(_stall_findings(ctx), ctx)
-    v["text/at-cost"] = said(_at_cost_findings(ctx), ctx)
-    v["text/convergence"] = _convergence_text(ctx)
-    v["text/efficiency"] = _efficiency_text(ctx)
+    v["text/sanity"] = sanity_text(ctx)
+    v["text/comparison-classification"] = comparison_text(ctx, "classification")
+    v["text/comparison-regression"] = comparison_text(ctx, "regression")
+    v["text/random-baseline"] = random_text(ctx)
+    v["text/divergence"] = divergence_text(ctx)
+    v["text/skewed"] = said(skew_findings(ctx), ctx)
+    v["text/stalled"] = said(stall_findings(ctx), ctx)
+    v["text/at-cost"] = said(at_cost_findings(ctx), ctx)
+    v["text/convergence"] = convergence_text(ctx)
+    v["text/efficiency"] = efficiency_text(ctx)
     v["text/overhead"] = _overhead_text(ctx)
-    v["text/subset"] = _subset_text(ctx)
-    v["text/across"] = _across_text(ctx)
-    v["text/across-power"] = _power_text(ctx)
+    v["text/subset"] = subset_text(ctx)
+    v["text/across"] = across_text(ctx)
+    v["text/across-power"] = power_text(ctx)
     v["text/selection-overhead"] = _selection_text(ctx)
     v["text/draft-claims"] = _draft_text(ctx)
     v["text/conclusion"] = _conclusion_text(ctx)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 import pandas as pd
 
@@ -17,11 +15,15 @@ from alnn.report.constants import (
     STRATEGY_LABELS, TABLE_METRICS, TASK_PROSE,
 )
 from alnn.report.format import (
-    Values, _escape, _finite, capital, count, decimals_for, gnum, join, num, pct, pnum, pval, sci,
+    Values, escape, finite, capital, count, decimals_for, gnum, join, num, pct, pnum, pval, sci,
 )
 from alnn.report.context import (
-    Context, _default, _grid_size, _initial_rule, _members, _query_params,
-    _reference_points, _settings_rows, _sine_noise,
+    Context, default_of, grid_size, initial_rule, ensemble_members, query_params,
+    reference_points, settings_rows, sine_noise,
+)
+from alnn.report.queries import (  # VERDICT_MARKS: also imported from here by the budget and ablation sections
+    SKEWED, VERDICT_MARKS, best_of_row, fmt_metric, grid_per_config, median_all, metric_name, passive_value,
+    rope_note,
 )
 
 
@@ -29,9 +31,9 @@ def profile_values(ctx: Context) -> Values:
     v = Values()
     prof = ctx.profile
     name = str(prof.get("name", "unnamed"))
-    v["profile/name"] = f"\\texttt{{{_escape(name)}}}"
-    v["profile/description"] = _escape(prof.get("description", "")) or "no description"
-    rows = _settings_rows(ctx)
+    v["profile/name"] = f"\\texttt{{{escape(name)}}}"
+    v["profile/description"] = escape(prof.get("description", "")) or "no description"
+    rows = settings_rows(ctx)
     sasla = {}
     for _, s in rows:
         sasla = (s.get("strategies") or {}).get("sasla") or sasla
@@ -39,19 +41,19 @@ def profile_values(ctx: Context) -> Values:
             break
     beta = float(sasla.get("beta", np.nan)) if sasla else float("nan")
     v["profile/sasla-beta"] = gnum(beta)
-    v["profile/sasla-threshold"] = gnum(round(1 - beta, 10)) if _finite(beta) else "\\na"
+    v["profile/sasla-threshold"] = gnum(round(1 - beta, 10)) if finite(beta) else "\\na"
     v["profile/sasla-norm"] = {"sum": "sum", "euclidean": "Euclidean"}.get(sasla.get("norm"), "\\na")
     v["profile/sasla-tau"] = gnum(sasla.get("tau", np.nan))
     q = {}
     for _, s in rows:
-        q = _query_params(s) or q
+        q = query_params(s) or q
         if q:
             break
     v["profile/query-tau"] = gnum(q.get("tau", np.nan))
-    frac, cap = _initial_rule()
+    frac, cap = initial_rule()
     v["profile/initial-fraction"] = frac
     v["profile/initial-max"] = cap
-    v["profile/ensemble-members"] = _members()
+    v["profile/ensemble-members"] = ensemble_members()
     v["profile/target-percent"] = pct(ctx.fraction, 0)
     v["profile/target-fraction"] = gnum(ctx.fraction)
     v["profile/window"] = str(ctx.window)
@@ -60,7 +62,7 @@ def profile_values(ctx: Context) -> Values:
     names = {"float32": "float32", "bfloat16": "bfloat16 products with float32 accumulation and master weights",
              "tf32": "TensorFloat-32 products"}
     precisions = sorted({str(s.get("precision", "float32")) for _, s in rows} or {"float32"})
-    v["profile/precision"] = join([names.get(p, _escape(p)) for p in precisions])
+    v["profile/precision"] = join([names.get(p, escape(p)) for p in precisions])
     return v
 
 
@@ -83,13 +85,13 @@ def profile_table(ctx: Context) -> str:
         pool_txt = ("\\na" if not pool else count(pool["pool_min"]) if pool["pool_min"] == pool["pool_max"]
                     else f"{count(pool['pool_min'])}--{count(pool['pool_max'])}")
         grid = s.get("grid") or {}
-        gsize = _grid_size(grid)
+        gsize = grid_size(grid)
         gtxt = (f"{gsize}$\\times${s.get('grid_folds', '?')}$\\times${s.get('grid_epochs', '?')}"
                 if gsize else "\\na")
         if gsize and s.get("grid_search") == "halving":
             gtxt += "$^h$"
             halved = True
-        qp = _query_params(s)
+        qp = query_params(s)
         lines.append(" & ".join([
             PROBLEM_LABELS[p], "classification" if TASKS[p] == "classification" else "regression",
             count(n) if n else "\\na", gnum(info.get("n_features", facts["inputs"])),
@@ -107,18 +109,6 @@ def profile_table(ctx: Context) -> str:
 
 
 # =========================================================================== grid search
-def _grid_per_config(grid: pd.DataFrame) -> pd.DataFrame:
-    """One row per configuration (mean val_loss over folds, diverged if any fold diverged)."""
-    keys = [k for k in ("hidden", "lr", "weight_decay", "momentum") if k in grid.columns]
-    g = grid.copy()
-    g["diverged"] = (g["diverged"].astype(bool) if "diverged" in g.columns else False)
-    g["diverged"] |= ~np.isfinite(g["val_loss"].astype(float))
-    if "fold" in g.columns:
-        g = g.groupby(keys, sort=False).agg(val_loss=("val_loss", "mean"),
-                                             diverged=("diverged", "any")).reset_index()
-    return g
-
-
 def grid_table(ctx: Context) -> str:
     lines = ["% Generated by alnn.report.build: do not edit.",
              "\\footnotesize\\setlength{\\tabcolsep}{3.5pt}",
@@ -131,7 +121,7 @@ def grid_table(ctx: Context) -> str:
             continue
         grid = ctx.grids.get(p)
         if grid is not None and len(grid):
-            per = _grid_per_config(grid)
+            per = grid_per_config(grid)
             div = f"{int(per['diverged'].sum())}/{len(per)}"
         else:
             div = "\\na"
@@ -148,7 +138,7 @@ def _cell(ctx: Context, p: str, s: str, metric: str, percent: bool, best: set[st
     """``mean`` (bold if best, marked if significant) ``± sd``; percentages with one decimal,
     other values with three significant digits of their own mean (rows can span magnitudes)."""
     mean, sd = ctx.stat(p, s, metric), ctx.stat(p, s, metric, "std")
-    if not _finite(mean):
+    if not finite(mean):
         return "\\na"
     decimals = 1 if percent else decimals_for([mean], 3)
     if percent:
@@ -164,22 +154,8 @@ def _cell(ctx: Context, p: str, s: str, metric: str, percent: bool, best: set[st
     t = ctx.test(p, s, metric) if s != "passive" else None
     if t is not None and bool(t.get("significant", False)):
         mark = "\\sigup" if t["direction"] == "better" else "\\sigdown" if t["direction"] == "worse" else ""
-    spread = f"\\,$\\pm$\\,{f(sd)}" if _finite(sd) else ""
+    spread = f"\\,$\\pm$\\,{f(sd)}" if finite(sd) else ""
     return f"{text}{mark}{spread}"
-
-
-def _best(ctx: Context, p: str, strategies: Sequence[str], metric: str, percent: bool) -> set[str]:
-    """Strategies whose mean is the best of the row; a mean ties with the best when the table
-    prints the two alike (0.1 point, or the best's three significant digits), never otherwise."""
-    means = {s: ctx.stat(p, s, metric) for s in strategies}
-    means = {s: m for s, m in means.items() if _finite(m)}
-    if not means:
-        return set()
-    top = (max if an.higher_is_better(metric) else min)(means.values())
-    if percent:
-        return {s for s, m in means.items() if pnum(m, 1) == pnum(top, 1)}
-    decimals = decimals_for([top], 3)
-    return {s for s, m in means.items() if num(m, decimals) == num(top, decimals)}
 
 
 def comparison_table(ctx: Context) -> str:
@@ -200,7 +176,7 @@ def comparison_table(ctx: Context) -> str:
             if i:
                 lines.append(f"\\cmidrule(l){{2-{ncol}}}")
             for j, (m, lab, perc) in enumerate(rows):
-                best = _best(ctx, p, strategies, m, perc)
+                best = best_of_row(ctx, p, strategies, m, perc)
                 head = f"\\multirow{{{len(rows)}}}{{*}}{{{PROBLEM_LABELS[p]}}}" if j == 0 else ""
                 cells = [_cell(ctx, p, s, m, perc, best) for s in strategies]
                 lines.append(" & ".join([head, lab] + cells) + " \\\\")
@@ -233,15 +209,15 @@ def within_table(ctx: Context) -> str:
             scale = 100.0 if metric == "accuracy" else 1.0
             for j, (s, t) in enumerate(rows):
                 head = (f"\\multirow{{{len(rows)}}}{{=}}{{{PROBLEM_LABELS[p]}}}" if j == 0 else "")
-                width = scale * (float(t["ci_high"]) - float(t["ci_low"])) if _finite(t["ci_low"]) else np.nan
-                dec = 1 if metric == "accuracy" else decimals_for([width if _finite(width) and width > 0
+                width = scale * (float(t["ci_high"]) - float(t["ci_low"])) if finite(t["ci_low"]) else np.nan
+                dec = 1 if metric == "accuracy" else decimals_for([width if finite(width) and width > 0
                                                                     else t["mean_diff"]], 2)
-                fmt = (sci if metric != "accuracy" and _finite(t["mean_diff"]) and
-                       max(abs(scale * float(t["mean_diff"])), abs(width) if _finite(width) else 0) >= 1e5
+                fmt = (sci if metric != "accuracy" and finite(t["mean_diff"]) and
+                       max(abs(scale * float(t["mean_diff"])), abs(width) if finite(width) else 0) >= 1e5
                        else (lambda x: num(x, dec)))
-                diff = fmt(scale * t["mean_diff"]) if _finite(t["mean_diff"]) else "\\na"
+                diff = fmt(scale * t["mean_diff"]) if finite(t["mean_diff"]) else "\\na"
                 ci = (f"[{fmt(scale * t['ci_low'])}, {fmt(scale * t['ci_high'])}]"
-                      if _finite(t["ci_low"]) else "\\na")
+                      if finite(t["ci_low"]) else "\\na")
                 ptxt = pval(t["p_holm"])
                 if bool(t.get("significant", False)):
                     ptxt = f"\\textbf{{{ptxt}}}"
@@ -253,28 +229,10 @@ def within_table(ctx: Context) -> str:
               "passive; CI: corrected resampled $t$ interval, not adjusted for multiplicity (it can exclude 0 "
               "where Holm finds no significant difference); bold $p$: significant after Holm; PS: "
               "probability that a run of the strategy is better than a run of passive learning; Bayes: the "
-              "Bayesian correlated $t$-test with the region of practical equivalence (" + _rope_note(ctx) + "), "
+              "Bayesian correlated $t$-test with the region of practical equivalence (" + rope_note(ctx) + "), "
               "$\\approx$ practically equivalent, $+$/$-$ practically better/worse, ? inconclusive "
               "(posterior mass " + num(ctx.level, 2) + ").}"]
     return "\n".join(lines) + "\n"
-
-
-#: Marks of the Bayesian verdicts in the tables (`alnn.stats.equivalence`).
-VERDICT_MARKS = {"equivalent": "$\\approx$", "better": "$+$", "worse": "$-$", "inconclusive": "?", "n/a": "--"}
-
-
-def _rope_note(ctx: Context) -> str:
-    from alnn.report.context import equivalence_settings
-
-    accs = {equivalence_settings(ctx, p)[0] for p in ctx.problems}
-    rels = {equivalence_settings(ctx, p)[1] for p in ctx.problems}
-    parts = []
-    if ctx.problems_of("classification"):
-        parts.append(join([f"$\\pm${num(100 * a, 1 if (100 * a) % 1 else 0)} accuracy point{'' if a == 0.01 else 's'}"
-                           for a in sorted(accs)]))
-    if ctx.problems_of("regression"):
-        parts.append(join([f"$\\pm${num(100 * r, 0)}\\% of passive's MSE" for r in sorted(rels)]))
-    return "; ".join(parts)
 
 
 # =========================================================================== convergence
@@ -282,7 +240,7 @@ def _conv_value(ctx: Context, p: str, s: str, what: str):
     if what == "aulc":
         a = ctx.aulc_summary
         row = a[(a["dataset"] == p) & (a["strategy"] == s)]
-        return float(row["mean"].iloc[0]) if len(row) and _finite(row["mean"].iloc[0]) else float("nan")
+        return float(row["mean"].iloc[0]) if len(row) and finite(row["mean"].iloc[0]) else float("nan")
     if what == "scored":
         sub = ctx.trials[(ctx.trials["dataset"] == p) & (ctx.trials["strategy"] == s)]
         if sub.empty or "scored" not in sub.columns:
@@ -293,20 +251,18 @@ def _conv_value(ctx: Context, p: str, s: str, what: str):
         c = ctx.conv[(ctx.conv["dataset"] == p) & (ctx.conv["strategy"] == s)]
         if c.empty:
             return float("nan")
-        from alnn.report.claims import median_all
-
         return median_all(c["epochs_to_convergence" if what == "epochs" else "presentations"], c["converged"])
     r = ctx.conv_row(p, s)
     if r is None:
         return float("nan")
     key = {"rate": "rate", "labels": "labels_used_median"}[what]
-    return float(r[key]) if key in r.index and _finite(r[key]) else float("nan")
+    return float(r[key]) if key in r.index and finite(r[key]) else float("nan")
 
 
 def _fmt_conv(ctx: Context, p: str, what: str, x: float, decimals: int | None = None) -> str:
     if isinstance(x, float) and np.isposinf(x):
         return "$>$"  # more than half of the runs never reached the target
-    if not _finite(x):
+    if not finite(x):
         return "\\na"
     if what == "rate":
         return pnum(x, 0)
@@ -408,7 +364,7 @@ def across_table(ctx: Context) -> str:
         ("Friedman $\\chi^2_F$", lambda a: num(a["friedman"].chi2, 2)),
         ("Iman--Davenport $F_F$",
          lambda a: (f"{num(a['friedman'].f, 2)} ({a['friedman'].df1}, {a['friedman'].df2})"
-                    if _finite(a["friedman"].f) else f"$\\infty$ ({a['friedman'].df1}, {a['friedman'].df2})")),
+                    if finite(a["friedman"].f) else f"$\\infty$ ({a['friedman'].df1}, {a['friedman'].df2})")),
         ("$p$ of $F_F$", lambda a: pval(a["friedman"].p_f)),
         ("Critical difference", lambda a: num(a["cd"], 2)),
     ]
@@ -420,25 +376,6 @@ def across_table(ctx: Context) -> str:
 
 
 # =========================================================================== sanity table
-def _passive_value(ctx: Context, p: str, metric: str) -> tuple[float, float]:
-    return ctx.stat(p, "passive", metric), ctx.stat(p, "passive", metric, "std")
-
-
-def _metric_name(metric: str) -> str:
-    base, _, target = metric.partition("_")
-    name = {"accuracy": "Accuracy", "rmse": "RMSE", "mae": "MAE", "mse": "MSE", "r2": "$R^2$",
-            "f1": "Macro F1", "mcc": "MCC"}.get(base, base)
-    if target:
-        name += " (" + target.replace("_load", "").replace("_", " ") + ")"
-    return name
-
-
-def _fmt_metric(metric: str, x: float, decimals: int | None = None) -> str:
-    if metric.split("_")[0] in ("accuracy", "f1"):
-        return pnum(x, 1)
-    return num(x, decimals, sig=3)
-
-
 def sanity_table(ctx: Context) -> str:
     """Passive learning beside the published reference points of ``references.toml``."""
     lines = ["% Generated by alnn.report.build: do not edit.",
@@ -447,23 +384,23 @@ def sanity_table(ctx: Context) -> str:
              ">{\\raggedright\\arraybackslash}X@{}}",
              "\\toprule", "Problem & Criterion & Passive & Ref. & Reference \\\\", "\\midrule"]
     for p in PROBLEMS:
-        points = _reference_points(ctx.refs, p)
+        points = reference_points(ctx.refs, p)
         for j, pt in enumerate(points):
             m = pt["metric"]
-            mean, sd = _passive_value(ctx, p, m) if p in ctx.problems else (float("nan"),) * 2
+            mean, sd = passive_value(ctx, p, m) if p in ctx.problems else (float("nan"),) * 2
             dec = 1 if m.startswith("acc") else decimals_for([mean, pt.get("value", np.nan)], 3)
-            ours = _fmt_metric(m, mean, dec)
-            if _finite(sd):
-                ours += f"\\,$\\pm$\\,{_fmt_metric(m, sd, dec)}"
+            ours = fmt_metric(m, mean, dec)
+            if finite(sd):
+                ours += f"\\,$\\pm$\\,{fmt_metric(m, sd, dec)}"
             if "value" in pt:
-                ref = _fmt_metric(m, pt["value"], dec)
+                ref = fmt_metric(m, pt["value"], dec)
             elif "low" in pt:
-                ref = f"{_fmt_metric(m, pt['low'], dec)}--{_fmt_metric(m, pt['high'], dec)}"
+                ref = f"{fmt_metric(m, pt['low'], dec)}--{fmt_metric(m, pt['high'], dec)}"
             else:
                 ref = "\\na"
             cite = f"~\\cite{{{pt['bibkey']}}}" if pt.get("bibkey") else ""
             head = PROBLEM_LABELS[p] if j == 0 else ""
-            lines.append(" & ".join([head, _metric_name(m), ours, ref, f"{pt['label']}{cite}"]) + " \\\\")
+            lines.append(" & ".join([head, metric_name(m), ours, ref, f"{pt['label']}{cite}"]) + " \\\\")
     lines += ["\\bottomrule", "\\end{tabularx}"]
     return "\n".join(lines) + "\n"
 
@@ -473,10 +410,10 @@ def number_values(ctx: Context) -> Values:
     v = Values()
     v["stats/alpha"] = gnum(ALPHA)
     v["stats/ci-level"] = pct(1 - ALPHA, 0)
-    v["stats/rope"] = _rope_note(ctx)
+    v["stats/rope"] = rope_note(ctx)
     v["stats/level"] = num(ctx.level, 2)
-    v["stats/band-level"] = pct(_default(an.learning_curve, "ci"), 0)
-    v["data/sine-noise"] = gnum(_sine_noise())
+    v["stats/band-level"] = pct(default_of(an.learning_curve, "ci"), 0)
+    v["data/sine-noise"] = gnum(sine_noise())
     for task in ("classification", "regression"):
         a = ctx.across[task]
         if a.get("ok"):
@@ -497,7 +434,7 @@ def number_values(ctx: Context) -> Values:
         for s in ctx.strategies(p):
             for metric in (m for m, _, _ in TABLE_METRICS[TASKS[p]]):
                 mean = ctx.stat(p, s, metric)
-                if _finite(mean):
+                if finite(mean):
                     v[f"mean/{s}/{p}/{metric}"] = (pct(mean) if metric in ("accuracy", "f1")
                                                    else num(mean, sig=3))
     return v
@@ -507,8 +444,6 @@ def number_values(ctx: Context) -> Values:
 def robust_table(ctx: Context) -> str:
     """Median [first quartile, third quartile] of the final primary criterion per problem and strategy,
     beside the mean; $^\\dagger$ marks a skewed cell (absolute sample skewness above 1)."""
-    from alnn.report.findings import SKEWED
-
     strategies = [s for s in STRATEGIES if any(s in ctx.strategies(p) for p in ctx.problems)]
     lines = ["% Generated by alnn.report.build: do not edit.", "\\scriptsize\\setlength{\\tabcolsep}{2pt}",
              f"\\begin{{tabular}}{{ll{'c' * len(strategies)}}}", "\\toprule",
