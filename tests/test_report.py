@@ -4,6 +4,7 @@ compiled from a synthetic result set (latexmk + pdftotext)."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -337,3 +338,99 @@ def test_diverged_trial_runs_are_counted_in_the_text():
     text = fd.divergence_text(ctx)
     assert "SASLA on Sine" in text and "(2 of 6)" in text, text
 
+
+# --------------------------------------------------------------------------- alnn report
+def synthetic_store(results: Path, profile: str = "smoke") -> dict:
+    """``results/<profile>/`` holding synthetic frames in place of every result file the analysis notebook
+    reads (the ablation frames empty), written as the stages write theirs; returns them as build's
+    keyword arguments, concatenated as the notebook concatenates them."""
+    from alnn import config as C
+    from alnn import store as S
+
+    prof = C.load_profile(profile)
+    st = S.Store.of(profile, results)
+    inputs = synthetic_inputs(epochs=12, trials=2, folds=3)
+    frame = an.synthetic_frame(prof.problems, ("passive", "sasla", "entropy", "ensemble", "random", "sensitivity"),
+                               trials=2, folds=3, epochs=12, pool=60, seed=1)
+    trials = []
+    for q, s in prof.pairs():
+        part = frame[(frame["dataset"] == q) & (frame["strategy"] == s)].reset_index(drop=True)
+        S.write(st.trials(q, s), part, {"problem": q, "strategy": s})
+        trials.append(part)
+    budget = []
+    for i, q in enumerate(prof.problems):
+        b = an.synthetic_budget_frame((q,), prof.problem(q).budget_strategies(), trials=2, folds=3, budgets=4,
+                                      pool=60, seed=i)
+        for s in prof.problem(q).budget_strategies():
+            part = b[b["strategy"] == s].reset_index(drop=True)
+            S.write(st.budget(q, s), part, {"problem": q, "strategy": s})
+            budget.append(part)
+    for q in prof.ablation_problems:
+        for protocol in ("trials", "budget"):
+            S.write(st.ablation(q, protocol), pd.DataFrame({"dataset": pd.Series([], dtype=str)}),
+                    {"problem": q, "protocol": protocol})
+    data = {q: {"n_samples": 100, "n_features": DATASET_FACTS[q]["inputs"],
+                "n_outputs": DATASET_FACTS[q]["outputs"]} for q in prof.problems}
+    for q in prof.problems:
+        S.write(st.grid_table(q), inputs["grids"][q], {"profile": profile, "problem": q})
+        for path, value in ((st.grid_winner(q), inputs["winners"][q]), (st.data(q), data[q])):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(value))
+    S.write(st.diagnostics("iris", "sasla"), inputs["masks"], {"problem": "iris", "strategy": "sasla"})
+    return dict(grids=inputs["grids"], winners=inputs["winners"], data=data,
+                trials=pd.concat(trials, ignore_index=True), masks={"iris": inputs["masks"]},
+                profile=prof.to_dict(), budget=pd.concat(budget, ignore_index=True),
+                ablation={"trials": pd.DataFrame(), "budget": pd.DataFrame()})
+
+
+def test_read_profile_reads_every_frame_the_paper_is_made_from(tmp_path):
+    """alnn.report.read_profile reads what the analysis notebook read: the frames build is given, as they
+    were written (so build_profile builds from the results what build builds from the frames)."""
+    written = synthetic_store(tmp_path / "results")
+    read = rp.read_profile("smoke", tmp_path / "results").build_args()
+    assert read.keys() == written.keys() and read["profile"] == written["profile"]
+    for key in ("trials", "budget"):
+        pd.testing.assert_frame_equal(read[key], written[key])
+    for key in ("grids", "masks"):
+        assert read[key].keys() == written[key].keys()
+        for q in read[key]:
+            pd.testing.assert_frame_equal(read[key][q], written[key][q])
+    assert read["winners"] == written["winners"] and read["data"] == written["data"]
+    assert all(f.empty for f in read["ablation"].values()) and read["ablation"].keys() == {"trials", "budget"}
+
+
+def test_alnn_report_builds_the_profile_and_names_missing_results(tmp_path, monkeypatch, capsys):
+    from alnn import cli
+    from alnn.report import generate
+
+    assert cli.main(["report", "--profile", "smoke", "--results", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"alnn report: error: {tmp_path}/smoke/data/iris.json is missing") and "\n" not in err
+    assert err.endswith(f"run `make trials budget ablation PROFILE=smoke RESULTS={tmp_path}` to produce them")
+    synthetic_store(tmp_path)
+    calls = []
+
+    def build(**kw):  # what build writes from these frames: the tests above
+        calls.append(kw)
+        return {"generated": [Path("a.tex"), Path("b.csv")], "figures": [Path("c.pdf")]}
+
+    monkeypatch.setattr(generate, "build", build)
+    assert cli.main(["report", "--profile", "smoke", "--results", str(tmp_path)]) == 0
+    assert capsys.readouterr().err == "report [smoke]: 2 generated file(s), 1 figure file(s)\n"
+    assert cli.main(["report", "--profile", "smoke", "--results", str(tmp_path), "--generated", "g",
+                     "--figures", "f"]) == 0
+    inputs = rp.read_profile("smoke", tmp_path)
+    with pytest.raises(ValueError, match="inputs of profile 'smoke' given for profile 'quick'"):
+        rp.build_profile("quick", tmp_path, inputs=inputs)
+    rp.build_profile("smoke", tmp_path, generated_dir=tmp_path / "g", figures=False, inputs=inputs)
+    (default, given, notebook) = calls
+    assert (default["generated_dir"], default["figures_dir"]) == ("paper/generated/smoke", "figures/smoke")
+    assert (given["generated_dir"], given["figures_dir"]) == ("g", "f")
+    assert (notebook["generated_dir"], notebook["figures_dir"]) == (str(tmp_path / "g"), "figures/smoke")
+    assert default["figures"] and not notebook["figures"]
+    for kw in (default, given, notebook):  # build gets what read_profile read
+        args = {k: v for k, v in kw.items() if k not in ("generated_dir", "figures_dir", "figures")}
+        assert args.keys() == inputs.build_args().keys()
+        pd.testing.assert_frame_equal(args["trials"], inputs.trials)
+        pd.testing.assert_frame_equal(args["budget"], inputs.budget)
+        assert args["profile"] == inputs.profile.to_dict() and args["winners"] == inputs.winners

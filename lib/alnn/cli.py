@@ -7,6 +7,7 @@
     alnn budget  --profile quick --problem iris [--strategy random ...]   # the budget protocol (SPEC 3b)
     alnn ablation --profile quick [--problem iris ...]   # controls and ablations (SPEC 3d) of the covered problems
     alnn all     --profile quick [--problem ...]          # data, grid, trials and budget of every problem
+    alnn report  --profile quick [--results R]            # the paper's tables, values and figures (no notebook)
     alnn reports --profile quick reports/quick/problem-iris.ipynb ...   # each notebook's HTML beside it
     alnn reports --profile quick --index reports/quick/index.html reports/quick/*.ipynb   # and the index page
 
@@ -92,6 +93,12 @@ def parser() -> argparse.ArgumentParser:
     _add_common(p)
     _add_execution(p)
     _add_fresh(p)
+    p = sub.add_parser("report", help="the paper's generated tables, values and figures from a profile's results "
+                       "(alnn.report.build_profile, what the analysis notebook writes)")
+    _add_common(p, problems=False)
+    p.add_argument("--generated", default=None, help="folder of the LaTeX tables and values "
+                   "(default paper/generated/<profile>)")
+    p.add_argument("--figures", default=None, help="folder of the figures (default figures/<profile>)")
     p = sub.add_parser("reports", help="render executed notebooks to HTML (and write their index page)")
     p.add_argument("--profile", default="quick")
     p.add_argument("--index", default=None, help="index.html to write (default: none, the HTML pages only)")
@@ -193,6 +200,13 @@ def _main(args) -> int:
         if changed:
             names = ", ".join(p.stem for p in changed[:4]) + (", ..." if len(changed) > 4 else "")
             print(f"config [{profile.name}]: {len(changed)} stage setting file(s) changed ({names})", file=sys.stderr)
+        return 0
+    if args.command == "report":  # the paper's generated layer, without a notebook
+        from alnn import report
+
+        out = report.build_profile(profile, st, generated_dir=args.generated, figures_dir=args.figures)
+        print(f"report [{profile.name}]: {len(out['generated'])} generated file(s), {len(out['figures'])} "
+              f"figure file(s)", file=sys.stderr)
         return 0
     problems = _problems(args.problem)
     if args.command == "data":

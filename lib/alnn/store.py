@@ -288,6 +288,14 @@ def notebook_params(kind: str, namespace: Mapping[str, Any]) -> Any:
             made = Path(getattr(p, name))  # a figure file, or a folder (generated, figures)
             changes[name] = str(scratch(p.profile) / "figures" / made.name if made.suffix else scratch(p.profile) / name)
     p = dataclasses.replace(p, **changes)
+    check_inputs(kind, p)
+    return p
+
+
+def check_inputs(kind: str, p: Any) -> None:
+    """The result files notebook ``kind`` reads with its resolved parameters ``p`` (:func:`notebook_inputs`)
+    exist; else the first missing one is named in one line with the ``make`` command that produces it (a
+    :class:`FileNotFoundError`). ``alnn report`` checks the analysis notebook's inputs this way too."""
     inputs = notebook_inputs(kind, p)
     missing = [path for path in inputs if not path.exists()]
     if missing:
@@ -303,4 +311,3 @@ def notebook_params(kind: str, namespace: Mapping[str, Any]) -> Any:
             f"{missing[0]} is missing ({len(missing)} of the {len(inputs)} result files {kind}.ipynb reads): run "
             f"`make {' '.join(s for s in (*STAGE_ORDER, 'paper') if s in stages)} PROFILE={p.profile}{where}` "
             f"to produce them")
-    return p

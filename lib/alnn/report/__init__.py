@@ -1,7 +1,9 @@
 r"""The paper's generated layer: LaTeX tables, values, sentences and figures.
 
 :func:`build` turns the results of one profile into every file that
-``paper/main.tex`` reads, so that no number of the paper is typed by hand.
+``paper/main.tex`` reads, so that no number of the paper is typed by hand;
+:func:`build_profile` reads those results from a profile's results folder
+first (what ``alnn report --profile P`` and the analysis notebook run).
 It writes, each file atomically (temporary name, then ``os.replace``):
 
 into ``generated_dir`` (``paper/generated/<profile>/``)
@@ -49,10 +51,11 @@ module imports one that imports it back, and none uses another's private names
 
 __all__ = [
     "FIGURES", "GENERATED", "PROBLEM_LABELS", "STRATEGY_LABELS", "REFERENCES_PATH",
-    "build", "compile_paper", "latex_env", "load_references", "LatexError",
+    "build", "build_profile", "read_profile", "ProfileInputs", "compile_paper", "latex_env", "load_references",
+    "LatexError",
 ]
 
 from alnn.report.constants import FIGURES, GENERATED, PROBLEM_LABELS, REFERENCES_PATH, STRATEGY_LABELS
 from alnn.report.context import load_references
-from alnn.report.generate import build
+from alnn.report.generate import ProfileInputs, build, build_profile, read_profile
 from alnn.report.latex import LatexError, compile_paper, latex_env

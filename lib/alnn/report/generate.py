@@ -1,8 +1,10 @@
-""":func:`build`: every file of the generated layer from the results of one profile."""
+""":func:`build`: every file of the generated layer from the results of one profile; :func:`build_profile`:
+the same, reading those results from the profile's results folder (``alnn report``, the analysis notebook)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -118,3 +120,90 @@ def build(*, grids: Mapping[str, pd.DataFrame], winners: Mapping[str, Mapping], 
         figs += (_ablation.ablation_figures(ares, figures_dir) if ares is not None
                  else _ablation.placeholder_figures(figures_dir))
     return {"generated": written, "figures": figs}
+
+
+# =========================================================================== build_profile
+@dataclass
+class ProfileInputs:
+    """The results of one profile that the paper is made from, as :func:`read_profile` reads them.
+
+    ``profile``: the :class:`alnn.config.Profile`; ``grids``, ``winners``, ``data``: the grid-search table,
+    its winner and the data description of every problem of the profile; ``trials``: the trial frames of
+    every problem x strategy, concatenated; ``masks``: ``{"iris": SASLA's selection record}`` (trial 0,
+    fold 0); ``budget``: the budget-protocol frames of every problem x budget strategy, concatenated;
+    ``ablation``: ``{"trials": ..., "budget": ...}``, the ablation frames of the problems the profile's
+    ablation stage covers (empty frames when it covers none).
+    """
+
+    profile: Any
+    grids: dict[str, pd.DataFrame]
+    winners: dict[str, dict]
+    data: dict[str, dict]
+    trials: pd.DataFrame
+    masks: dict[str, pd.DataFrame]
+    budget: pd.DataFrame
+    ablation: dict[str, pd.DataFrame]
+
+    def build_args(self) -> dict[str, Any]:
+        """The inputs as keyword arguments of :func:`build` (the profile as a plain dict)."""
+        return dict(grids=self.grids, winners=self.winners, trials=self.trials, profile=self.profile.to_dict(),
+                    data=self.data, masks=self.masks, budget=self.budget, ablation=self.ablation)
+
+
+def _analysis_params(profile, results, generated_dir=None, figures_dir=None):
+    """``(Profile, Store, resolved analysis-notebook parameters)`` of ``profile`` (a name or a Profile) and
+    ``results`` (the results root, as ``alnn <stage> --results``, or an :class:`alnn.store.Store`)."""
+    from alnn import config as C
+    from alnn import store as S
+
+    prof = profile if isinstance(profile, C.Profile) else C.load_profile(profile)
+    st = results if isinstance(results, S.Store) else S.Store.of(prof.name, results)
+    params = C.AnalysisNotebook(profile=prof.name, results=str(st.root),
+                                generated=None if generated_dir is None else str(generated_dir),
+                                figures=None if figures_dir is None else str(figures_dir)).resolved()
+    return prof, st, params
+
+
+def read_profile(profile, results="results") -> ProfileInputs:
+    """Read every result file of ``profile`` (a name or an :class:`alnn.config.Profile`) that the paper is
+    made from, from ``results``: the results root (``results/``, holding ``<profile>/``, as ``alnn <stage>
+    --results`` takes it) or an :class:`alnn.store.Store`. Each frame is checked as it is read; a missing
+    file is named with the ``make`` command that produces it (:class:`FileNotFoundError`)."""
+    from alnn import pipeline
+    from alnn import store as S
+
+    prof, st, params = _analysis_params(profile, results)
+    S.check_inputs("analysis", params)
+    problems = list(prof.problems)
+    grids = {q: S.read(st.grid_table(q), {"profile": prof.name, "problem": q}) for q in problems}
+    winners = {q: S.read_json(st.grid_winner(q)) for q in problems}
+    data = {q: S.read_json(st.data(q)) for q in problems}
+    trials = pd.concat([pipeline.read_trials(st, q, s) for q, s in prof.pairs()], ignore_index=True)
+    masks = {"iris": pipeline.read_diagnostics(st, "iris", "sasla")}
+    budget = pd.concat([pipeline.read_budget(st, q, s) for q in problems
+                        for s in prof.problem(q).budget_strategies()], ignore_index=True)
+    ablation = {protocol: pd.concat([pipeline.read_ablation(st, q, protocol) for q in prof.ablation_problems],
+                                    ignore_index=True) if prof.ablation_problems else pd.DataFrame()
+                for protocol in ("trials", "budget")}
+    return ProfileInputs(profile=prof, grids=grids, winners=winners, data=data, trials=trials, masks=masks,
+                         budget=budget, ablation=ablation)
+
+
+def build_profile(profile, results="results", *, generated_dir=None, figures_dir=None, figures: bool = True,
+                  inputs: ProfileInputs | None = None) -> dict[str, list[Path]]:
+    """:func:`build` from the results of ``profile``: every generated table, value and sentence into
+    ``generated_dir`` (default ``paper/generated/<profile>``) and every figure into ``figures_dir`` (default
+    ``figures/<profile>``), the folders the paper is compiled from.
+
+    ``results``: the results root or a Store, as :func:`read_profile` takes it; ``inputs``: what
+    :func:`read_profile` returned for them, when the caller has read it already (the analysis notebook
+    shows its frames). ``alnn report --profile P [--results R]`` runs this; so does the analysis notebook,
+    with its own output folders. Returns ``{"generated": [...], "figures": [...]}``.
+    """
+    prof, _, params = _analysis_params(profile, results, generated_dir, figures_dir)
+    if inputs is None:
+        inputs = read_profile(prof, results)
+    elif inputs.profile.name != prof.name:
+        raise ValueError(f"inputs of profile {inputs.profile.name!r} given for profile {prof.name!r}")
+    return build(**inputs.build_args(), generated_dir=params.generated, figures_dir=params.figures,
+                 figures=figures)
