@@ -162,7 +162,7 @@ def test_generated_keys_are_all_used():
               "stats/cd/classification", "stats/cd/regression", "text/grid-findings",
               "text/sanity", "text/comparison-classification", "text/comparison-regression",
               "text/random-baseline", "text/divergence", "text/convergence", "text/efficiency",
-              "stats/band-level", "text/subset", "text/across", "text/sasla-at-work",
+              "text/subset", "text/across", "text/sasla-at-work",
               "text/sasla-caption", "budget/schedule", "budget/start", "text/budget-plateau",
               "text/budget-aubc", "text/budget-budgets", "text/budget-across",
               "text/budget-target", "text/draft-claims", "text/overhead", "text/limitations",

@@ -412,14 +412,17 @@ def _render(f: Finding) -> Finding:
                  else "; on none are they shown practically equivalent.")
     elif f.kind == "verdict-change":
         (suffix,) = f.subjects
-        what = SUFFIX_PROSE[suffix]
+        what = capital(SUFFIX_PROSE[suffix])
         if n["changed"]:
-            text = (f"With {what}, the verdict of a query strategy against random sampling on AUBC changes in "
-                    f"{count(len(n['changed']))} of {count(len(n['cells']))} strategy $\\times$ problem cells ("
-                    + join([f"{STRATEGY_PROSE[s]} on {PROBLEM_LABELS[p]}" for p, s in n["changed"]]) + ").")
+            by: dict[str, list[str]] = {}
+            for p, s in n["changed"]:
+                by.setdefault(s, []).append(PROBLEM_LABELS[p])
+            text = (f"{what} change the verdict against random sampling on AUBC in {count(len(n['changed']))} "
+                    f"of {count(len(n['cells']))} strategy $\\times$ problem cells ("
+                    + join([f"{STRATEGY_PROSE[s]} on {join(ps)}" for s, ps in by.items()]) + ").")
         else:
-            text = (f"With {what}, the verdict of no query strategy against random sampling on AUBC changes "
-                    f"(the {count(len(n['cells']))} strategy $\\times$ problem cells compared on these trials).")
+            text = (f"{what} change no verdict against random sampling on AUBC "
+                    f"({count(len(n['cells']))} strategy $\\times$ problem cells).")
     elif f.kind == "budget-ablation":
         factor = f.subjects[-1] if f.subjects[0] == "round_training" else f.subjects[0]
         c = n["counts"]

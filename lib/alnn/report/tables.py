@@ -412,7 +412,6 @@ def number_values(ctx: Context) -> Values:
     v["stats/ci-level"] = pct(1 - ALPHA, 0)
     v["stats/rope"] = rope_note(ctx)
     v["stats/level"] = num(ctx.level, 2)
-    v["stats/band-level"] = pct(default_of(an.learning_curve, "ci"), 0)
     v["data/sine-noise"] = gnum(sine_noise())
     for task in ("classification", "regression"):
         a = ctx.across[task]
