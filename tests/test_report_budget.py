@@ -223,3 +223,19 @@ def test_the_family_finding_groups_the_verdicts_and_its_check_trips(strong):
     bad = dataclasses.replace(unc, numbers={**unc.numbers, "better": unc.numbers["better"][:1]})
     with pytest.raises(rb.FindingError):
         rb.check_findings([bad], strong)
+
+
+def test_a_query_strategy_whose_curve_falls_is_stated_and_checked():
+    f = _frame(entropy=1.0, ensemble=1.0, sensitivity=1.0)
+    b = sorted(f.loc[(f["dataset"] == "wine") & (f["strategy"] == "entropy"), "budget"].unique())[4]
+    sel = (f["dataset"] == "wine") & (f["strategy"] == "entropy") & (f["budget"] == b)
+    f.loc[sel, "accuracy"] -= 0.2
+    res = rb.budget_results(f)
+    q = _by(rb.findings(res), "query-drops")
+    bs = sorted(res.schedules["wine"])
+    assert q.numbers["cells"] == [["wine", "entropy", bs[3], bs[4]]] and q.numbers["random_clean"] == ["wine"]
+    assert "entropy sampling on Wine" in q.text and "does not fall so" in q.text
+    with pytest.raises(rb.FindingError):
+        rb.check_findings([dataclasses.replace(q, numbers={**q.numbers, "cells": []})], res)
+    calm = _by(rb.findings(rb.budget_results(_frame(entropy=1.0, ensemble=1.0, sensitivity=1.0))), "query-drops")
+    assert calm.numbers["cells"] == [] and calm.text.startswith("No query strategy")

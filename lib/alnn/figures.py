@@ -642,7 +642,7 @@ def budget_curves(frame: pd.DataFrame, metric: str | None = None, *,
         if len(ref):
             handles.append(Line2D([], [], color="0.45", ls="--", lw=0.8,
                                   label=f"{_label(reference)} (full pool)"))
-        fig.legend(handles=handles, loc="outside upper center", ncol=len(handles),
+        fig.legend(handles=handles, loc="outside upper center", ncol=min(len(handles), 7),
                    handlelength=2.2, columnspacing=1.2)
     return fig
 

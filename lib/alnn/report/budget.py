@@ -94,6 +94,7 @@ class BudgetResults:
     profile: dict = field(default_factory=dict)
     training: pd.DataFrame = field(default_factory=pd.DataFrame)
     drops: pd.DataFrame = field(default_factory=pd.DataFrame)
+    query_drops: pd.DataFrame = field(default_factory=pd.DataFrame)
     classes: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def strategies(self, problem: str) -> list[str]:
@@ -146,6 +147,8 @@ def budget_results(budget: pd.DataFrame, *, profile: Mapping | None = None,
         targets_summary=an.labels_to_target_summary(targets, fractions=(TARGET, 0.99)),
         reference=an.passive_reference(frame), settings=settings, trials_passive=trials_passive,
         profile=dict(profile or {}), training=an.budget_training(frame), drops=an.budget_drops(frame),
+        query_drops=pd.concat([an.budget_drops(frame, strategy=q) for q in QUERIES
+                               if q in set(frame["strategy"])] or [pd.DataFrame()], ignore_index=True),
         classes=an.budget_classes(frame))
 
 
@@ -269,6 +272,20 @@ def _drops_findings(res: BudgetResults) -> list[Finding]:
     return out
 
 
+def _query_drops_findings(res: BudgetResults) -> list[Finding]:
+    d = res.query_drops
+    if d.empty:
+        return []
+    bad = d[d["worse"].astype(bool)]
+    cells = [[p, s, int(b0), int(b1)] for p, s, b0, b1 in zip(bad["dataset"], bad["strategy"], bad["budget_from"],
+                                                               bad["budget"])]
+    fallen = {p for p, *_ in cells}
+    random_falls = set(res.drops.loc[res.drops["worse"].astype(bool), "dataset"]) if len(res.drops) else set()
+    clean = [p for p in res.problems if p in fallen and p not in random_falls]
+    return [Finding("query-drops", (), {"cells": cells, "strategies": sorted(set(d["strategy"])),
+                                        "random_clean": clean}, "")]
+
+
 def _family_findings(res: BudgetResults) -> list[Finding]:
     out = []
     c = res.comparisons
@@ -384,6 +401,23 @@ def _render(f: Finding, res: BudgetResults) -> Finding:
             text = (f"Random sampling's mean criterion gets worse from one budget to the next beyond the "
                     f"corrected 95\\% interval of the paired difference on {count(len(n['problems']))} of the "
                     f"{count(len(n['checked']))} problems ({join([PROBLEM_LABELS[p] for p in n['problems']])}).")
+    elif f.kind == "query-drops":
+        if not n["cells"]:
+            text = ("No query strategy's mean criterion gets worse from one budget to the next beyond that "
+                    "interval either.")
+        else:
+            by: dict[tuple, list[str]] = {}
+            for p, s_, b0, b1 in n["cells"]:
+                by.setdefault((s_, p), []).append(f"{count(b0)} to {count(b1)}")
+            text = ("A query strategy's mean criterion does get worse from one budget to the next beyond that "
+                    f"interval in {count(len(n['cells']))} steps: "
+                    + "; ".join(f"{STRATEGY_PROSE[s_]} on {PROBLEM_LABELS[p]} ({join(v)} labels)"
+                                for (s_, p), v in by.items())
+                    + ".")
+            if n["random_clean"]:
+                text += (f" On {join([PROBLEM_LABELS[p] for p in n['random_clean']])} random sampling's curve, "
+                         "its networks trained by the same rule on as many labels, does not fall so: the queried "
+                         "labels, not the training, lower these curves.")
     elif f.kind == "families":
         (fam,) = f.subjects
         who = join([STRATEGY_PROSE[s] for s in n["members"]])
@@ -431,7 +465,8 @@ def findings(res: BudgetResults) -> list[Finding]:
     """Every finding of the budget section, rendered and checked."""
     out = [_render(f, res) for f in (_aubc_findings(res) + _budget_findings(res) + _across_findings(res)
                                      + _target_findings(res) + _plateau_findings(res) + _drops_findings(res)
-                                     + _diverged_findings(res) + _family_findings(res))]
+                                     + _query_drops_findings(res) + _diverged_findings(res)
+                                     + _family_findings(res))]
     check_findings(out, res)
     return out
 
@@ -490,6 +525,12 @@ def check_findings(found: list[Finding], res: BudgetResults) -> None:
             else:
                 ok = sorted(n["problems"]) == sorted(p for p in n["checked"] if worse.get(p))
                 ok = ok and ("On none" in f.text) == (not n["problems"])
+        elif f.kind == "query-drops":
+            truth = sorted([p, s_, b0, b1] for s_ in n["strategies"]
+                           for p, pairs in _drops_recomputed(res, s_).items() for b0, b1 in pairs)
+            ok = truth == sorted(n["cells"]) and ("No query strategy" in f.text) == (not n["cells"])
+            rnd = _drops_recomputed(res, "random")
+            ok = ok and all(not rnd.get(p) and any(c_[0] == p for c_ in n["cells"]) for p in n["random_clean"])
         elif f.kind == "families":
             rows = c[c["quantity"] == "aubc"]
             truth = {"better": [], "worse": []}
@@ -519,13 +560,13 @@ def check_findings(found: list[Finding], res: BudgetResults) -> None:
             raise FindingError(f"finding {f.kind} {f.subjects} is not what the tables say: {f.text}")
 
 
-def _drops_recomputed(res: BudgetResults) -> dict[str, list[tuple[int, int]]]:
+def _drops_recomputed(res: BudgetResults, strategy: str = "random") -> dict[str, list[tuple[int, int]]]:
     """The (previous, next) budgets at which random sampling gets worse beyond the corrected 95% interval,
     recomputed from the per-run budget rows with numpy and scipy alone (the consistency check of ``drops``)."""
     from scipy import stats as sst
 
     out: dict[str, list[tuple[int, int]]] = {}
-    fr = res.frame[(res.frame["strategy"] == "random") & ~res.frame["diverged"].astype(bool)]
+    fr = res.frame[(res.frame["strategy"] == strategy) & ~res.frame["diverged"].astype(bool)]
     for p in res.problems:
         sub = fr[fr["dataset"] == p]
         if sub.empty:
@@ -731,7 +772,7 @@ def budget_values(res: BudgetResults, found: list[Finding]) -> Values:
     v["text/budget-target"] = _grouped_targets(found)
     v["text/budget-plateau"] = _grouped_plateau(found)
     v["budget/rule"] = _rule_text(res)
-    v["text/budget-sanity"] = " ".join(f.text for f in found if f.kind in ("drops-summary", "drops"))
+    v["text/budget-sanity"] = " ".join(f.text for f in found if f.kind in ("drops-summary", "drops", "query-drops"))
     v["text/budget-diverged"] = " ".join(f.text for f in found if f.kind == "diverged")
     v["text/budget-families"] = " ".join(f.text for f in found if f.kind == "families") or \
         "No query strategy was compared with random sampling."
@@ -857,7 +898,9 @@ def budget_figures(res: BudgetResults, figures_dir: Path) -> list[Path]:
     order = [p for p in PROBLEMS if p in res.problems]
     out = fg.save(fg.budget_differences(res.frame, datasets=order), figures_dir / "budget-curves")
     out += fg.save(fg.budget_curves(res.frame, datasets=order), figures_dir / "budget-absolute")
-    out += fg.save(fg.penalty_matrix_figure(res.penalty), figures_dir / "penalty-matrix")
+    wide = len(res.penalty) > 8  # twelve strategies need the page's width to print their cells
+    out += fg.save(fg.penalty_matrix_figure(res.penalty, width=fg.TEXT_WIDTH * 0.7 if wide else fg.COLUMN_WIDTH),
+                   figures_dir / "penalty-matrix")
     out += fg.save(fg.labels_to_target_figure(res.targets_summary, fraction=TARGET, datasets=order),
                    figures_dir / "budget-labels")
     out += fg.save(fg.class_composition(res.classes), figures_dir / "budget-classes")
