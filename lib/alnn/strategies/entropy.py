@@ -43,7 +43,7 @@ import torch
 from alnn.model import hash_uniform
 
 __all__ = ["Entropy", "utility", "class_distribution", "PROBABILITIES", "check_probability", "query_top", "initial_labelled", "initial_sizes", "allocate",
-           "check_params", "check_schedule", "PoolSchedule", "NAME", "MEMBERS", "DEFAULTS", "DESCRIPTION"]
+           "check_params", "check_schedule", "PoolSchedule", "ProbabilityQuery", "NAME", "MEMBERS", "DEFAULTS", "DESCRIPTION"]
 
 NAME = "entropy"
 MEMBERS = 1
@@ -272,18 +272,25 @@ class PoolSchedule:
         return torch.where(alive.unsqueeze(1), new, mask), scored
 
 
-class Entropy(PoolSchedule):
-    """Query the patterns of highest normalised predictive entropy."""
+class ProbabilityQuery(PoolSchedule):
+    """A query by a utility of the class distribution of the network's outputs (``probability``):
+    subclasses set ``utility`` (outputs, probability) -> (L, P) scores, higher queried first."""
 
-    name = NAME
-    members = MEMBERS
+    utility = staticmethod(utility)
 
     def __init__(self, params: dict, task: str):
         super().__init__(params, task)
         self.probability = params.get("probability", "softmax")
 
     def scores(self, pool, view, epoch: int) -> torch.Tensor:
-        return utility(view.outputs()[:, 0], self.probability)
+        return self.utility(view.outputs()[:, 0], self.probability)
+
+
+class Entropy(ProbabilityQuery):
+    """Query the patterns of highest normalised predictive entropy."""
+
+    name = NAME
+    members = MEMBERS
 
 
 def check_params(params: dict, task: str, pool_min: int, name: str = NAME) -> dict:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import torch
 
 from alnn.strategies.diversity import check_task
-from alnn.strategies.entropy import PoolSchedule, check_probability, check_schedule, class_distribution
+from alnn.strategies.entropy import ProbabilityQuery, check_probability, check_schedule, class_distribution
 
 __all__ = ["LeastConfidence", "utility", "NAME", "MEMBERS", "DEFAULTS", "DESCRIPTION", "check_params"]
 
@@ -58,18 +58,12 @@ def check_params(params: dict, task: str, pool_min: int) -> dict:
             "probability": check_probability(NAME, params["probability"])}
 
 
-class LeastConfidence(PoolSchedule):
+class LeastConfidence(ProbabilityQuery):
     """Query the patterns whose most probable class is least probable."""
 
     name = NAME
     members = MEMBERS
-
-    def __init__(self, params: dict, task: str):
-        super().__init__(params, task)
-        self.probability = params.get("probability", "softmax")
-
-    def scores(self, pool, view, counter: int) -> torch.Tensor:
-        return utility(view.outputs()[:, 0], self.probability)
+    utility = staticmethod(utility)
 
 
 STRATEGY = LeastConfidence

@@ -22,7 +22,7 @@ from __future__ import annotations
 import torch
 
 from alnn.strategies.diversity import check_task
-from alnn.strategies.entropy import PoolSchedule, check_probability, check_schedule, class_distribution
+from alnn.strategies.entropy import ProbabilityQuery, check_probability, check_schedule, class_distribution
 
 __all__ = ["Margin", "utility", "NAME", "MEMBERS", "DEFAULTS", "DESCRIPTION", "check_params"]
 
@@ -61,18 +61,12 @@ def check_params(params: dict, task: str, pool_min: int) -> dict:
             "probability": check_probability(NAME, params["probability"])}
 
 
-class Margin(PoolSchedule):
+class Margin(ProbabilityQuery):
     """Query the patterns whose two most probable classes are closest."""
 
     name = NAME
     members = MEMBERS
-
-    def __init__(self, params: dict, task: str):
-        super().__init__(params, task)
-        self.probability = params.get("probability", "softmax")
-
-    def scores(self, pool, view, counter: int) -> torch.Tensor:
-        return utility(view.outputs()[:, 0], self.probability)
+    utility = staticmethod(utility)
 
 
 STRATEGY = Margin
