@@ -219,7 +219,10 @@ def test_data_stage_describes_the_problem(tmp_path, profile):
 def test_stage_configs_change_only_when_settings_do(tmp_path, profile):
     store = S.Store(tmp_path)
     first = P.write_stage_configs(profile, store)
-    assert len(first) == 6 * 2 + (3 * 6 + 3 * 5) + (3 * 5 + 3 * 4) + 1  # data, grid; trials; budget; ablation
+    n_trials = sum(len(C.strategies_for(p)) for p in C.PROBLEMS)
+    n_budget = sum(len(profile.problem(p).budget_strategies()) for p in C.PROBLEMS)
+    assert len(first) == 6 * 2 + n_trials + n_budget + 1  # data, grid; trials; budget; ablation
+    assert n_trials == 3 * 6 + 3 * 5 and n_budget == 3 * 10 + 3 * 8  # the registry's strategies
     assert P.write_stage_configs(profile, store) == []
 
 

@@ -629,6 +629,9 @@ def run_tasks(tasks: Sequence[Task], store: S.Store, execution: C.Execution, *, 
     frames: dict[str, pd.DataFrame] = {}
     diags: dict[str, pd.DataFrame] = {}
     pending: list[Task] = []
+    for folder in {task.path(store).parent for task in tasks}:  # files of writers killed mid-write
+        if folder.is_dir():
+            S.sweep_stale(folder)
     for task in tasks:
         frame, diag = _load(task, store)
         if frame is None:

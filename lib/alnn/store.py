@@ -54,6 +54,26 @@ def _tmp_name(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
 
 
+def sweep_stale(folder: str | Path) -> list[Path]:
+    """Remove the temporary files in ``folder`` left by writers that died mid-write (a killed worker):
+    ``.<name>.<pid>.<id>.tmp`` whose process no longer exists.  A live writer's file is left alone."""
+    out = []
+    for tmp in Path(folder).glob(".*.tmp"):
+        parts = tmp.name.split(".")
+        try:
+            pid = int(parts[-3])
+        except (ValueError, IndexError):
+            continue
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            tmp.unlink(missing_ok=True)
+            out.append(tmp)
+        except PermissionError:
+            pass
+    return out
+
+
 def _replace_atomic(tmp: Path, path: Path) -> None:
     with open(tmp, "rb") as fh:
         os.fsync(fh.fileno())

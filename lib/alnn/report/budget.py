@@ -898,8 +898,8 @@ def budget_figures(res: BudgetResults, figures_dir: Path) -> list[Path]:
     order = [p for p in PROBLEMS if p in res.problems]
     out = fg.save(fg.budget_differences(res.frame, datasets=order), figures_dir / "budget-curves")
     out += fg.save(fg.budget_curves(res.frame, datasets=order), figures_dir / "budget-absolute")
-    wide = len(res.penalty) > 8  # twelve strategies need the page's width to print their cells
-    out += fg.save(fg.penalty_matrix_figure(res.penalty, width=fg.TEXT_WIDTH * 0.7 if wide else fg.COLUMN_WIDTH),
+    # the page's width (the supplement's figure*): twelve strategies need it to print their cells
+    out += fg.save(fg.penalty_matrix_figure(res.penalty, width=fg.TEXT_WIDTH),
                    figures_dir / "penalty-matrix")
     out += fg.save(fg.labels_to_target_figure(res.targets_summary, fraction=TARGET, datasets=order),
                    figures_dir / "budget-labels")
