@@ -180,3 +180,52 @@ def test_a_committee_advantage_that_voting_explains_is_said_not_to_survive():
     assert "survives on none of them: the gain comes from voting" in summary.text
     table = A.ablation_table(res)
     assert "Iris & 5.0" in table
+
+
+ABLATION_TAMPER = {
+    "control": lambda n: n.update(single={**n["single"], "verdict": "worse" if n["single"]["verdict"] != "worse"
+                                          else "better"}),
+    "control-summary": lambda n: n.update(advantage=n["cells"], kept=n["cells"]),
+    "sasla": lambda n: n.update(saving=n["saving"] + 1),
+    "sasla-summary": lambda n: n.update(rows=[{**r, "saving": r["saving"] + 1} for r in n["rows"]]),
+    "probability": lambda n: n.update(verdict="worse" if n["verdict"] != "worse" else "better"),
+    "probability-summary": lambda n: n.update(different=n["cells"], equivalent=[]),
+}
+
+
+def _with_identical_setting(abl, trials):
+    """A SASLA setting that never sets a pattern aside: its runs are passive learning's own."""
+    t = abl["trials"]
+    same = trials[trials["strategy"] == "passive"].merge(
+        t[(t["variant"] == "trials-sasla-grid") & (t["beta"] == 0.5)][["trial", "fold"]], on=["trial", "fold"])
+    extra = same.assign(variant="trials-sasla-grid", factor="sasla", level="grid", strategy="sasla", beta=0.99,
+                        tau=1, norm="sum", macs=15_000)
+    out = pd.concat([t, extra[t.columns]], ignore_index=True)
+    out["tau"] = out["tau"].astype("Int64")
+    return {**abl, "trials": out}
+
+
+def test_every_ablation_kind_on_the_trials_checks_tampered_numbers_and_text():
+    from alnn.report import claims as cl
+
+    abl, trials = _synthetic(shift=0.0)
+    res = A.ablation_results(_with_identical_setting(abl, trials), trials=trials)
+    found = A.findings(res)
+    assert {f.kind for f in found} == set(ABLATION_TAMPER)
+    assert {k.name for k in cl.kinds("alnn.report.ablation")} >= set(ABLATION_TAMPER)
+    for f in found:
+        numbers = {k: (v.copy() if hasattr(v, "copy") else v) for k, v in f.numbers.items()}
+        ABLATION_TAMPER[f.kind](numbers)
+        with pytest.raises(FindingError, match=f.kind):
+            A.check_findings([cl.make(f.kind, f.subjects, numbers)], res)
+        with pytest.raises(FindingError, match=f.kind):
+            A.check_findings([dataclasses.replace(f, text=f.text.replace(".", ",", 1) + " ")], res)
+
+
+def test_a_setting_whose_runs_are_passive_learnings_is_said_to_be_so_not_equivalent():
+    abl, trials = _synthetic(shift=0.0)
+    res = A.ablation_results(_with_identical_setting(abl, trials), trials=trials)
+    sasla = next(f for f in A.findings(res) if f.kind == "sasla")
+    assert sasla.numbers["settings"] == 3 and sasla.numbers["identical"] == 1
+    assert "never set a pattern aside, so its runs are passive learning's own" in sasla.text
+    assert "none is practically worse" in sasla.text

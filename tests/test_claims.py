@@ -17,7 +17,13 @@ from alnn.config import load_profile
 from alnn.datasets import NAMES
 from alnn.report import claims as cl
 from alnn.report import context as cx
-from alnn.report import findings as fd
+from alnn.report import comparisons as cm
+from alnn.report import convergence as cv
+from alnn.report import grid as gr
+from alnn.report import ranks as rk
+from alnn.report import reproduction as rpd
+from alnn.report import sanity as san
+from alnn.report import selection as slc
 from alnn.report import prose as pr
 from alnn.report import queries as rq
 from alnn.report import tables as tb
@@ -114,12 +120,15 @@ def rich():
     return ctx, pr.collect(ctx)
 
 
+#: The kinds of the draft protocol's sections, from the registry.
+DRAFT_KINDS = [k.name for s in pr.DRAFT_SECTIONS for k in cl.kinds(s)]
+
+
 # --------------------------------------------------------------------------- the whole set
 def test_every_kind_occurs_and_passes_its_check(rich):
     ctx, found = rich
-    assert set(cl.CHECKS) == set(cl.TEMPLATES)  # a template for each check
     kinds = {f.kind for f in found}
-    assert kinds == set(cl.CHECKS), set(cl.CHECKS) - kinds
+    assert kinds == set(DRAFT_KINDS), set(DRAFT_KINDS) - kinds
     cl.check_findings(found, ctx)
 
 
@@ -180,7 +189,7 @@ TAMPER = {
 
 
 def test_every_kind_has_a_tamper_case():
-    assert set(TAMPER) == set(cl.CHECKS)
+    assert set(TAMPER) == set(DRAFT_KINDS)
 
 
 @pytest.mark.parametrize("kind", sorted(TAMPER))
@@ -230,7 +239,7 @@ def test_convergence_table_prints_the_medians_the_text_compares(rich):
 
 
 def test_an_unknown_kind_fails():
-    with pytest.raises(cl.FindingError, match="no check"):
+    with pytest.raises(cl.FindingError, match="no declared kind"):
         cl.check_findings([cl.Finding("nonsense", (), {}, "")], None)
 
 
@@ -243,14 +252,14 @@ def _versus(fr):
 def test_versus_passive_and_quiet():
     fr = _versus(frame(("iris", "wine", "sine")))
     ctx = context(fr)
-    found = fd.comparison_findings(ctx, "classification")
+    found = cm.comparison_findings(ctx, "classification")
     f = by(found, "versus-passive", "iris")
     assert f.numbers["better"] == ["sasla"] and "SASLA is significantly better than passive learning" in f.text
     assert by(found, "quiet") is None or "iris" not in by(found, "quiet").numbers["where"]["problems"]
     # no difference anywhere: one "quiet" sentence over the problems, and no per-problem sentence
     calm = offsets(offsets(frame(("iris", "wine", "sine")), "iris", 0.85, {s: 0 for s in ALL}),
                    "wine", 0.85, {s: 0 for s in ALL}, seed=1)
-    found = fd.comparison_findings(context(calm), "classification")
+    found = cm.comparison_findings(context(calm), "classification")
     q = by(found, "quiet")
     assert q.numbers["where"] == {"problems": ["iris", "wine"], "every": "classification"}
     assert q.text.startswith("On every classification problem, no strategy is significantly better or worse")
@@ -261,15 +270,15 @@ def test_versus_passive_and_quiet():
 def test_no_significant_difference_is_split_into_equivalent_and_inconclusive():
     """SPEC 6: where the t-test finds nothing, the sentence says what the Bayesian test says."""
     calm = offsets(frame(("iris", "sine")), "iris", 0.85, {s: 0 for s in ALL}, noise=0.001)
-    q = by(fd.comparison_findings(context(calm), "classification"), "quiet")
+    q = by(cm.comparison_findings(context(calm), "classification"), "quiet")
     assert q.numbers["counts"]["equivalent"] == 4 and "4 practically equivalent" in q.text
     noisy = offsets(frame(("iris", "sine")), "iris", 0.85, {s: 0 for s in ALL}, noise=0.08)
-    q = by(fd.comparison_findings(context(noisy), "classification"), "quiet")
+    q = by(cm.comparison_findings(context(noisy), "classification"), "quiet")
     assert q.numbers["counts"]["inconclusive"] >= 1 and q.numbers["counts"]["equivalent"] < 4
     mixed = offsets(frame(("iris", "sine")), "iris", 0.85,
                     {"passive": 0, "sasla": 0.08, "entropy": 0, "ensemble": 0, "random": 0}, noise=0.001)
     ctx = context(mixed)
-    f = by(fd.comparison_findings(ctx, "classification"), "versus-passive", "iris")
+    f = by(cm.comparison_findings(ctx, "classification"), "versus-passive", "iris")
     assert f.numbers["equivalent"] == ["entropy", "ensemble", "random"]
     assert "practically equivalent to it" in f.text and "do not differ significantly" not in f.text
     cl.check_findings([f], ctx)
@@ -280,11 +289,11 @@ def test_no_significant_difference_is_split_into_equivalent_and_inconclusive():
 
 def test_best_mean_names_every_tie_over_all_strategies():
     fr = _versus(frame(("iris", "sine")))
-    f = by(fd.comparison_findings(context(fr), "classification"), "best-mean")
+    f = by(cm.comparison_findings(context(fr), "classification"), "best-mean")
     assert f.numbers["best"] == {"iris": ["sasla"]} and "SASLA on Iris" in f.text
     tied = offsets(frame(("iris", "sine")), "iris", 0.85, {"passive": 0.05, "sasla": 0.05, "entropy": 0,
                                                          "ensemble": 0, "random": 0}, noise=0.0)
-    f = by(fd.comparison_findings(context(tied), "classification"), "best-mean")
+    f = by(cm.comparison_findings(context(tied), "classification"), "best-mean")
     assert f.numbers["best"] == {"iris": ["passive", "sasla"]}
     assert "passive learning and SASLA (tied) on Iris" in f.text
 
@@ -301,7 +310,7 @@ def test_best_mean_ties_only_means_the_table_prints_alike():
         ctx = context(fr)
         mp, ms = ctx.stat("sine", "passive", "mse"), ctx.stat("sine", "sasla", "mse")
         assert (f"{mp:.3f}" == f"{ms:.3f}") == tied  # the case is what it claims to be
-        f = by(fd.comparison_findings(ctx, "regression"), "best-mean")
+        f = by(cm.comparison_findings(ctx, "regression"), "best-mean")
         assert f.numbers["best"]["sine"] == (["passive", "sasla"] if tied else ["sasla"])
         assert ("(tied)" in f.text) == tied
         cl.check_findings([f], ctx)
@@ -323,7 +332,7 @@ def test_stalled_runs_on_the_line_and_late_rises_are_told_apart():
     late = sine & (fr["trial"] == 0) & (fr["fold"] == 1) & (fr["epoch"] == fr["epoch"].max())
     fr.loc[late, "mse"] = 0.2  # a low run that rises at the very end
     ctx = context(fr)
-    f = by(fd.stall_findings(ctx), "stalled")
+    f = by(cm.stall_findings(ctx), "stalled")
     row = next(r for r in f.numbers["rows"] if r["strategy"] == "passive")
     assert (row["stalled"], row["on_line"], row["late"]) == (2, 1, 1)
     epochs = np.sort(fr.loc[sine, "epoch"].unique())
@@ -344,7 +353,7 @@ def test_schedule_nuance_regression_entropy_singled_out():
     assert ctx.test("fashion-mnist", "entropy", "accuracy")["significant"]
     assert not ctx.test("fashion-mnist", "random", "accuracy")["significant"]
     assert not ctx.test("fashion-mnist", "entropy", "accuracy", "random")["significant"]
-    text = fd.comparison_text(ctx, "classification")
+    text = cm.comparison_text(ctx, "classification")
     assert "entropy sampling is significantly worse than passive learning" in text
     assert ("Random sampling, which labels on the same schedule as entropy sampling, is also behind passive "
             "learning on Fashion-MNIST, though not significantly") in text
@@ -354,15 +363,15 @@ def test_schedule_nuance_regression_entropy_singled_out():
 def test_schedule_nuance_not_stated_when_random_keeps_up():
     ctx = context(schedule_frame(random_gap=0.0, random_noise=0.002))
     assert ctx.test("fashion-mnist", "entropy", "accuracy", "random")["significant"]
-    found = fd.comparison_findings(ctx, "classification")
+    found = cm.comparison_findings(ctx, "classification")
     assert by(found, "schedule") is None
-    assert "same schedule" not in fd.comparison_text(ctx, "classification")
+    assert "same schedule" not in cm.comparison_text(ctx, "classification")
 
 
 def test_versus_random_states_only_significant_directions():
     fr = frame(("iris", "sine"))
     fr = offsets(fr, "iris", 0.85, {"passive": 0, "sasla": 0, "entropy": 0, "ensemble": 0.06, "random": 0})
-    f = by(fd.random_findings(context(fr)), "versus-random")
+    f = by(cm.random_findings(context(fr)), "versus-random")
     rows = {r["strategy"]: r for r in f.numbers["rows"]}
     assert "iris" in rows["ensemble"]["better"]["problems"]
     assert "the committee is significantly better on Iris" in f.text or "better on every problem" in f.text
@@ -372,19 +381,19 @@ def test_versus_random_states_only_significant_directions():
 
 def test_divergence_counts_the_diverged_runs():
     calm = context(frame(("iris", "sine")))
-    assert by(fd.divergence_findings(calm), "divergence").text.startswith("None of the")
+    assert by(cm.divergence_findings(calm), "divergence").text.startswith("None of the")
     wild = context(frame(("iris", "sine"), diverge=[("sine", "sasla", 0, 1, 5)]))
-    f = by(fd.divergence_findings(wild), "divergence")
+    f = by(cm.divergence_findings(wild), "divergence")
     assert f.numbers["rows"] == [["sasla", "sine", 1, 9]] and "SASLA on Sine (1 of 9)" in f.text
 
 
 def test_significance_summary_counts_the_problems_present():
     fr = _versus(frame(("iris", "sine")))
     ctx = context(fr)
-    f = pr._significance(ctx, "conclusion")
+    f = cm.significance(ctx, "conclusion")
     assert f.text.startswith("On the two problems,") and "SASLA on Iris" in f.text
     calm = offsets(frame(("iris", "sine")), "iris", 0.85, {s: 0 for s in ALL})
-    f = pr._significance(context(calm), "abstract")
+    f = cm.significance(context(calm), "abstract")
     assert "no active strategy is significantly better" in f.text and "SASLA" not in f.text
 
 
@@ -407,7 +416,7 @@ def test_saved_regression_decided_from_cumulative_presentations():
     sizes[-1] = 60
     fr = _sasla_like(fr, "iris", sizes)
     ctx = context(fr)
-    f = by(fd.subset_findings(ctx), "presentations-saved")
+    f = by(slc.subset_findings(ctx), "presentations-saved")
     assert f.numbers["fewer"]["problems"] == ["iris", "sine"] and not f.numbers["same"]["problems"]
     assert "saved no presentations" not in f.text
     assert "Iris 32\\%" in f.text  # (29 x 18 + 60) / (30 x 60)
@@ -416,34 +425,34 @@ def test_saved_regression_decided_from_cumulative_presentations():
 def test_saved_nothing_when_presentations_are_the_same():
     fr = frame(("iris", "sine"))
     fr = _sasla_like(fr, "iris", np.r_[58, np.full(29, 60)])  # 2 of 1800 presentations fewer
-    f = by(fd.subset_findings(context(fr)), "presentations-saved")
+    f = by(slc.subset_findings(context(fr)), "presentations-saved")
     assert f.numbers["same"]["problems"] == ["iris"]
     assert "as many as passive learning, within 0.5\\%, on Iris, so it saved no presentations there" in f.text
 
 
 def test_subset_range_names_every_problem_when_equal():
     """With equal shares the sentence used to name the first problem only."""
-    f = by(fd.subset_findings(context(frame(("iris", "wine", "sine")))), "subset-range")
+    f = by(slc.subset_findings(context(frame(("iris", "wine", "sine")))), "subset-range")
     assert f.text == "At the last epoch SASLA trained on 32\\% of the pool on every problem."
     fr = _sasla_like(frame(("iris", "wine", "sine")), "wine", np.full(30, 30))
-    f = by(fd.subset_findings(context(fr)), "subset-range")
+    f = by(slc.subset_findings(context(fr)), "subset-range")
     assert f.numbers["low"] == ["iris", "sine"] and f.numbers["high"] == ["wine"]
     assert "between 32\\% (Iris and Sine) and 50\\% (Wine)" in f.text
 
 
 def test_labelled_share_and_budget():
     ctx = context(frame(("iris", "sine")))
-    f = by(fd.subset_findings(ctx), "labelled-share")
+    f = by(slc.subset_findings(ctx), "labelled-share")
     assert f.numbers["part"] == ["iris", "sine"] and "ended with 58\\%" in f.text
-    assert "stays below the whole pool on Iris (58\\% at the end)" in fd.budget_text(ctx)
+    assert "stays below the whole pool on Iris (58\\% at the end)" in slc.budget_text(ctx)
     fr = frame(("iris", "sine"))
     inc = fr["strategy"].isin(cl.INCREMENTAL) & (fr["epoch"] == fr["epoch"].max())
     fr.loc[inc, "labels_used"] = 60
     ctx = context(fr)
-    f = by(fd.subset_findings(ctx), "labelled-share")
+    f = by(slc.subset_findings(ctx), "labelled-share")
     assert f.numbers["whole"]["every"] == "all" and not f.numbers["part"]
     assert "labelled the whole pool on every problem" in f.text
-    assert "reaches the whole pool on every problem" in fd.budget_text(ctx)
+    assert "reaches the whole pool on every problem" in slc.budget_text(ctx)
 
 
 # --------------------------------------------------------------------------- convergence
@@ -463,7 +472,7 @@ def test_faster_regression_censored_runs_count():
     ctx = context(_conv_frame(strategy_converged=1))
     row = ctx.conv_row("iris", "sasla")
     assert row["n_converged"] == 1 and row["epochs_median"] < ctx.conv_row("iris", "passive")["epochs_median"]
-    f = by(fd.faster_findings(ctx), "faster")
+    f = by(cv.faster_findings(ctx), "faster")
     pair = next(r for r in f.numbers["pairs"] if (r["problem"], r["strategy"]) == ("iris", "sasla"))
     assert pair["verdict"] == "higher" and np.isinf(pair["median"])
     assert not any(g["strategy"] == "sasla" and "iris" in g["where"]["problems"] for g in f.numbers["faster"])
@@ -472,14 +481,14 @@ def test_faster_regression_censored_runs_count():
 
 def test_faster_when_most_runs_converge_sooner():
     ctx = context(_conv_frame(strategy_converged=8))
-    f = by(fd.faster_findings(ctx), "faster")
+    f = by(cv.faster_findings(ctx), "faster")
     assert any(g["strategy"] == "sasla" and "iris" in g["where"]["problems"] for g in f.numbers["faster"])
     assert "pairs that can be compared (SASLA on every problem)" in f.text  # Iris and Sine
 
 
 def test_faster_undecided_when_neither_converges_in_half():
     ctx = context(_conv_frame(strategy_converged=2, passive_converged=3))
-    f = by(fd.faster_findings(ctx), "faster")
+    f = by(cv.faster_findings(ctx), "faster")
     pair = next(r for r in f.numbers["pairs"] if (r["problem"], r["strategy"]) == ("iris", "sasla"))
     assert pair["verdict"] == "undecided" and "neither the strategy nor passive learning" in f.text
 
@@ -491,7 +500,7 @@ def test_presentations_regression_within_tolerance_is_as_many():
         set_curve(fr, "iris", "sasla", r, np.r_[np.full(9, 0.3), np.full(21, 0.9)] if r < 8 else np.full(30, 0.5))
     fr = _sasla_like(fr, "iris", np.r_[58, np.full(29, 60)])
     ctx = context(fr)
-    f = by(fd.presentation_findings(ctx), "presentations-to-target")
+    f = by(cv.presentation_findings(ctx), "presentations-to-target")
     pair = next(r for r in f.numbers["pairs"] if (r["problem"], r["strategy"]) == ("iris", "sasla"))
     assert pair["median"] == pair["passive"] - 2 and pair["verdict"] == "same"
     assert "comparable pairs (SASLA on Sine), as many in one (SASLA on Iris)" in f.text
@@ -499,27 +508,27 @@ def test_presentations_regression_within_tolerance_is_as_many():
 
 
 def test_presentations_fewer_when_the_subset_is_smaller():
-    f = by(fd.presentation_findings(context(_conv_frame(strategy_converged=8))), "presentations-to-target")
+    f = by(cv.presentation_findings(context(_conv_frame(strategy_converged=8))), "presentations-to-target")
     assert {"strategy": "sasla", "where": {"problems": ["iris", "sine"], "every": "all"}} in f.numbers["fewer"]
     assert "comparable pairs (SASLA on every problem" in f.text
 
 
 def test_convergence_rate_says_where_a_strategy_ran():
-    f = by(fd.rate_findings(context(frame(("iris", "sine")))), "convergence-rate")
+    f = by(cv.rate_findings(context(frame(("iris", "sine")))), "convergence-rate")
     assert "for entropy sampling (Iris only)" in f.text and "for SASLA (" not in f.text
-    f = by(fd.rate_findings(context(frame(("iris", "wine")))), "convergence-rate")
+    f = by(cv.rate_findings(context(frame(("iris", "wine")))), "convergence-rate")
     assert "for entropy sampling (" not in f.text
 
 
 def test_labels_range_only_over_converged_runs():
     ctx = context(frame(("iris", "sine")))
-    f = by(fd.labels_range(ctx), "labels-range")
+    f = by(cv.labels_range(ctx), "labels-range")
     assert f is not None and "Where the incremental strategies converged" in f.text
     fr = frame(("iris", "sine"))
     inc = fr["strategy"].isin(cl.INCREMENTAL)
     fr.loc[inc & (fr["dataset"] == "iris"), "accuracy"] = 0.1
     fr.loc[inc & (fr["dataset"] == "sine"), "mse"] = 5.0
-    assert fd.labels_range(context(fr)) == []
+    assert cv.labels_range(context(fr)) == []
 
 
 # --------------------------------------------------------------------------- across problems
@@ -537,30 +546,30 @@ def test_across_power_regression_same_statistic():
     """Two identically ranked problems read "rejects equal ranks (p < 0.001)" (Iman-Davenport) beside
     "the smallest attainable p would be 0.092" (chi-square): both now come from chi^2_F."""
     ctx = context(_ranked(("iris", "wine", "sine")))
-    a = by(fd.across_findings(ctx), "across", "classification")
+    a = by(rk.across_findings(ctx), "across", "classification")
     assert ctx.across["classification"]["friedman"].p_f < 0.001  # the Iman-Davenport p
     assert a.numbers["p"] == pytest.approx(a.numbers["min_p"]) == pytest.approx(0.0916, abs=1e-4)
     assert not a.numbers["reject"] and "does not reject equal ranks" in a.text
     assert "$p=0.092$" in a.text
-    power = by(fd.power_findings(ctx, "paragraph"), "across-power")
+    power = by(rk.power_findings(ctx, "paragraph"), "across-power")
     assert "$p=0.092$ for the five classification strategies" in power.text
     assert "No across-problem test is possible for function approximation" in power.text
 
 
 def test_across_rejects_when_three_problems_agree():
     ctx = context(_ranked(("iris", "wine", "fashion-mnist")))
-    a = by(fd.across_findings(ctx), "across", "classification")
+    a = by(rk.across_findings(ctx), "across", "classification")
     assert a.numbers["reject"] and a.numbers["p"] == pytest.approx(0.0174, abs=1e-4)
     assert "the Friedman test rejects equal ranks" in a.text
     ctx = context(_ranked(("iris", "wine", "fashion-mnist"), same=False))
-    a = by(fd.across_findings(ctx), "across", "classification")
+    a = by(rk.across_findings(ctx), "across", "classification")
     assert not a.numbers["reject"]
 
 
 def test_across_power_absent_without_two_problems():
     ctx = context(frame(("iris", "sine")))
-    assert fd.across_findings(ctx) == [] and fd.power_findings(ctx, "closing") == []
-    assert by(fd.power_findings(ctx, "paragraph"), "across-power").text.startswith("No across-problem test")
+    assert rk.across_findings(ctx) == [] and rk.power_findings(ctx, "closing") == []
+    assert by(rk.power_findings(ctx, "paragraph"), "across-power").text.startswith("No across-problem test")
 
 
 # --------------------------------------------------------------------------- references and the draft
@@ -570,10 +579,10 @@ FM_REFS = {"fashion-mnist": [{"metric": "accuracy", "value": 0.90, "label": "MLP
 
 def test_sanity_relation_follows_the_numbers():
     fr = offsets(frame(("fashion-mnist", "sine")), "fashion-mnist", 0.92, {s: 0 for s in ALL})
-    f = by(fd.sanity_findings(context(fr, FM_REFS)), "sanity")
+    f = by(san.sanity_findings(context(fr, FM_REFS)), "sanity")
     assert f.numbers["clauses"][0]["relation"] == "above" and "points above that of the benchmark MLP" in f.text
     fr = offsets(frame(("fashion-mnist", "sine")), "fashion-mnist", 0.85, {s: 0 for s in ALL})
-    f = by(fd.sanity_findings(context(fr, FM_REFS)), "sanity")
+    f = by(san.sanity_findings(context(fr, FM_REFS)), "sanity")
     assert f.numbers["clauses"][0]["relation"] == "below" and "above" not in f.text
 
 
@@ -584,7 +593,7 @@ def test_draft_benchmark_regression_per_value():
     fr = offsets(frame(("fashion-mnist", "sine")), "fashion-mnist", 0.90,
                  {"passive": 0, "sasla": 0.05, "entropy": 0, "ensemble": 0, "random": 0})
     ctx = context(fr, refs)
-    f = by(pr._draft_benchmark(ctx), "draft-benchmark")
+    f = by(rpd.draft_benchmark(ctx), "draft-benchmark")
     assert f.numbers["above"] == ["sasla"] and f.numbers["not_above"] == ["passive"]
     assert f.numbers["reached"] == ["sasla"] and f.numbers["unreached"] == []
     assert "do not exceed" not in f.text and "do not support" not in f.text
@@ -595,24 +604,24 @@ def test_draft_benchmark_regression_per_value():
 def test_draft_benchmark_unsupported_when_ours_stay_below():
     refs = {**FM_REFS, "draft": {"accuracy": {"fashion-mnist": {"passive": 0.975, "sasla": 0.992}}}}
     fr = offsets(frame(("fashion-mnist", "sine")), "fashion-mnist", 0.88, {s: 0 for s in ALL})
-    f = by(pr._draft_benchmark(context(fr, refs)), "draft-benchmark")
+    f = by(rpd.draft_benchmark(context(fr, refs)), "draft-benchmark")
     assert f.numbers["unreached"] == ["passive", "sasla"] and "so our measurements do not support them" in f.text
     refs = {**FM_REFS, "draft": {"accuracy": {"fashion-mnist": {"passive": 0.85, "sasla": 0.86}}}}
-    f = by(pr._draft_benchmark(context(fr, refs)), "draft-benchmark")
+    f = by(rpd.draft_benchmark(context(fr, refs)), "draft-benchmark")
     assert f.text.endswith("none of the draft's values (85.0\\% and 86.0\\%) exceeds it.")
 
 
 def test_draft_passive_direction():
     refs = {"draft": {"accuracy": {"fashion-mnist": {"passive": 0.975, "sasla": 0.992}}}}
     fr = offsets(frame(("fashion-mnist", "sine")), "fashion-mnist", 0.90, {s: 0 for s in ALL})
-    f = by(pr._draft_passive(context(fr, refs), "draft"), "draft-passive")
+    f = by(rpd.draft_passive(context(fr, refs), "draft"), "draft-passive")
     assert f.numbers["below_draft"] and "points below the draft's 97.5\\%" in f.text
     fr = offsets(frame(("fashion-mnist", "sine")), "fashion-mnist", 0.98, {s: 0 for s in ALL}, noise=0)
     ctx = context(fr, refs)
-    f = by(pr._draft_passive(ctx, "draft"), "draft-passive")
+    f = by(rpd.draft_passive(ctx, "draft"), "draft-passive")
     assert not f.numbers["below_draft"] and f.numbers["below_top"]
     assert "at least the draft's 97.5\\% for passive learning" in f.text
-    assert "below the 99.2\\%" in by(pr._draft_passive(ctx, "abstract"), "draft-passive").text
+    assert "below the 99.2\\%" in by(rpd.draft_passive(ctx, "abstract"), "draft-passive").text
 
 
 def test_draft_best_regression_over_all_strategies():
@@ -621,13 +630,13 @@ def test_draft_best_regression_over_all_strategies():
     refs = {"draft": {"accuracy": {"iris": {"sasla": 0.985, "entropy": 0.97, "ensemble": 0.978}}}}
     fr = offsets(frame(("iris", "sine")), "iris", 0.85,
                  {"passive": 0.06, "sasla": 0.03, "entropy": 0, "ensemble": 0, "random": 0})
-    f = by(pr._draft_best(context(fr, refs)), "draft-best")
+    f = by(rpd.draft_best(context(fr, refs)), "draft-best")
     assert f.numbers["rows"][0]["ours"] == ["passive"] and f.numbers["agree"] == []
     assert f.text.startswith("The draft's best strategy on Iris is not the best of all the strategies we ran")
     assert "passive learning has the highest mean accuracy of our runs" in f.text
     fr = offsets(frame(("iris", "sine")), "iris", 0.85,
                  {"passive": 0.0, "sasla": 0.06, "entropy": 0, "ensemble": 0, "random": 0})
-    f = by(pr._draft_best(context(fr, refs)), "draft-best")
+    f = by(rpd.draft_best(context(fr, refs)), "draft-best")
     assert f.numbers["agree"] == ["iris"] and "(on " not in f.text
 
 
@@ -652,14 +661,14 @@ def _grid_ctx(edge: bool, diverged: bool, draft_same: bool):
 
 def test_grid_findings():
     ctx = _grid_ctx(edge=True, diverged=True, draft_same=True)
-    found = pr._grid_edges(ctx) + pr._grid_diverged(ctx) + pr._grid_draft(ctx)
+    found = gr.grid_edges(ctx) + gr.grid_diverged(ctx) + gr.grid_draft(ctx)
     assert "at an edge of the grid for the hidden size on Iris" in by(found, "grid-edge").text
     assert by(found, "grid-diverged").numbers["rows"] == [["iris", 1, 16]]
     assert "grid winner for Iris (Table~II of the draft) is reproduced exactly" in by(found, "grid-draft").text
     cl.check_findings(found, ctx)
     ctx = _grid_ctx(edge=False, diverged=False, draft_same=False)
-    assert pr._grid_edges(ctx) == [] and pr._grid_diverged(ctx) == []
-    assert "is not reproduced exactly" in by(pr._grid_draft(ctx), "grid-draft").text
+    assert gr.grid_edges(ctx) == [] and gr.grid_diverged(ctx) == []
+    assert "is not reproduced exactly" in by(gr.grid_draft(ctx), "grid-draft").text
 
 
 def test_overhead_ratio_needs_passive_and_wall_clock():
@@ -667,22 +676,22 @@ def test_overhead_ratio_needs_passive_and_wall_clock():
     for s, k in (("passive", 1.0), ("ensemble", 3.0)):
         sel = fr["strategy"] == s
         fr.loc[sel, "wall_s"] = k * fr.loc[sel, "epoch"] * 0.01
-    f = by(pr._overhead_findings(context(fr)), "overhead")
+    f = by(slc.overhead_findings(context(fr)), "overhead")
     assert f.numbers["ratios"]["ensemble"] == pytest.approx(3.0)
     cl.check_findings([f], context(fr))
-    assert pr._overhead_findings(context(frame(("iris", "sine")).drop(columns="wall_s"))) == []
+    assert slc.overhead_findings(context(frame(("iris", "sine")).drop(columns="wall_s"))) == []
 
 
 def test_selection_overhead_names_the_strategy_scoring_most():
     """The Discussion said the uncertainty strategies' selection step scores many more patterns than it
     adds, while SASLA scores the most: the generated sentence names the most from the ``scored`` column."""
     ctx = context(frame(("iris", "sine")))
-    f = by(pr._selection_findings(ctx), "selection-overhead")
+    f = by(slc.selection_findings(ctx), "selection-overhead")
     assert f.numbers["most"] == {"iris": ["sasla"], "sine": ["sasla"]}
     assert f.text.startswith("Per run, the selection step scores the most patterns for SASLA on every problem.")
     fr = frame(("iris", "sine"))
     fr.loc[fr["strategy"] == "sasla", "scored"] = 0
-    f = by(pr._selection_findings(context(fr)), "selection-overhead")
+    f = by(slc.selection_findings(context(fr)), "selection-overhead")
     assert all("sasla" not in v for v in f.numbers["most"].values()) and "for SASLA" not in f.text
 
 
@@ -695,7 +704,7 @@ def test_the_paper_says_which_problems_successive_halving_searched():
 
     quick = load_profile("quick")
     ctx = context(frame(("iris", "sine")), profile=quick.to_dict())
-    text = pr._grid_text(ctx)
+    text = gr.grid_text(ctx)
     halved = [p for p in quick.problems if quick.problem(p).grid_search == "halving"]
     assert sorted(halved) == ["california-housing", "fashion-mnist"]
     s = quick.problem("california-housing")
@@ -711,4 +720,34 @@ def test_the_paper_says_which_problems_successive_halving_searched():
     assert "searched by successive halving" in table
     full = load_profile("full")
     ctx = context(frame(("iris", "sine")), profile=full.to_dict())
-    assert "halving" not in pr._grid_text(ctx) and "halving" not in tb.profile_table(ctx)
+    assert "halving" not in gr.grid_text(ctx) and "halving" not in tb.profile_table(ctx)
+
+
+# --------------------------------------------------------------------------- the registry
+def test_every_kind_is_declared_once_in_its_sections_module_with_its_three_parts():
+    import importlib
+
+    kinds = cl.kinds()
+    assert len({k.name for k in kinds}) == len(kinds)
+    assert {k.section for k in kinds} == set(cl.SECTIONS)
+    for k in kinds:
+        assert k.decide and k.render and k.verify and k.recomputes, k.name
+        module = importlib.import_module(k.section)
+        assert [v for v in vars(module).values() if v is k], (k.name, k.section)  # declared there
+        for part in (k.decide, k.render, k.verify):
+            assert getattr(part, "__module__", k.section) == k.section, (k.name, part)
+
+
+def test_a_second_declaration_of_a_kind_in_another_section_fails():
+    with pytest.raises(ValueError, match="declared twice"):
+        cl.Kind("versus-passive", "alnn.report.elsewhere", "nothing")
+
+
+def test_no_module_dispatches_on_kind_names():
+    """Templates and checks are the kinds' own; no if/elif chain over kind names remains."""
+    import re
+    from pathlib import Path
+
+    for path in sorted((Path(cl.__file__).parent).glob("*.py")):
+        src = path.read_text()
+        assert not re.search(r"^\s*(if|elif) [\w.]*kind == ", src, re.M), path.name

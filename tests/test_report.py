@@ -19,9 +19,9 @@ from alnn import report as rp
 from alnn.config import load_profile
 from alnn.report import context as cx
 from alnn.report import figures as rf
-from alnn.report import findings as fd
+from alnn.report import comparisons as cm
+from alnn.report import reproduction as rpd
 from alnn.report import format as fmt
-from alnn.report import prose as pr
 from alnn.report import queries as rq
 from alnn.report import tables as tb
 from alnn.report.constants import DATASET_FACTS
@@ -160,14 +160,14 @@ def test_comparison_marks_best_and_significance():
 def test_findings_follow_the_numbers():
     frame = _tiny_frame()
     ctx = cx.build_context(grids={}, winners={}, trials=frame, profile={}, data=None, references={})
-    text = fd._problem_comparison(ctx, "iris")
+    text = cm.problem_comparison(ctx, "iris")
     assert "SASLA is significantly better than passive learning" in text
-    wine = fd._problem_comparison(ctx, "wine")
+    wine = cm.problem_comparison(ctx, "wine")
     assert "no strategy is significantly better or worse than passive learning" in wine
     assert "practically equivalent to it" in wine or "inconclusive" in wine
     flipped = frame.assign(strategy=frame["strategy"].map({"passive": "sasla", "sasla": "passive"}))
     ctx2 = cx.build_context(grids={}, winners={}, trials=flipped, profile={}, data=None, references={})
-    assert "SASLA is significantly worse" in fd._problem_comparison(ctx2, "iris")
+    assert "SASLA is significantly worse" in cm.problem_comparison(ctx2, "iris")
 
 
 def test_pools_recover_dataset_size():
@@ -179,7 +179,7 @@ def test_pools_recover_dataset_size():
 def test_draft_claims_sentence_direction():
     frame = an.synthetic_frame(("fashion-mnist",), trials=2, folds=3, epochs=20, pool=60)
     ctx = cx.build_context(grids={}, winners={}, trials=frame, profile={}, data=None, references=None)
-    text = pr._draft_text(ctx)
+    text = rpd.draft_text(ctx)
     ours = ctx.stat("fashion-mnist", "passive", "accuracy")
     assert ours < 0.975 and "points below the draft's 97.5\\%" in text
     assert "beyond what this model class is known to reach" in text
@@ -333,11 +333,11 @@ def test_diverged_trial_runs_are_counted_in_the_text():
 
     calm = synthetic_frame(("iris", "sine"), trials=2, folds=3, epochs=20)
     ctx = cx.build_context(grids={}, winners={}, trials=calm, profile={}, data=None, references={})
-    assert fd.divergence_text(ctx).startswith("None of the")
+    assert cm.divergence_text(ctx).startswith("None of the")
     wild = synthetic_frame(("iris", "sine"), trials=2, folds=3, epochs=20,
                            diverge=[("sine", "sasla", 0, 1, 5), ("sine", "sasla", 1, 2, 9)])
     ctx = cx.build_context(grids={}, winners={}, trials=wild, profile={}, data=None, references={})
-    text = fd.divergence_text(ctx)
+    text = cm.divergence_text(ctx)
     assert "SASLA on Sine" in text and "(2 of 6)" in text, text
 
 

@@ -74,7 +74,7 @@ def test_target_finding_never_crowns_a_strategy_that_rarely_reaches_the_target(s
 
 
 def test_across_finding_follows_the_friedman_decision(strong):
-    f = _by(rb.findings(strong), "across", "classification")
+    f = _by(rb.findings(strong), "budget-across", "classification")
     a = strong.across["classification"]
     assert f.numbers["reject"] == (a["friedman"].p_chi2 <= 0.05)  # the chi-square p, as the main text
     assert f.numbers["p"] >= f.numbers["floor"]
@@ -85,7 +85,7 @@ def test_across_finding_follows_the_friedman_decision(strong):
     ("aubc", ("iris", "entropy"), {"verdict": "none"}),
     ("aubc", ("iris", "ensemble"), {"verdict": "better"}),
     ("budgets", ("iris", "entropy"), {"better": 0}),
-    ("across", ("classification",), {"reject": None}),
+    ("budget-across", ("classification",), {"reject": None}),
     ("target", ("iris",), {"fewest": ["random"]}),
 ])
 def test_every_check_trips_on_a_contradicted_claim(strong, kind, subjects, tamper):
@@ -239,3 +239,63 @@ def test_a_query_strategy_whose_curve_falls_is_stated_and_checked():
         rb.check_findings([dataclasses.replace(q, numbers={**q.numbers, "cells": []})], res)
     calm = _by(rb.findings(rb.budget_results(_frame(entropy=1.0, ensemble=1.0, sensitivity=1.0))), "query-drops")
     assert calm.numbers["cells"] == [] and calm.text.startswith("No query strategy")
+
+
+# --------------------------------------------------------------------------- every kind of the registry
+@pytest.fixture(scope="module")
+def every():
+    """Budget results on which every kind of the budget section occurs: entropy better and sensitivity
+    worse than random, a dip in random sampling's Wine curve, and the draft protocol's passive values."""
+    res = rb.budget_results(_dip(_frame(entropy=3.0, ensemble=1.0, sensitivity=0.3), "wine", 4, 0.2))
+    res = dataclasses.replace(res, trials_passive={p: float(res.reference.loc[res.reference["dataset"] == p,
+                                                                               "mean"].iloc[0]) * 1.01
+                                                   for p in res.problems})
+    return res, rb.findings(res)
+
+
+def _flip(key):
+    return lambda n: n.update({key: not n[key]})
+
+
+BUDGET_TAMPER = {
+    "aubc": lambda n: n.update(verdict="none" if n["verdict"] != "none" else "better"),
+    "budgets": lambda n: n.update(better=n["better"] + 1),
+    "budget-across": lambda n: n.update(reject=not n["reject"]) if n["tested"] else n.update(note="tested"),
+    "target": lambda n: n.update(median={s: m + 5 for s, m in n["median"].items()}),
+    "plateau": lambda n: n.update(ceiling=n["ceiling"] * 0.5),
+    "drops": lambda n: n.update(cells=n["cells"][1:]),
+    "drops-summary": lambda n: n.update(problems=[]),
+    "query-drops": lambda n: n.update(cells=n["cells"] + [["iris", "entropy", 10, 12]]),
+    "diverged": lambda n: n.update(per_problem={p: k + 1 for p, k in n["per_problem"].items()}),
+    "families": lambda n: n.update(better=n["worse"], worse=n["better"]) if n["better"] or n["worse"]
+    else n.update(better=[list(n["cells"][0])]),
+    "aubc-by-strategy": lambda n: n.update(better=n["worse"], worse=n["better"]) if n["better"] or n["worse"]
+    else n.update(better=[[n["none"][0], 0.01]], none=n["none"][1:]),
+    "budgets-by-strategy": lambda n: n.update(cells=[{**c, "worse": c["worse"] + 1} for c in n["cells"]]),
+    "targets": lambda n: n.update(rows=[{**r, "fewest": ["sensitivity"]} for r in n["rows"]]),
+    "plateaus": lambda n: n.update(rows=[{**r, "ceiling": r["ceiling"] * 0.5} for r in n["rows"]]),
+    "aubc-summary": lambda n: n.update(better=n["worse"], worse=n["better"]),
+}
+
+
+def test_every_budget_kind_occurs_and_has_a_tamper_case(every):
+    from alnn.report import claims as cl
+
+    declared = {k.name for k in cl.kinds("alnn.report.budget")}
+    assert {f.kind for f in every[1]} == declared == set(BUDGET_TAMPER)
+
+
+@pytest.mark.parametrize("kind", sorted(BUDGET_TAMPER))
+def test_every_budget_check_trips_on_tampered_numbers_and_on_tampered_text(every, kind):
+    from alnn.report import claims as cl
+
+    res, found = every
+    fs = [f for f in found if f.kind == kind]
+    for f in fs:
+        numbers = {k: (v.copy() if hasattr(v, "copy") else v) for k, v in f.numbers.items()}
+        BUDGET_TAMPER[kind](numbers)
+        bad = cl.make(kind, f.subjects, numbers)  # the text rendered from the tampered numbers
+        with pytest.raises(rb.FindingError, match=kind):
+            rb.check_findings([bad], res)
+        with pytest.raises(rb.FindingError, match=kind):
+            rb.check_findings([dataclasses.replace(f, text=f.text.replace(".", ",", 1) + " ")], res)

@@ -67,6 +67,7 @@ def parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sub.add_parser("strategies", help="list the strategies (--protocol, --task, --role, --describe)",
                    add_help=False)
+    sub.add_parser("kinds", help="list the paper's finding kinds by section, with what each check recomputes")
     p = sub.add_parser("config", help="validate a profile; write the stage config files that changed")
     _add_common(p, problems=False)
     p.add_argument("--show", action="store_true", help="print the resolved profile as JSON instead")
@@ -166,6 +167,13 @@ def main(argv: list[str] | None = None) -> int:
 
         return strategies(argv[1:])
     args = parser().parse_args(argv)
+    if args.command == "kinds":
+        from alnn.report.claims import kinds
+
+        for k in kinds():
+            check = "consistency check" if k.consistency else "recomputes"
+            print(f"{k.section.rpartition('.')[2]:<12} {k.name:<24} {check}: {k.recomputes}")
+        return 0
     try:
         return _main(args)
     except (C.ConfigError, FileNotFoundError) as exc:

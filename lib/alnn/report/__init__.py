@@ -43,8 +43,13 @@ does the same from the command line.
 
 This package exports its entry points only; the writers are its modules:
 ``constants`` and ``format`` at the bottom, ``queries`` (the table queries the
-writers share) on them, then ``context``, ``tables``, ``claims``, ``findings``,
-``prose``, ``figures``, ``budget``, ``ablation``, ``generate`` and ``latex``. No
+writers share) on them, then ``context``, ``tables``, ``claims`` (the registry of
+finding kinds), one module per section of the paper that states findings
+(``grid``, ``sanity``, ``comparisons``, ``selection``, ``convergence``,
+``ranks``, ``reproduction``, ``budget``, ``ablation``), ``prose`` (which
+assembles the draft protocol's sentences), ``figures``, ``generate``, ``lint``
+(the build's checks of the text: repeated sentences, the abstract's length)
+and ``latex``. No
 module imports one that imports it back, and none uses another's private names
 (tests/test_imports.py).
 """

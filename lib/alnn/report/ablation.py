@@ -14,28 +14,11 @@ point, 5% of the baseline's MSE or AUBC of MSE), whose verdict
 (`alnn.stats.equivalence`) is what the sentences say: practically equivalent,
 different (better or worse), or inconclusive.
 
-Finding kinds (each with a check that recomputes it from the frames by its
-own path, the posterior from the paired differences directly):
-
-``control``
-    one problem x protocol: the committee against its one-network baseline
-    (passive in the draft's protocol, random in the budget protocol) and
-    against the same baseline with three voting networks;
-``control-summary``
-    over all of them: where the committee was significantly better than the
-    one-network baseline, and where that survives the three-member control;
-``sasla``
-    one problem: how many SASLA settings use fewer multiply-adds than passive
-    learning and stay practically equivalent to it, and the cheapest of them;
-``probability``
-    one problem x protocol x strategy: the normalised class distribution
-    against the softmax (entropy, committee);
-``probability-summary``
-    over all of them, for entropy: on how many cells the verdict is
-    "different";
-``budget-ablation``
-    one factor (start, round_epochs, schedule): the verdicts of its AUBC
-    against the default setting, counted over problems x strategies.
+Every sentence that compares or counts is the text of a finding whose kind is declared in this
+module (:class:`~alnn.report.claims.Kind`), each with a check that recomputes it from the
+per-run values by its own path (the posterior from the paired differences directly).
+``sasla`` states a setting that never set a pattern aside as what it is: its runs are passive
+learning's own, so its equivalence to it is no finding.
 """
 
 from __future__ import annotations
@@ -44,7 +27,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from alnn import analysis as an
@@ -52,8 +34,9 @@ from alnn import stats as st
 from alnn.datasets import NAMES as PROBLEMS
 from alnn.config import BUDGET_ABLATION_SUFFIXES
 from alnn.datasets import TASKS
-from alnn.report.claims import Finding, FindingError
-from alnn.report.constants import ALPHA, PROBLEM_LABELS, STRATEGY_LABELS, STRATEGY_PROSE
+from alnn.report.claims import Finding, Kind, close, decide, make, need, said
+from alnn.report.claims import check_findings as check_all
+from alnn.report.constants import ALPHA, PROBLEM_LABELS, STRATEGY_PROSE
 from alnn.report.format import Values, finite as _finite, capital, count, gnum, join, num, pct
 from alnn.report.tables import VERDICT_MARKS
 
@@ -241,6 +224,21 @@ def _sasla_rows(rt: pd.DataFrame, res: pd.DataFrame, p: str) -> pd.DataFrame:
 
 
 # =========================================================================== findings
+CONTROL = Kind("control", __name__, "both verdicts recomputed by the posterior from the paired per-run values")
+CONTROL_SUMMARY = Kind("control-summary", __name__, "the significance of each cell from the comparison rows "
+                       "(Holm)", consistency=True)
+SASLA = Kind("sasla", __name__, "the settings, their multiply-adds against passive learning's and their "
+             "verdicts recomputed from the per-run values; identical runs from the per-run presentations")
+SASLA_SUMMARY = Kind("sasla-summary", __name__, "as sasla, over every problem")
+PROBABILITY = Kind("probability", __name__, "the verdict recomputed by the posterior from the paired per-run values")
+PROBABILITY_SUMMARY = Kind("probability-summary", __name__, "each cell's verdict recomputed by the posterior from "
+                           "the paired per-run values")
+BUDGET_ABLATION = Kind("budget-ablation", __name__, "every variant's verdict against its default recomputed by the "
+                       "posterior from the paired per-run AUBC")
+VERDICT_CHANGE = Kind("verdict-change", __name__, "both verdicts against random sampling (default and variant) "
+                      "recomputed by the posterior from the paired per-run AUBC")
+
+
 def _verdict_of(t) -> str:
     return "n/a" if t is None else str(t["equivalence"])
 
@@ -261,82 +259,7 @@ def _raw(res: AblationResults, p: str, protocol: str, s: str, b: str):
             "metric": str(t["metric"]), "p_holm": float(t["p_holm"])}
 
 
-def _findings_raw(res: AblationResults) -> list[Finding]:
-    out = []
-    for p in res.problems:
-        for protocol, (one, three) in CONTROLS.items():
-            a, b = _raw(res, p, protocol, "ensemble", one), _raw(res, p, protocol, "ensemble", three)
-            if a is not None and b is not None:
-                out.append(Finding("control", (p, protocol), {"single": a, "members": b}, ""))
-    cells = [f for f in out if f.kind == "control"]
-    if cells:
-        adv = [f.subjects for f in cells if f.numbers["single"]["sig"] == "better"]
-        kept = [f.subjects for f in cells if f.numbers["single"]["sig"] == "better"
-                and f.numbers["members"]["sig"] == "better"]
-        beats_control = [f.subjects for f in cells if f.numbers["members"]["sig"] == "better"]
-        out.append(Finding("control-summary", (), {"cells": [f.subjects for f in cells], "advantage": adv,
-                                                   "kept": kept, "beats_control": beats_control}, ""))
-    for p in res.problems:
-        sub = res.sasla[res.sasla["dataset"] == p] if len(res.sasla) else pd.DataFrame()
-        if sub.empty:
-            continue
-        ok = sub[(sub["macs_share"] < 1) & (sub["equivalence"] == "equivalent")]
-        cheapest = ok.sort_values(["macs_share", "beta", "tau"]).iloc[0] if len(ok) else None
-        worse = int((sub["equivalence"] == "worse").sum())
-        out.append(Finding("sasla", (p,), {
-            "settings": int(len(sub)), "cheaper": int((sub["macs_share"] < 1).sum()), "saving": int(len(ok)),
-            "worse": worse, "equivalent": int((sub["equivalence"] == "equivalent").sum()),
-            "cheapest": None if cheapest is None else {
-                "beta": float(cheapest["beta"]), "tau": int(cheapest["tau"]), "norm": str(cheapest["norm"]),
-                "macs_share": float(cheapest["macs_share"]),
-                "presentations_share": float(cheapest["presentations_share"])}}, ""))
-    for p in res.problems:
-        for protocol in ("trials", "budget"):
-            for s in ("entropy", "ensemble"):
-                r = _raw(res, p, protocol, f"{s}-normalised", s)
-                if r is not None:
-                    out.append(Finding("probability", (p, protocol, s), r, ""))
-    prob = [f for f in out if f.kind == "probability" and f.subjects[2] == "entropy"]
-    if prob:
-        out.append(Finding("probability-summary", ("entropy",), {
-            "cells": [f.subjects[:2] for f in prob],
-            "different": [f.subjects[:2] for f in prob if f.numbers["verdict"] in ("better", "worse")],
-            "equivalent": [f.subjects[:2] for f in prob if f.numbers["verdict"] == "equivalent"]}, ""))
-    t = res.tests
-    for subjects, suffix in _ablation_groups():
-        rows = t[(t["protocol"] == "budget") & t["strategy"].map(lambda x: x.rpartition("-")[2] in suffix)
-                 & (t["baseline"] == t["strategy"].map(lambda x: x.rpartition("-")[0]))]
-        if rows.empty:
-            continue
-        counts = {v: int((rows["equivalence"] == v).sum()) for v in ("equivalent", "better", "worse", "inconclusive")}
-        out.append(Finding("budget-ablation", subjects, {"counts": counts, "cells": int(len(rows))}, ""))
-    for suffix in _VERDICT_SUFFIXES:
-        cells, changed = [], []
-        for p in res.problems:
-            for s in an.STRATEGY_ORDER:
-                variant = res.test(p, "budget", f"{s}-{suffix}", f"random-{suffix}")
-                default = res.test(p, "budget", s, "random")
-                if variant is None or default is None or s == "random":
-                    continue
-                cells.append((p, s, str(default["equivalence"]), str(variant["equivalence"])))
-                if str(default["equivalence"]) != str(variant["equivalence"]):
-                    changed.append((p, s))
-        if cells:
-            out.append(Finding("verdict-change", (suffix,), {"cells": cells, "changed": changed}, ""))
-    return out
-
-
-def _ablation_groups():
-    """(subjects, suffixes) of the budget-ablation findings: one per factor, the rules of a round one each."""
-    for factor, suffixes in BUDGET_FACTORS.items():
-        if factor == "round_training":
-            for sx in suffixes:
-                yield (factor, sx), (sx,)
-        else:
-            yield (factor,), suffixes
-
-
-def _fmt_diff(metric: str, d: float, budget: bool = False) -> str:
+def _fmt_diff(metric: str, d: float) -> str:
     return f"{num(100 * d, 1)} points" if metric == "accuracy" else num(d, sig=2)
 
 
@@ -344,101 +267,12 @@ def _cell_names(cells) -> str:
     return join([f"{PROBLEM_LABELS[p]} ({'budget' if pr == 'budget' else 'draft'})" for p, pr in cells])
 
 
+def _are(n: int, what: str) -> str:
+    """``none is practically worse`` / ``one is ...`` / ``3 are ...``."""
+    return f"none is {what}" if n == 0 else f"{count(n)} {'is' if n == 1 else 'are'} {what}"
+
+
 _VERDICT = st.VERDICT_WORDS
-
-
-def _render(f: Finding) -> Finding:
-    n = f.numbers
-    if f.kind == "control":
-        p, protocol = f.subjects
-        one, three = CONTROLS[protocol]
-        what = "final" if protocol == "trials" else "AUBC of the"
-        crit = "accuracy" if TASKS[p] == "classification" else "MSE"
-        s1, s3 = n["single"], n["members"]
-        text = (f"On {PROBLEM_LABELS[p]} ({PROTOCOL_PROSE[protocol]}, {what} {crit}), the committee against "
-                f"{STRATEGY_PROSE[one]} is {_VERDICT[s1['verdict']]} at a difference of "
-                f"{_fmt_diff(s1['metric'], s1['diff'], False)}"
-                f"{' (significant)' if s1['sig'] != 'none' else ''}; against three voting networks of "
-                f"{STRATEGY_PROSE[one]} it is {_VERDICT[s3['verdict']]} at a difference of "
-                f"{_fmt_diff(s3['metric'], s3['diff'], False)}{' (significant)' if s3['sig'] != 'none' else ''}.")
-    elif f.kind == "control-summary":
-        total = len(n["cells"])
-        if not n["advantage"]:
-            text = (f"In none of the {count(total)} comparisons (problems $\\times$ protocols) is the committee "
-                    f"significantly better than its one-network baseline, so the three-member controls have no "
-                    f"advantage to explain away")
-            text += (f"; it is significantly better than the three-member control on {_cell_names(n['beats_control'])}."
-                     if n["beats_control"] else ".")
-        else:
-            text = (f"The committee is significantly better than its one-network baseline on "
-                    f"{_cell_names(n['advantage'])}; ")
-            if n["kept"] == n["advantage"]:
-                text += "the advantage survives the three-member control on every one of them."
-            elif n["kept"]:
-                text += f"against the three-member control it survives on {_cell_names(n['kept'])} only."
-            else:
-                text += ("against the three-member control it survives on none of them: the gain comes from "
-                         "voting, not from querying.")
-    elif f.kind == "sasla":
-        (p,) = f.subjects
-        text = (f"On {PROBLEM_LABELS[p]}, {count(n['cheaper'])} of the {count(n['settings'])} SASLA settings use "
-                f"fewer multiply-adds than passive learning and {count(n['equivalent'])} "
-                f"{'is' if n['equivalent'] == 1 else 'are'} practically equivalent to it; ")
-        if n["saving"]:
-            c = n["cheapest"]
-            text += (f"{count(n['saving'])} {'does' if n['saving'] == 1 else 'do'} both, the cheapest "
-                     f"($\\beta={gnum(c['beta'])}$, $\\tau={c['tau']}$, {c['norm']} norm) at "
-                     f"{pct(c['macs_share'], 0)} of passive learning's multiply-adds and "
-                     f"{pct(c['presentations_share'], 0)} of its presentations")
-        else:
-            text += "no setting does both"
-        text += f"; {count(n['worse'])} {'is' if n['worse'] == 1 else 'are'} practically worse."
-    elif f.kind == "probability":
-        p, protocol, s = f.subjects
-        what = "final" if protocol == "trials" else "AUBC of the"
-        text = (f"{capital(STRATEGY_PROSE[s])} on {PROBLEM_LABELS[p]} ({PROTOCOL_PROSE[protocol]}): the normalised "
-                f"class distribution against the softmax is {_VERDICT[n['verdict']]} ({what} "
-                f"{'accuracy' if n['metric'] == 'accuracy' else 'MSE'}, difference "
-                f"{_fmt_diff(n['metric'], n['diff'], False)}).")
-    elif f.kind == "probability-summary":
-        total = len(n["cells"])
-        if n["different"]:
-            text = (f"Entropy sampling's results depend on the class distribution on "
-                    f"{_cell_names(n['different'])}, of {count(total)} problems $\\times$ protocols")
-        else:
-            text = (f"On none of {count(total)} problems $\\times$ protocols does the class distribution make entropy "
-                    f"sampling's results practically different")
-        text += (f"; they are practically equivalent on {_cell_names(n['equivalent'])}." if n["equivalent"]
-                 else "; on none are they shown practically equivalent.")
-    elif f.kind == "verdict-change":
-        (suffix,) = f.subjects
-        what = capital(SUFFIX_PROSE[suffix])
-        if n["changed"]:
-            by: dict[str, list[str]] = {}
-            for p, s in n["changed"]:
-                by.setdefault(s, []).append(PROBLEM_LABELS[p])
-            text = (f"{what} change the verdict against random sampling on AUBC in {count(len(n['changed']))} "
-                    f"of {count(len(n['cells']))} strategy $\\times$ problem cells ("
-                    + join([f"{STRATEGY_PROSE[s]} on {join(ps)}" for s, ps in by.items()]) + ").")
-        else:
-            text = (f"{what} change no verdict against random sampling on AUBC "
-                    f"({count(len(n['cells']))} strategy $\\times$ problem cells).")
-    elif f.kind == "budget-ablation":
-        factor = f.subjects[-1] if f.subjects[0] == "round_training" else f.subjects[0]
-        c = n["counts"]
-        text = (f"With {FACTOR_PROSE[factor]}, the AUBC of the {count(n['cells'])} strategy $\\times$ problem "
-                f"cells is practically equivalent to the default in {count(c['equivalent'])}, better in "
-                f"{count(c['better'])}, worse in {count(c['worse'])} and inconclusive in {count(c['inconclusive'])}.")
-    else:  # pragma: no cover
-        raise ValueError(f"unknown finding kind {f.kind!r}")
-    return Finding(f.kind, f.subjects, n, text)
-
-
-def findings(res: AblationResults) -> list[Finding]:
-    """Every finding of the ablation section, rendered and checked."""
-    out = [_render(f) for f in _findings_raw(res)]
-    check_findings(out, res)
-    return out
 
 
 def _posterior(res: AblationResults, p: str, protocol: str, s: str, b: str) -> str:
@@ -454,98 +288,364 @@ def _posterior(res: AblationResults, p: str, protocol: str, s: str, b: str) -> s
     return st.paired_verdict(d, higher_is_better=hib, rope=rope, rho=1 / k, level=res.rope[p]["level"])
 
 
-def check_findings(found: list[Finding], res: AblationResults) -> None:
-    """Recompute every finding; :class:`FindingError` names the first one its tables contradict."""
-    for f in found:
-        n = f.numbers
-        if f.kind == "control":
-            p, protocol = f.subjects
+@CONTROL.decider
+def _controls(res: AblationResults) -> list[Finding]:
+    out = []
+    for p in res.problems:
+        for protocol, (one, three) in CONTROLS.items():
+            a, b = _raw(res, p, protocol, "ensemble", one), _raw(res, p, protocol, "ensemble", three)
+            if a is not None and b is not None:
+                out.append(make("control", (p, protocol), {"single": a, "members": b}))
+    return out
+
+
+@CONTROL.template
+def _t_control(f: Finding) -> str:
+    p, protocol = f.subjects
+    n = f.numbers
+    one, _ = CONTROLS[protocol]
+    what = "final" if protocol == "trials" else "AUBC of the"
+    crit = "accuracy" if TASKS[p] == "classification" else "MSE"
+    s1, s3 = n["single"], n["members"]
+    return (f"On {PROBLEM_LABELS[p]} ({PROTOCOL_PROSE[protocol]}, {what} {crit}), the committee against "
+            f"{STRATEGY_PROSE[one]} is {_VERDICT[s1['verdict']]} at a difference of "
+            f"{_fmt_diff(s1['metric'], s1['diff'])}{' (significant)' if s1['sig'] != 'none' else ''}; against "
+            f"three voting networks of {STRATEGY_PROSE[one]} it is {_VERDICT[s3['verdict']]} at a difference of "
+            f"{_fmt_diff(s3['metric'], s3['diff'])}{' (significant)' if s3['sig'] != 'none' else ''}.")
+
+
+@CONTROL.check
+def _check_control(f: Finding, res: AblationResults) -> None:
+    p, protocol = f.subjects
+    one, three = CONTROLS[protocol]
+    need(f, _posterior(res, p, protocol, "ensemble", one) == f.numbers["single"]["verdict"], "against one network")
+    need(f, _posterior(res, p, protocol, "ensemble", three) == f.numbers["members"]["verdict"],
+         "against three networks")
+
+
+@CONTROL_SUMMARY.decider
+def _control_summary(res: AblationResults) -> list[Finding]:
+    cells = _controls(res)
+    if not cells:
+        return []
+    adv = [f.subjects for f in cells if f.numbers["single"]["sig"] == "better"]
+    kept = [f.subjects for f in cells if f.numbers["single"]["sig"] == "better" and f.numbers["members"]["sig"] == "better"]
+    beats = [f.subjects for f in cells if f.numbers["members"]["sig"] == "better"]
+    return [make("control-summary", (), {"cells": [f.subjects for f in cells], "advantage": adv, "kept": kept,
+                                         "beats_control": beats})]
+
+
+@CONTROL_SUMMARY.template
+def _t_control_summary(f: Finding) -> str:
+    n = f.numbers
+    if not n["advantage"]:
+        text = (f"In none of the {count(len(n['cells']))} comparisons (one per problem and protocol) is the committee "
+                f"significantly better than its one-network baseline, so the three-member controls have no "
+                f"advantage to explain away")
+        return text + (f"; it is significantly better than the three-member control on "
+                       f"{_cell_names(n['beats_control'])}." if n["beats_control"] else ".")
+    text = f"The committee is significantly better than its one-network baseline on {_cell_names(n['advantage'])}; "
+    if n["kept"] == n["advantage"]:
+        return text + "the advantage survives the three-member control on every one of them."
+    if n["kept"]:
+        return text + f"against the three-member control it survives on {_cell_names(n['kept'])} only."
+    return text + "against the three-member control it survives on none of them: the gain comes from voting, not from querying."
+
+
+@CONTROL_SUMMARY.check
+def _check_control_summary(f: Finding, res: AblationResults) -> None:
+    n = f.numbers
+    for key, rule in (("advantage", lambda s1, s3: s1 == "better"), ("kept", lambda s1, s3: s1 == s3 == "better"),
+                      ("beats_control", lambda s1, s3: s3 == "better")):
+        truth = []
+        for p, protocol in n["cells"]:
             one, three = CONTROLS[protocol]
-            ok = (_posterior(res, p, protocol, "ensemble", one) == n["single"]["verdict"]
-                  and _posterior(res, p, protocol, "ensemble", three) == n["members"]["verdict"])
-        elif f.kind == "control-summary":
-            ok = True
-            for p, protocol in n["cells"]:
-                one, three = CONTROLS[protocol]
-                s1 = _sig(res.test(p, protocol, "ensemble", one))
-                s3 = _sig(res.test(p, protocol, "ensemble", three))
-                ok = ok and (((p, protocol) in [tuple(x) for x in n["advantage"]]) == (s1 == "better"))
-                ok = ok and (((p, protocol) in [tuple(x) for x in n["kept"]]) == (s1 == "better" and s3 == "better"))
-            ok = ok and ("survives on none" in f.text) == (bool(n["advantage"]) and not n["kept"])
-        elif f.kind == "sasla":
-            (p,) = f.subjects
-            r = res.runs[(p, "trials")]
-            labels = sorted(l for l in set(r["label"]) if l.startswith("sasla["))
-            macs = r.groupby("label")["macs"].mean()
-            cheaper = [l for l in labels if macs[l] < macs["passive"]]
-            eq = [l for l in labels if _posterior(res, p, "trials", l, "passive") == "equivalent"]
-            both = sorted(set(cheaper) & set(eq), key=lambda l: macs[l])
-            ok = n["settings"] == len(labels) and n["cheaper"] == len(cheaper) and n["equivalent"] == len(eq) \
-                and n["saving"] == len(both)
-            if both:
-                c = n["cheapest"]
-                ok = ok and abs(c["macs_share"] - macs[both[0]] / macs["passive"]) < 1e-9
-        elif f.kind == "probability":
-            p, protocol, s = f.subjects
-            ok = _posterior(res, p, protocol, f"{s}-normalised", s) == n["verdict"]
-        elif f.kind == "probability-summary":
-            ok = True
-            for p, protocol in n["cells"]:
-                v = _posterior(res, p, protocol, "entropy-normalised", "entropy")
-                ok = ok and ((p, protocol) in [tuple(x) for x in n["different"]]) == (v in ("better", "worse"))
-                ok = ok and ((p, protocol) in [tuple(x) for x in n["equivalent"]]) == (v == "equivalent")
-        elif f.kind == "verdict-change":
-            (suffix,) = f.subjects
-            ok = True
-            for p, s, before, after in n["cells"]:
-                ok = ok and _posterior(res, p, "budget", s, "random") == before
-                ok = ok and _posterior(res, p, "budget", f"{s}-{suffix}", f"random-{suffix}") == after
-                ok = ok and ((p, s) in [tuple(x) for x in n["changed"]]) == (before != after)
-        elif f.kind == "budget-ablation":
-            suffix = (f.subjects[1],) if f.subjects[0] == "round_training" else BUDGET_FACTORS[f.subjects[0]]
-            verdicts = []
-            for (p, protocol), r in res.runs.items():
-                if protocol != "budget":
-                    continue
-                for label in sorted(set(r["label"])):
-                    head, _, tail = label.rpartition("-")
-                    if tail in suffix and head in set(r["label"]):
-                        verdicts.append(_posterior(res, p, "budget", label, head))
-            ok = n["cells"] == len(verdicts) and all(n["counts"][v] == verdicts.count(v) for v in n["counts"])
+            if rule(_sig(res.test(p, protocol, "ensemble", one)), _sig(res.test(p, protocol, "ensemble", three))):
+                truth.append((p, protocol))
+        need(f, [tuple(x) for x in n[key]] == truth, f"{key}: {truth}")
+
+
+def _sasla_numbers(res: AblationResults, p: str) -> dict | None:
+    sub = res.sasla[res.sasla["dataset"] == p] if len(res.sasla) else pd.DataFrame()
+    if sub.empty:
+        return None
+    whole = sub["presentations_share"] >= 1 - 1e-12
+    ok = sub[(sub["macs_share"] < 1) & (sub["equivalence"] == "equivalent")]
+    cheapest = ok.sort_values(["macs_share", "beta", "tau"]).iloc[0] if len(ok) else None
+    return {"settings": int(len(sub)), "cheaper": int((sub["macs_share"] < 1).sum()), "saving": int(len(ok)),
+            "identical": int(whole.sum()), "worse": int((sub["equivalence"] == "worse").sum()),
+            "equivalent": int(((sub["equivalence"] == "equivalent") & ~whole).sum()),
+            "cheapest": None if cheapest is None else {
+                "beta": float(cheapest["beta"]), "tau": int(cheapest["tau"]), "norm": str(cheapest["norm"]),
+                "macs_share": float(cheapest["macs_share"]),
+                "presentations_share": float(cheapest["presentations_share"])}}
+
+
+def _sasla_truth(res: AblationResults, p: str) -> dict:
+    """The settings' counts recomputed from the per-run values and the posterior."""
+    r = res.runs[(p, "trials")]
+    labels = sorted(l for l in set(r["label"]) if l.startswith("sasla["))
+    macs = r.groupby("label")["macs"].mean()
+    wide = r.pivot_table(index=["trial", "fold"], columns="label", values="presentations")
+    whole = [l for l in labels if bool((wide[l] >= wide["passive"]).all())]
+    verdict = {l: _posterior(res, p, "trials", l, "passive") for l in labels}
+    cheaper = [l for l in labels if macs[l] < macs["passive"]]
+    both = sorted((l for l in cheaper if verdict[l] == "equivalent"), key=lambda l: macs[l])
+    return {"settings": len(labels), "cheaper": len(cheaper), "saving": len(both), "identical": len(whole),
+            "worse": sum(v == "worse" for v in verdict.values()),
+            "equivalent": sum(v == "equivalent" and l not in whole for l, v in verdict.items()),
+            "cheapest_share": float(macs[both[0]] / macs["passive"]) if both else None}
+
+
+@SASLA.decider
+def _sasla(res: AblationResults) -> list[Finding]:
+    return [make("sasla", (p,), n) for p in res.problems if (n := _sasla_numbers(res, p)) is not None]
+
+
+@SASLA.template
+def _t_sasla(f: Finding) -> str:
+    (p,) = f.subjects
+    n = f.numbers
+    text = (f"On {PROBLEM_LABELS[p]}, {count(n['cheaper'])} of the {count(n['settings'])} SASLA settings use "
+            f"fewer multiply-adds than passive learning")
+    if n["identical"]:
+        its = "its" if n["identical"] == 1 else "their"
+        text += (f"; {count(n['identical'])} never set a pattern aside, so {its} runs are passive learning's own and "
+                 f"{its} equivalence to it says nothing")
+    text += f"; of the others, {_are(n['equivalent'], 'practically equivalent to passive learning')}; "
+    if n["saving"]:
+        c = n["cheapest"]
+        text += (f"{count(n['saving'])} {'is' if n['saving'] == 1 else 'are'} both cheaper and equivalent, the cheapest "
+                 f"($\\beta={gnum(c['beta'])}$, $\\tau={c['tau']}$, {c['norm']} norm) at "
+                 f"{pct(c['macs_share'], 0)} of passive learning's multiply-adds and "
+                 f"{pct(c['presentations_share'], 0)} of its presentations")
+    else:
+        text += "no setting is both cheaper and equivalent"
+    return text + f"; {_are(n['worse'], 'practically worse')}."
+
+
+@SASLA.check
+def _check_sasla(f: Finding, res: AblationResults) -> None:
+    (p,) = f.subjects
+    n = f.numbers
+    truth = _sasla_truth(res, p)
+    for k in ("settings", "cheaper", "saving", "identical", "worse", "equivalent"):
+        need(f, n[k] == truth[k], f"{k}: {n[k]} where the runs give {truth[k]}")
+    if truth["cheapest_share"] is not None:
+        need(f, close(n["cheapest"]["macs_share"], truth["cheapest_share"], 1e-9), "the cheapest setting's share")
+
+
+@SASLA_SUMMARY.decider
+def _sasla_summary(res: AblationResults) -> list[Finding]:
+    rows = [{"problem": f.subjects[0], "saving": f.numbers["saving"], "settings": f.numbers["settings"]}
+            for f in _sasla(res)]
+    return [make("sasla-summary", (), {"rows": rows})] if rows else []
+
+
+@SASLA_SUMMARY.template
+def _t_sasla_summary(f: Finding) -> str:
+    rows = f.numbers["rows"]
+    saving = [r for r in rows if r["saving"]]
+    text = "SASLA saves multiply-adds without leaving the equivalence region at " + (
+        join([f"{count(r['saving'])} of {count(r['settings'])} settings on {PROBLEM_LABELS[r['problem']]}"
+              for r in saving]) if saving else "no setting on any problem")
+    if saving and len(saving) < len(rows):
+        text += f" (none on {join([PROBLEM_LABELS[r['problem']] for r in rows if not r['saving']])})"
+    return text + "."
+
+
+@SASLA_SUMMARY.check
+def _check_sasla_summary(f: Finding, res: AblationResults) -> None:
+    need(f, sorted(r["problem"] for r in f.numbers["rows"]) == sorted(p for p in res.problems if (p, "trials") in res.runs
+                                                                       and _sasla_numbers(res, p)), "the problems")
+    for r in f.numbers["rows"]:
+        truth = _sasla_truth(res, r["problem"])
+        need(f, r["saving"] == truth["saving"] and r["settings"] == truth["settings"], f"{r['problem']}: {truth}")
+
+
+@PROBABILITY.decider
+def _probability(res: AblationResults) -> list[Finding]:
+    out = []
+    for p in res.problems:
+        for protocol in ("trials", "budget"):
+            for s in ("entropy", "ensemble"):
+                r = _raw(res, p, protocol, f"{s}-normalised", s)
+                if r is not None:
+                    out.append(make("probability", (p, protocol, s), r))
+    return out
+
+
+@PROBABILITY.template
+def _t_probability(f: Finding) -> str:
+    p, protocol, s = f.subjects
+    n = f.numbers
+    what = "final" if protocol == "trials" else "AUBC of the"
+    return (f"{capital(STRATEGY_PROSE[s])} on {PROBLEM_LABELS[p]} ({PROTOCOL_PROSE[protocol]}): the normalised "
+            f"class distribution against the softmax is {_VERDICT[n['verdict']]} ({what} "
+            f"{'accuracy' if n['metric'] == 'accuracy' else 'MSE'}, difference {_fmt_diff(n['metric'], n['diff'])}).")
+
+
+@PROBABILITY.check
+def _check_probability(f: Finding, res: AblationResults) -> None:
+    p, protocol, s = f.subjects
+    need(f, _posterior(res, p, protocol, f"{s}-normalised", s) == f.numbers["verdict"], "the verdict")
+
+
+@PROBABILITY_SUMMARY.decider
+def _probability_summary(res: AblationResults) -> list[Finding]:
+    prob = [f for f in _probability(res) if f.subjects[2] == "entropy"]
+    if not prob:
+        return []
+    return [make("probability-summary", ("entropy",), {
+        "cells": [f.subjects[:2] for f in prob],
+        "different": [f.subjects[:2] for f in prob if f.numbers["verdict"] in ("better", "worse")],
+        "equivalent": [f.subjects[:2] for f in prob if f.numbers["verdict"] == "equivalent"]})]
+
+
+@PROBABILITY_SUMMARY.template
+def _t_probability_summary(f: Finding) -> str:
+    n = f.numbers
+    total = count(len(n["cells"]))
+    if n["different"]:
+        text = (f"Entropy sampling's results depend on the class distribution on {_cell_names(n['different'])} "
+                f"(of {total} comparisons, one per problem and protocol)")
+    else:
+        text = (f"In none of the {total} comparisons (one per problem and protocol) does the class distribution "
+                f"make entropy sampling's results practically different")
+    return text + (f"; they are practically equivalent on {_cell_names(n['equivalent'])}." if n["equivalent"]
+                   else "; in none are they shown practically equivalent.")
+
+
+@PROBABILITY_SUMMARY.check
+def _check_probability_summary(f: Finding, res: AblationResults) -> None:
+    n = f.numbers
+    for p, protocol in n["cells"]:
+        v = _posterior(res, p, protocol, "entropy-normalised", "entropy")
+        need(f, ((p, protocol) in [tuple(x) for x in n["different"]]) == (v in ("better", "worse")), f"{p} {protocol}")
+        need(f, ((p, protocol) in [tuple(x) for x in n["equivalent"]]) == (v == "equivalent"), f"{p} {protocol}")
+
+
+def _ablation_groups():
+    """(subjects, suffixes) of the budget-ablation findings: one per factor, the rules of a round one each."""
+    for factor, suffixes in BUDGET_FACTORS.items():
+        if factor == "round_training":
+            for sx in suffixes:
+                yield (factor, sx), (sx,)
         else:
-            ok = False
-        if not ok:
-            raise FindingError(f"finding {f.kind} {f.subjects} is not what the tables say: {f.text}")
+            yield (factor,), suffixes
+
+
+@BUDGET_ABLATION.decider
+def _budget_ablation(res: AblationResults) -> list[Finding]:
+    out = []
+    t = res.tests
+    for subjects, suffix in _ablation_groups():
+        rows = t[(t["protocol"] == "budget") & t["strategy"].map(lambda x: x.rpartition("-")[2] in suffix)
+                 & (t["baseline"] == t["strategy"].map(lambda x: x.rpartition("-")[0]))]
+        if rows.empty:
+            continue
+        counts = {v: int((rows["equivalence"] == v).sum()) for v in ("equivalent", "better", "worse", "inconclusive")}
+        out.append(make("budget-ablation", subjects, {"counts": counts, "cells": int(len(rows))}))
+    return out
+
+
+@BUDGET_ABLATION.template
+def _t_budget_ablation(f: Finding) -> str:
+    factor = f.subjects[-1] if f.subjects[0] == "round_training" else f.subjects[0]
+    n = f.numbers
+    c = n["counts"]
+    return (f"With {FACTOR_PROSE[factor]}, the AUBC of the {count(n['cells'])} strategy $\\times$ problem "
+            f"cells is practically equivalent to the default in {count(c['equivalent'])}, better in "
+            f"{count(c['better'])}, worse in {count(c['worse'])} and inconclusive in {count(c['inconclusive'])}.")
+
+
+@BUDGET_ABLATION.check
+def _check_budget_ablation(f: Finding, res: AblationResults) -> None:
+    n = f.numbers
+    suffix = (f.subjects[1],) if f.subjects[0] == "round_training" else BUDGET_FACTORS[f.subjects[0]]
+    verdicts = []
+    for (p, protocol), r in res.runs.items():
+        if protocol != "budget":
+            continue
+        for label in sorted(set(r["label"])):
+            head, _, tail = label.rpartition("-")
+            if tail in suffix and head in set(r["label"]):
+                verdicts.append(_posterior(res, p, "budget", label, head))
+    need(f, n["cells"] == len(verdicts) and all(n["counts"][v] == verdicts.count(v) for v in n["counts"]),
+         f"{n['counts']} where the posteriors give {verdicts}")
+
+
+@VERDICT_CHANGE.decider
+def _verdict_change(res: AblationResults) -> list[Finding]:
+    out = []
+    for suffix in _VERDICT_SUFFIXES:
+        cells, changed = [], []
+        for p in res.problems:
+            for s in an.STRATEGY_ORDER:
+                variant = res.test(p, "budget", f"{s}-{suffix}", f"random-{suffix}")
+                default = res.test(p, "budget", s, "random")
+                if variant is None or default is None or s == "random":
+                    continue
+                cells.append((p, s, str(default["equivalence"]), str(variant["equivalence"])))
+                if str(default["equivalence"]) != str(variant["equivalence"]):
+                    changed.append((p, s))
+        if cells:
+            out.append(make("verdict-change", (suffix,), {"cells": cells, "changed": changed}))
+    return out
+
+
+@VERDICT_CHANGE.template
+def _t_verdict_change(f: Finding) -> str:
+    (suffix,) = f.subjects
+    n = f.numbers
+    what = capital(SUFFIX_PROSE[suffix])
+    if not n["changed"]:
+        return (f"{what} change no verdict against random sampling on AUBC "
+                f"({count(len(n['cells']))} strategy $\\times$ problem cells).")
+    by: dict[str, list[str]] = {}
+    for p, s in n["changed"]:
+        by.setdefault(s, []).append(PROBLEM_LABELS[p])
+    return (f"{what} change the verdict against random sampling on AUBC in {count(len(n['changed']))} "
+            f"of {count(len(n['cells']))} strategy $\\times$ problem cells ("
+            + join([f"{STRATEGY_PROSE[s]} on {join(ps)}" for s, ps in by.items()]) + ").")
+
+
+@VERDICT_CHANGE.check
+def _check_verdict_change(f: Finding, res: AblationResults) -> None:
+    (suffix,) = f.subjects
+    for p, s, before, after in f.numbers["cells"]:
+        need(f, _posterior(res, p, "budget", s, "random") == before, f"{p}/{s}: the default's verdict")
+        need(f, _posterior(res, p, "budget", f"{s}-{suffix}", f"random-{suffix}") == after, f"{p}/{s}: the variant's")
+        need(f, ((p, s) in [tuple(x) for x in f.numbers["changed"]]) == (before != after), f"{p}/{s}: changed or not")
+
+
+def findings(res: AblationResults) -> list[Finding]:
+    """Every finding of the ablation section, each kind's decider in declaration order, checked."""
+    return decide(__name__, res)
+
+
+def check_findings(found: list[Finding], res: AblationResults) -> None:
+    """Recompute every finding; :class:`FindingError` names the first one its results contradict."""
+    check_all(found, res)
 
 
 # =========================================================================== values, tables, figures
 def ablation_values(res: AblationResults, found: list[Finding]) -> Values:
+    """The ablation section's macros; every sentence that compares or counts is a checked finding's text."""
     v = Values()
-    kinds = lambda k: [f for f in found if f.kind == k]  # noqa: E731
+    text = lambda *kinds: said([f for f in found if f.kind in kinds], res)  # noqa: E731
     v["ablation/problems"] = join([PROBLEM_LABELS[p] for p in res.problems]) or "no problem"
     v["ablation/trials"] = join(sorted({count(n) for n in res.trials.values()})) or "0"
-    v["ablation/settings"] = count(max([f.numbers["settings"] for f in kinds("sasla")] or [0]))
-    v["text/ablation-control"] = " ".join(f.text for f in kinds("control-summary")) or "The controls were not run."
-    v["text/ablation-control-detail"] = " ".join(f.text for f in kinds("control"))
-    v["text/ablation-sasla"] = " ".join(f.text for f in kinds("sasla")) or "The SASLA grid was not run."
-    v["text/ablation-probability"] = " ".join(f.text for f in kinds("probability-summary")) or \
-        "The class distributions were not compared."
-    v["text/ablation-probability-detail"] = " ".join(f.text for f in kinds("probability"))
-    v["text/ablation-budget"] = " ".join(f.text for f in kinds("budget-ablation")) or \
-        "The budget protocol's ablations were not run."
-    v["text/ablation-verdicts"] = " ".join(f.text for f in kinds("verdict-change")) or \
+    v["ablation/settings"] = count(max([f.numbers["settings"] for f in found if f.kind == "sasla"] or [0]))
+    v["text/ablation-control"] = text("control-summary") or "The controls were not run."
+    v["text/ablation-control-detail"] = text("control")
+    v["text/ablation-sasla"] = text("sasla") or "The SASLA grid was not run."
+    v["text/ablation-probability"] = text("probability-summary") or "The class distributions were not compared."
+    v["text/ablation-probability-detail"] = text("probability")
+    v["text/ablation-budget"] = text("budget-ablation") or "The budget protocol's ablations were not run."
+    v["text/ablation-verdicts"] = text("verdict-change") or \
         "No ablation of the budget protocol recomputed the verdicts against random sampling."
-    saving = [f for f in kinds("sasla") if f.numbers["saving"]]
-    total = kinds("sasla")
-    if total:
-        v["text/ablation-sasla-summary"] = (
-            f"SASLA saves multiply-adds without leaving the equivalence region at "
-            + (join([f"{count(f.numbers['saving'])} of {count(f.numbers['settings'])} settings on "
-                     f"{PROBLEM_LABELS[f.subjects[0]]}" for f in saving]) if saving else "no setting on any problem")
-            + (f" (none on {join([PROBLEM_LABELS[f.subjects[0]] for f in total if not f.numbers['saving']])})"
-               if saving and len(saving) < len(total) else "") + ".")
-    else:
-        v["text/ablation-sasla-summary"] = "The SASLA grid was not run."
+    v["text/ablation-sasla-summary"] = text("sasla-summary") or "The SASLA grid was not run."
     return v
 
 

@@ -1,48 +1,13 @@
 """The budget protocol's part of the paper (SPEC 3b, 6): results, findings with their checks, table, figures.
 
-Every sentence here comes from a finding record (:class:`Finding`: its kind,
-its subjects, the numbers and tests it rests on) rendered by a template; each
-kind has a check (:func:`check_findings`) that recomputes the claim from the
-result tables and fails the build when the two disagree.
-
-Kinds:
-
-``aubc``
-    one problem x strategy against random on AUBC: ``verdict`` better / worse
-    / none from the Holm-corrected corrected resampled t-test (better and
-    worse only when significant, in the metric's direction);
-``budgets``
-    one problem x strategy against random at every budget: how many budgets
-    are significantly better and worse (Holm over the problem's family);
-``across``
-    one task: whether Friedman / Iman-Davenport rejects equal ranks of the
-    AUBC, and the strategies Holm finds different from random;
-``target``
-    one problem: the strategy needing the fewest labels to reach 95% of
-    passive's full-pool value, by the median over all runs with never-reached
-    runs counted as needing more than the whole budget (so a strategy that
-    rarely reaches the target is never called the most label-efficient);
-``plateau``
-    one problem: passive's full-pool value after ``round_epochs`` against its
-    final value in the draft's protocol (whether the rounds are long enough);
-``drops``
-    one problem: the budgets at which random sampling's mean criterion gets
-    worse than at the previous budget beyond the corrected 95% interval of the
-    paired difference (`alnn.analysis.budget_drops`), with random sampling's
-    training loss at both budgets; the check recomputes the intervals from the
-    per-run budget rows by its own arithmetic;
-``drops-summary``
-    over all problems: on which problems that happens (none: the curves never
-    get worse beyond their interval);
-``diverged``
-    the runs (strategy x trial x fold) with a diverged network, per problem,
-    left out of every mean; the check counts them from the per-run rows;
-``families``
-    per family of query strategies (uncertainty, committee, sensitivity,
-    diversity: `alnn.strategies.catalogue`): the (problem, strategy) cells
-    whose AUBC is significantly better and worse than random sampling's, and
-    the budgets at which a member is significantly better; the check
-    recomputes the verdicts from the comparison rows.
+Every sentence here that compares, counts or ranks is the text of a finding whose kind is
+declared in this module (:class:`~alnn.report.claims.Kind`: its decider, its template, and its
+check, which recomputes the claim from the per-run rows and fails the build when the two disagree).
+The per-cell kinds (``aubc``, ``budgets``, ``target``, ``plateau``) are checked like the rest;
+the paper prints the grouping kinds built on them (``aubc-by-strategy``,
+``budgets-by-strategy``, ``targets``, ``plateaus``, ``aubc-summary``), each a kind of its own
+with its own check. ``python -m alnn kinds`` lists every kind with the path its check
+recomputes along.
 """
 
 from __future__ import annotations
@@ -50,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -59,7 +23,8 @@ from alnn import analysis as an
 from alnn import stats as st
 from alnn.datasets import NAMES as PROBLEMS
 from alnn.datasets import TASKS
-from alnn.report.claims import Finding, FindingError  # the record of a claim, shared with the draft's protocol
+from alnn.report.claims import Finding, FindingError, Kind, close, decide, make, need, said
+from alnn.report.claims import check_findings as check_all
 from alnn.report.constants import ALPHA, METRIC_PROSE, PROBLEM_LABELS, STRATEGY_LABELS, STRATEGY_PROSE, TASK_PROSE
 from alnn.report.format import Values, finite as _finite, capital, count, join, num, p_is, pval
 from alnn.report.tables import VERDICT_MARKS
@@ -153,6 +118,34 @@ def budget_results(budget: pd.DataFrame, *, profile: Mapping | None = None,
 
 
 # =========================================================================== findings
+AUBC = Kind("aubc", __name__, "the AUBC test's row (Holm) for the verdict, its direction against the per-run AUBC "
+            "means, and the Bayesian verdict recomputed by the posterior from the paired per-run AUBC")
+BUDGETS = Kind("budgets", __name__, "the significant budgets counted from the per-budget comparison rows, and the "
+               "schedule's length from the per-run frame", consistency=True)
+BUDGET_ACROSS = Kind("budget-across", __name__, "Friedman's rejection and its floor from the ranking test over "
+                     "the problems of the task present in the per-run frame", consistency=True)
+TARGET_LABELS = Kind("target", __name__, "the median labels over all runs recomputed from the per-run "
+                     "labels-to-target rows, a run that never reaches the target counting as +inf")
+PLATEAU = Kind("plateau", __name__, "the ceiling's mean recomputed from the per-run rows of passive learning on "
+               "the whole pool (diverged runs left out)")
+DROPS = Kind("drops", __name__, "the corrected 95% intervals of the paired differences between budgets, "
+             "recomputed from the per-run budget rows with numpy and scipy")
+DROPS_SUMMARY = Kind("drops-summary", __name__, "as drops, over every problem")
+QUERY_DROPS = Kind("query-drops", __name__, "as drops, for every query strategy, and random sampling's own "
+                   "intervals on the problems said to be clean")
+DIVERGED = Kind("diverged", __name__, "the runs with a diverged network counted from the per-run rows")
+FAMILIES_KIND = Kind("families", __name__, "the AUBC verdicts of each member from the comparison rows (Holm) and "
+                     "the significant budgets from the per-budget rows", consistency=True)
+AUBC_BY_STRATEGY = Kind("aubc-by-strategy", __name__, "each problem's AUBC verdict and p_Holm from the comparison "
+                        "rows, its direction against the per-run AUBC means")
+BUDGETS_BY_STRATEGY = Kind("budgets-by-strategy", __name__, "the significant budgets counted from the per-budget "
+                           "comparison rows", consistency=True)
+TARGETS = Kind("targets", __name__, "as target, for every problem in one sentence")
+PLATEAUS = Kind("plateaus", __name__, "as plateau, for every problem in one sentence")
+AUBC_SUMMARY = Kind("aubc-summary", __name__, "the significant AUBC comparisons counted from the comparison rows, "
+                    "their directions against the per-run AUBC means")
+
+
 def _verdict(t) -> str:
     if t is None or not _finite(t["p"]) or not bool(t["significant"]):
         return "none"
@@ -169,20 +162,87 @@ def _median_labels(res: BudgetResults, p: str, s: str, fraction: float = TARGET)
     return float(np.median(labels)), int((~sub["censored"].astype(bool)).sum()), int(len(sub))
 
 
+def _fmt(metric: str, x: float) -> str:
+    return num(100 * x, 1) + "\\%" if metric == "accuracy" else num(x, sig=3)
+
+
+def _p(x: float) -> str:
+    return "$p_{\\mathrm{Holm}}<0.001$" if x < 0.001 else f"$p_{{\\mathrm{{Holm}}}}={x:.3f}$"
+
+
+def _tested(res: BudgetResults) -> list[tuple[str, str]]:
+    """The (problem, query strategy) cells compared with random sampling, in the paper's order."""
+    return [(p, s) for p in res.problems for s in QUERIES if s in res.strategies(p)
+            and "random" in res.strategies(p) and res.test(p, s) is not None]
+
+
+def _paired_aubc(res: BudgetResults, p: str, s: str) -> tuple[float, float]:
+    """The mean AUBC of the strategy and of random sampling over their paired runs, from the per-run AUBC rows."""
+    a = res.aubc[(res.aubc["dataset"] == p) & ~res.aubc["diverged"].astype(bool)]
+    wide = a.pivot_table(index=["trial", "fold"], columns="strategy", values="aubc")[[s, "random"]].dropna()
+    return float(wide[s].mean()), float(wide["random"].mean())
+
+
+def _aubc_truth(f: Finding, res: BudgetResults, p: str, s: str) -> str:
+    """better / worse / none on AUBC from the comparison rows, the direction checked against the per-run AUBC."""
+    c = res.comparisons
+    rows = c[(c["dataset"] == p) & (c["strategy"] == s) & (c["quantity"] == "aubc")]
+    sig = rows["significant"].astype(bool) & (rows["p_holm"] <= ALPHA)
+    truth = "none" if not sig.any() else str(rows.loc[sig, "direction"].iloc[0])
+    if truth != "none":
+        ms, mr = _paired_aubc(res, p, s)
+        d = ms - mr
+        hib = an.higher_is_better(an.PRIMARY_METRIC[TASKS[p]])
+        need(f, (d > 0) == hib if truth == "better" else (d < 0) == hib,
+             f"{p}/{s}: the test says {truth} but the per-run AUBC difference is {d}")
+    return truth
+
+
+@AUBC.decider
 def _aubc_findings(res: BudgetResults) -> list[Finding]:
     out = []
-    for p in res.problems:
-        for s in [q for q in QUERIES if q in res.strategies(p)]:
-            t = res.test(p, s)
-            if t is None or "random" not in res.strategies(p):
-                continue
-            v = _verdict(t)
-            nums = {"mean": float(t["mean_strategy"]), "random": float(t["mean_baseline"]),
-                    "p_holm": float(t["p_holm"]), "verdict": v, "equivalence": str(t.get("equivalence", "n/a"))}
-            out.append(Finding("aubc", (p, s), nums, ""))
+    for p, s in _tested(res):
+        t = res.test(p, s)
+        out.append(make("aubc", (p, s), {"mean": float(t["mean_strategy"]), "random": float(t["mean_baseline"]),
+                                         "p_holm": float(t["p_holm"]), "verdict": _verdict(t),
+                                         "equivalence": str(t.get("equivalence", "n/a"))}))
     return out
 
 
+@AUBC.template
+def _t_aubc(f: Finding) -> str:
+    p, s = f.subjects
+    n = f.numbers
+    crit = METRIC_PROSE[an.PRIMARY_METRIC[TASKS[p]]]
+    head = f"{capital(STRATEGY_PROSE[s])} on {PROBLEM_LABELS[p]} (AUBC of {crit} {num(n['mean'], sig=3)} " \
+           f"against random sampling's {num(n['random'], sig=3)}, Holm-adjusted {pval(n['p_holm'])})"
+    eq = n.get("equivalence", "n/a")
+    tail = {"better": "is significantly better than random sampling",
+            "worse": "is significantly worse than random sampling",
+            "none": {"equivalent": "is practically equivalent to random sampling",
+                     "inconclusive": "is inconclusive against random sampling: neither significantly "
+                                     "different nor shown practically equivalent",
+                     "better": "is practically better than random sampling though not significantly",
+                     "worse": "is practically worse than random sampling though not significantly",
+                     "n/a": "is not tested against random sampling"}[eq]}[n["verdict"]]
+    if n["verdict"] != "none" and eq in ("equivalent", "inconclusive"):
+        tail += f" (the Bayesian test: {st.VERDICT_WORDS[eq]})"
+    return f"{head} {tail}."
+
+
+@AUBC.check
+def _check_aubc(f: Finding, res: BudgetResults) -> None:
+    p, s = f.subjects
+    n = f.numbers
+    need(f, n["verdict"] == _aubc_truth(f, res, p, s), "the verdict is not the test's")
+    ms, mr = _paired_aubc(res, p, s)
+    need(f, close(n["mean"], ms, 1e-9) and close(n["random"], mr, 1e-9),
+         f"the mean AUBCs are not the paired runs' ({ms}, {mr})")
+    if "equivalence" in res.comparisons:
+        need(f, n["equivalence"] == _posterior_verdict(res, p, s), "the Bayesian verdict is not the posterior's")
+
+
+@BUDGETS.decider
 def _budget_findings(res: BudgetResults) -> list[Finding]:
     out = []
     c = res.comparisons[res.comparisons["quantity"] == "budget"]
@@ -193,68 +253,210 @@ def _budget_findings(res: BudgetResults) -> list[Finding]:
                 continue
             verdicts = [_verdict(r) for _, r in sub.iterrows()]
             eq = int((sub["equivalence"] == "equivalent").sum()) if "equivalence" in sub else 0
-            out.append(Finding("budgets", (p, s), {"better": verdicts.count("better"),
-                                                   "worse": verdicts.count("worse"), "budgets": len(verdicts),
-                                                   "equivalent": eq}, ""))
+            out.append(make("budgets", (p, s), {"better": verdicts.count("better"), "worse": verdicts.count("worse"),
+                                                "budgets": len(verdicts), "equivalent": eq}))
     return out
 
 
+@BUDGETS.template
+def _t_budgets(f: Finding) -> str:
+    p, s = f.subjects
+    n = f.numbers
+    parts = []
+    if n["better"]:
+        parts.append(f"significantly better at {count(n['better'])}")
+    if n["worse"]:
+        parts.append(f"significantly worse at {count(n['worse'])}")
+    eq = f"; it is practically equivalent to it at {count(n.get('equivalent', 0))}"
+    if not parts:
+        return (f"At none of the {count(n['budgets'])} budgets of {PROBLEM_LABELS[p]} is "
+                f"{STRATEGY_PROSE[s]} significantly better or worse than random sampling{eq}.")
+    return (f"Of the {count(n['budgets'])} budgets of {PROBLEM_LABELS[p]}, {STRATEGY_PROSE[s]} is "
+            + " and ".join(parts) + f" than random sampling{eq}.")
+
+
+def _budget_counts(res: BudgetResults, p: str, s: str) -> dict[str, int]:
+    c = res.comparisons
+    rows = c[(c["dataset"] == p) & (c["strategy"] == s) & (c["quantity"] == "budget")]
+    sig = rows["significant"].astype(bool)
+    out = {"better": int((sig & (rows["direction"] == "better")).sum()),
+           "worse": int((sig & (rows["direction"] == "worse")).sum()), "budgets": int(len(rows))}
+    if "equivalence" in rows:
+        out["equivalent"] = int((rows["equivalence"] == "equivalent").sum())
+    return out
+
+
+@BUDGETS.check
+def _check_budgets(f: Finding, res: BudgetResults) -> None:
+    p, s = f.subjects
+    truth = _budget_counts(res, p, s)
+    need(f, all(f.numbers.get(k) == v for k, v in truth.items()), f"counts {f.numbers} where the rows give {truth}")
+    need(f, truth["budgets"] == len(res.frame.loc[res.frame["dataset"] == p, "budget"].unique()
+                                    if s in res.strategies(p) else 0) or truth["budgets"] == len(res.schedules[p]),
+         "not every budget of the schedule")
+
+
+@BUDGET_ACROSS.decider
 def _across_findings(res: BudgetResults) -> list[Finding]:
     out = []
     for task, a in res.across.items():
-        f = a.get("friedman")
-        if f is None:
-            out.append(Finding("across", (task,), {"tested": False, "note": a.get("note") or ""}, ""))
+        fr = a.get("friedman")
+        if fr is None:
+            out.append(make("budget-across", (task,), {"tested": False, "note": a.get("note") or ""}))
             continue
         post = a.get("posthoc")
         diff = [] if post is None else [r["strategy"] for _, r in post.iterrows() if bool(r["significant"])]
-        floor = st.power_limits(f.k, f.n)["min_p_friedman"]
-        out.append(Finding("across", (task,), {"tested": True, "p": float(f.p_chi2), "reject": bool(f.p_chi2 <= ALPHA),
-                                               "floor": float(floor), "n": int(a["scores"].shape[0]),
-                                               "different": diff}, ""))
+        floor = st.power_limits(fr.k, fr.n)["min_p_friedman"]
+        out.append(make("budget-across", (task,), {"tested": True, "p": float(fr.p_chi2),
+                                                   "reject": bool(fr.p_chi2 <= ALPHA), "floor": float(floor),
+                                                   "n": int(a["scores"].shape[0]), "different": diff}))
     return out
 
 
+@BUDGET_ACROSS.template
+def _t_budget_across(f: Finding) -> str:
+    (task,) = f.subjects
+    n = f.numbers
+    if not n["tested"]:
+        return f"Across the {TASK_PROSE[task]} problems no ranking test is possible ({n['note']})."
+    dec = "rejects" if n["reject"] else "does not reject"
+    text = (f"Across the {count(n['n'])} {TASK_PROSE[task]} problems the Friedman test {dec} equal ranks "
+            f"of the AUBC ($\\chi^2_F$, {p_is(n['p'])}; the smallest $p$ it can reach with these problems "
+            f"is {pval(n['floor'])})")
+    if n["different"]:
+        return text + f"; Holm finds {join([STRATEGY_PROSE[s] for s in n['different']])} different from random sampling."
+    return text + "; the Holm post-hoc finds no strategy different from random sampling."
+
+
+@BUDGET_ACROSS.check
+def _check_budget_across(f: Finding, res: BudgetResults) -> None:
+    (task,) = f.subjects
+    n = f.numbers
+    a = res.across[task]
+    need(f, (a.get("friedman") is None) == (not n["tested"]), "tested or not")
+    if not n["tested"]:
+        need(f, n["note"] == (a.get("note") or ""), "the reason no test is possible")
+    else:
+        post = a.get("posthoc")
+        truth = [] if post is None else [r["strategy"] for _, r in post.iterrows() if bool(r["significant"])]
+        need(f, list(n["different"]) == truth, f"Holm finds {truth} different")
+        fr = a["friedman"]
+        need(f, (fr.p_chi2 <= ALPHA) == n["reject"], "the rejection is not the test's")
+        need(f, n["n"] == len([p for p in res.problems if TASKS[p] == task]) == fr.n, "the number of problems")
+        need(f, n["p"] >= st.power_limits(fr.k, fr.n)["min_p_friedman"] - 1e-12, "p below its floor")
+
+
+def _target_row(res: BudgetResults, p: str) -> dict:
+    cands = [s for s in ("random",) + QUERIES if s in res.strategies(p)]
+    med = {s: _median_labels(res, p, s) for s in cands}
+    finite = {s: m for s, (m, _, _) in med.items() if np.isfinite(m)}
+    low = min(finite.values()) if finite else None
+    return {"median": {s: m[0] for s, m in med.items()}, "reached": {s: m[1] for s, m in med.items()},
+            "runs": {s: m[2] for s, m in med.items()},
+            "fewest": [s for s, m in finite.items() if m == low] if finite else []}
+
+
+def _check_target_row(f: Finding, res: BudgetResults, p: str, n: Mapping) -> None:
+    t = res.targets
+    for s, m in n["median"].items():
+        sub = t[(t["dataset"] == p) & (t["strategy"] == s) & (np.abs(t["fraction"] - TARGET) < 1e-9)]
+        labels = [np.inf if c else float(x) for x, c in zip(sub["labels"], sub["censored"].astype(bool))]
+        truth = float(np.median(labels)) if labels else float("nan")
+        need(f, close(m, truth) and n["reached"][s] == sum(np.isfinite(labels)) and n["runs"][s] == len(labels),
+             f"{p}/{s}: median {m} where the runs give {truth}")
+    finite = {s: m for s, m in n["median"].items() if np.isfinite(m)}
+    low = min(finite.values()) if finite else None
+    need(f, sorted(n["fewest"]) == sorted(s for s, m in finite.items() if m == low), "the fewest")
+    for s in n["fewest"]:  # the fewest never goes to a strategy most of whose runs never reach the target
+        need(f, 2 * n["reached"][s] > n["runs"][s], f"{s} reaches the target in at most half of its runs")
+
+
+@TARGET_LABELS.decider
 def _target_findings(res: BudgetResults) -> list[Finding]:
-    out = []
-    for p in res.problems:
-        cands = [s for s in ("random",) + QUERIES if s in res.strategies(p)]
-        med = {s: _median_labels(res, p, s) for s in cands}
-        finite = {s: m for s, (m, _, _) in med.items() if np.isfinite(m)}
-        nums = {"median": {s: m[0] for s, m in med.items()}, "reached": {s: m[1] for s, m in med.items()},
-                "runs": {s: m[2] for s, m in med.items()}}
-        if finite:
-            low = min(finite.values())
-            nums["fewest"] = [s for s, m in finite.items() if m == low]
+    return [make("target", (p,), _target_row(res, p)) for p in res.problems]
+
+
+@TARGET_LABELS.template
+def _t_target(f: Finding) -> str:
+    (p,) = f.subjects
+    n = f.numbers
+    parts = []
+    for s, m in n["median"].items():
+        reached, runs = n["reached"][s], n["runs"][s]
+        if np.isfinite(m):
+            parts.append(f"{STRATEGY_PROSE[s]} {count(int(round(m)))} ({reached}/{runs} runs reach it)")
         else:
-            nums["fewest"] = []
-        out.append(Finding("target", (p,), nums, ""))
-    return out
+            parts.append(f"{STRATEGY_PROSE[s]} more than the whole schedule ({reached}/{runs} runs reach it)")
+    text = (f"To reach {int(round(TARGET * 100))}\\% of passive learning's full-pool value on "
+            f"{PROBLEM_LABELS[p]}, the median labels are: " + "; ".join(parts) + ".")
+    if len(n["fewest"]) == 1:
+        text += f" {capital(STRATEGY_PROSE[n['fewest'][0]])} needs the fewest."
+    elif len(n["fewest"]) > 1:
+        text += f" {capital(join([STRATEGY_PROSE[s] for s in n['fewest']]))} tie for the fewest."
+    return text
 
 
-def _plateau_findings(res: BudgetResults) -> list[Finding]:
-    out = []
+@TARGET_LABELS.check
+def _check_target(f: Finding, res: BudgetResults) -> None:
+    _check_target_row(f, res, f.subjects[0], f.numbers)
+
+
+def _ceiling(res: BudgetResults, p: str) -> float:
+    """Passive learning's mean primary criterion on the whole pool, from the per-run rows."""
+    fr = res.frame
+    sub = fr[(fr["dataset"] == p) & (fr["strategy"] == "passive")]
+    runs = sub.groupby(["trial", "fold"])
+    ok = runs["diverged"].transform("any").astype(bool)
+    return float(sub.loc[~ok, an.PRIMARY_METRIC[TASKS[p]]].mean())
+
+
+def _plateau_rows(res: BudgetResults) -> list[dict]:
     ref = res.reference
+    out = []
     for p in res.problems:
         row = ref[ref["dataset"] == p]
         if row.empty or p not in res.trials_passive:
             continue
-        out.append(Finding("plateau", (p,), {"ceiling": float(row["mean"].iloc[0]),
-                                             "trials": res.trials_passive[p],
-                                             "metric": an.PRIMARY_METRIC[TASKS[p]]}, ""))
+        out.append({"problem": p, "ceiling": float(row["mean"].iloc[0]), "trials": res.trials_passive[p],
+                    "metric": an.PRIMARY_METRIC[TASKS[p]]})
     return out
 
 
+def _check_plateau_row(f: Finding, res: BudgetResults, r: Mapping) -> None:
+    p = r["problem"]
+    need(f, r["metric"] == an.PRIMARY_METRIC[TASKS[p]], "not the primary criterion")
+    need(f, close(r["ceiling"], _ceiling(res, p), 1e-9), f"{p}: the ceiling is not the passive runs' mean")
+    need(f, close(r["trials"], res.trials_passive[p], 1e-12), f"{p}: not the draft protocol's passive value")
+
+
+@PLATEAU.decider
+def _plateau_findings(res: BudgetResults) -> list[Finding]:
+    return [make("plateau", (r["problem"],), {k: v for k, v in r.items() if k != "problem"})
+            for r in _plateau_rows(res)]
+
+
+@PLATEAU.template
+def _t_plateau(f: Finding) -> str:
+    (p,) = f.subjects
+    n = f.numbers
+    m = n["metric"]
+    return (f"On {PROBLEM_LABELS[p]}, passive learning trained for one round on the whole pool reaches "
+            f"{_fmt(m, n['ceiling'])} {METRIC_PROSE[m]}, against {_fmt(m, n['trials'])} at the end of the "
+            f"draft's protocol.")
+
+
+@PLATEAU.check
+def _check_plateau(f: Finding, res: BudgetResults) -> None:
+    _check_plateau_row(f, res, {"problem": f.subjects[0], **f.numbers})
+
+
+@DROPS.decider
 def _drops_findings(res: BudgetResults) -> list[Finding]:
     out = []
     d = res.drops
-    checked = []
     for p in res.problems:
         sub = d[(d["dataset"] == p)] if len(d) else d
-        if sub.empty:
-            continue
-        checked.append(p)
-        bad = sub[sub["worse"]]
+        bad = sub[sub["worse"]] if len(sub) else sub
         if bad.empty:
             continue
         t = res.training
@@ -265,13 +467,64 @@ def _drops_findings(res: BudgetResults) -> list[Finding]:
             cells.append({"from": int(r["budget_from"]), "to": int(r["budget"]), "mean_from": float(r["mean_from"]),
                           "mean": float(r["mean"]), "ci": [float(r["ci_low"]), float(r["ci_high"])],
                           "loss_from": tl[r["budget_from"]], "loss": tl[r["budget"]]})
-        out.append(Finding("drops", (p,), {"metric": str(bad["metric"].iloc[0]), "cells": cells}, ""))
-    if checked:
-        out.append(Finding("drops-summary", (), {"checked": checked,
-                                                 "problems": [f.subjects[0] for f in out if f.kind == "drops"]}, ""))
+        out.append(make("drops", (p,), {"metric": str(bad["metric"].iloc[0]), "cells": cells}))
     return out
 
 
+@DROPS.template
+def _t_drops(f: Finding) -> str:
+    (p,) = f.subjects
+    n = f.numbers
+    m = n["metric"]
+    parts = [f"from {count(c['from'])} to {count(c['to'])} labels ({_fmt(m, c['mean_from'])} to "
+             f"{_fmt(m, c['mean'])}; its training loss {num(c['loss_from'], sig=2)} and "
+             f"{num(c['loss'], sig=2)})" for c in n["cells"]]
+    underfit = all(c["loss"] > 2 * c["loss_from"] for c in n["cells"])
+    why = ("the training loss more than doubles, so the larger labelled set is fitted less well in the "
+           "same steps" if underfit else "the training loss does not double with it, so the drop is not "
+           "a network left under-trained")
+    return (f"On {PROBLEM_LABELS[p]}, random sampling's mean {METRIC_PROSE[m]} gets worse beyond its "
+            f"95\\% interval " + "; ".join(parts) + f": {why}.")
+
+
+@DROPS.check
+def _check_drops(f: Finding, res: BudgetResults) -> None:
+    (p,) = f.subjects
+    truth = sorted(_drops_recomputed(res).get(p, []))
+    need(f, sorted((c["from"], c["to"]) for c in f.numbers["cells"]) == truth, f"the drops are {truth}")
+
+
+@DROPS_SUMMARY.decider
+def _drops_summary(res: BudgetResults) -> list[Finding]:
+    d = res.drops
+    checked = [p for p in res.problems if len(d) and (d["dataset"] == p).any()]
+    if not checked:
+        return []
+    fallen = [p for p in checked if d[(d["dataset"] == p) & d["worse"].astype(bool)].shape[0]]
+    return [make("drops-summary", (), {"checked": checked, "problems": fallen})]
+
+
+@DROPS_SUMMARY.template
+def _t_drops_summary(f: Finding) -> str:
+    n = f.numbers
+    if not n["problems"]:
+        return (f"On none of the {count(len(n['checked']))} problems does random sampling's mean criterion "
+                "get worse from one budget to the next beyond the corrected 95\\% interval of the paired "
+                "difference.")
+    return (f"Random sampling's mean criterion gets worse from one budget to the next beyond the "
+            f"corrected 95\\% interval of the paired difference on {count(len(n['problems']))} of the "
+            f"{count(len(n['checked']))} problems ({join([PROBLEM_LABELS[p] for p in n['problems']])}).")
+
+
+@DROPS_SUMMARY.check
+def _check_drops_summary(f: Finding, res: BudgetResults) -> None:
+    worse = _drops_recomputed(res)
+    n = f.numbers
+    need(f, set(n["checked"]) <= set(res.problems), "problems not in the results")
+    need(f, sorted(n["problems"]) == sorted(p for p in n["checked"] if worse.get(p)), "the problems that fall")
+
+
+@QUERY_DROPS.decider
 def _query_drops_findings(res: BudgetResults) -> list[Finding]:
     d = res.query_drops
     if d.empty:
@@ -282,10 +535,41 @@ def _query_drops_findings(res: BudgetResults) -> list[Finding]:
     fallen = {p for p, *_ in cells}
     random_falls = set(res.drops.loc[res.drops["worse"].astype(bool), "dataset"]) if len(res.drops) else set()
     clean = [p for p in res.problems if p in fallen and p not in random_falls]
-    return [Finding("query-drops", (), {"cells": cells, "strategies": sorted(set(d["strategy"])),
-                                        "random_clean": clean}, "")]
+    return [make("query-drops", (), {"cells": cells, "strategies": sorted(set(d["strategy"])),
+                                     "random_clean": clean})]
 
 
+@QUERY_DROPS.template
+def _t_query_drops(f: Finding) -> str:
+    n = f.numbers
+    if not n["cells"]:
+        return "No query strategy's mean criterion gets worse from one budget to the next beyond that interval either."
+    by: dict[tuple, list[str]] = {}
+    for p, s_, b0, b1 in n["cells"]:
+        by.setdefault((s_, p), []).append(f"{count(b0)} to {count(b1)}")
+    text = ("A query strategy's mean criterion does get worse from one budget to the next beyond that "
+            f"interval in {count(len(n['cells']))} steps: "
+            + "; ".join(f"{STRATEGY_PROSE[s_]} on {PROBLEM_LABELS[p]} ({join(v)} labels)" for (s_, p), v in by.items())
+            + ".")
+    if n["random_clean"]:
+        text += (f" On {join([PROBLEM_LABELS[p] for p in n['random_clean']])} random sampling's curve, "
+                 "its networks trained by the same rule on as many labels, does not fall so: the queried "
+                 "labels, not the training, lower these curves.")
+    return text
+
+
+@QUERY_DROPS.check
+def _check_query_drops(f: Finding, res: BudgetResults) -> None:
+    n = f.numbers
+    truth = sorted([p, s_, b0, b1] for s_ in n["strategies"]
+                   for p, pairs in _drops_recomputed(res, s_).items() for b0, b1 in pairs)
+    need(f, truth == sorted(n["cells"]), f"the falls are {truth}")
+    rnd = _drops_recomputed(res, "random")
+    need(f, all(not rnd.get(p) and any(c_[0] == p for c_ in n["cells"]) for p in n["random_clean"]),
+         "random sampling's curve falls too, or no query strategy's does")
+
+
+@FAMILIES_KIND.decider
 def _family_findings(res: BudgetResults) -> list[Finding]:
     out = []
     c = res.comparisons
@@ -300,264 +584,284 @@ def _family_findings(res: BudgetResults) -> list[Finding]:
         at = c[(c["quantity"] == "budget") & c["strategy"].isin(members) & c["significant"].astype(bool)
                & (c["direction"] == "better")]
         budgets = sorted({(p, int(b)) for p, b in zip(at["dataset"], at["budget"])})
-        out.append(Finding("families", (fam,), {
+        out.append(make("families", (fam,), {
             "members": members, "cells": [list(x) for x in cells],
             "better": [list(x) for x, v in verdicts.items() if v == "better"],
             "worse": [list(x) for x, v in verdicts.items() if v == "worse"],
-            "better_budgets": [list(x) for x in budgets]}, ""))
+            "better_budgets": [list(x) for x in budgets]}))
     return out
 
 
+@FAMILIES_KIND.template
+def _t_families(f: Finding) -> str:
+    (fam,) = f.subjects
+    n = f.numbers
+    who = join([STRATEGY_PROSE[s] for s in n["members"]])
+    cells = lambda xs: join([f"{STRATEGY_PROSE[s]} on {PROBLEM_LABELS[p]}" for p, s in xs])  # noqa: E731
+    one = len(n["members"]) == 1
+    head = f"The {fam} strateg{'y' if one else 'ies'} ({who})"
+    beat, fall = ("beats", "falls") if one else ("beat", "fall")
+    if n["better"]:
+        text = f"{head} {beat} random sampling significantly on AUBC in {count(len(n['better']))} of the " \
+               f"{count(len(n['cells']))} problem $\\times$ strategy cells ({cells(n['better'])})"
+    else:
+        text = f"{head} {beat} random sampling significantly on AUBC in none of the " \
+               f"{count(len(n['cells']))} problem $\\times$ strategy cells"
+    text += (f" and {fall} significantly behind it in {count(len(n['worse']))} ({cells(n['worse'])})"
+             if n["worse"] else f" and {fall} significantly behind it in none")
+    by: dict[str, list[int]] = {}
+    for p, b in n["better_budgets"]:
+        by.setdefault(p, []).append(b)
+    if by:
+        text += "; budget by budget, a member is significantly better at " + join(
+            [f"{join([count(b) for b in bs])} labels on {PROBLEM_LABELS[p]}" for p, bs in by.items()])
+    return text + "."
+
+
+@FAMILIES_KIND.check
+def _check_families(f: Finding, res: BudgetResults) -> None:
+    n = f.numbers
+    c = res.comparisons
+    need(f, all(describe(s).family == f.subjects[0] for s in n["members"]), "a member of another family")
+    truth = {"better": [], "worse": []}
+    for p, s in n["cells"]:
+        v = _aubc_truth(f, res, p, s)
+        if v != "none":
+            truth[v].append([p, s])
+    b = c[(c["quantity"] == "budget") & c["strategy"].isin(n["members"]) & c["significant"].astype(bool)
+          & (c["direction"] == "better")]
+    need(f, sorted(truth["better"]) == sorted(n["better"]) and sorted(truth["worse"]) == sorted(n["worse"]),
+         f"the verdicts are {truth}")
+    need(f, sorted({(p, int(x)) for p, x in zip(b["dataset"], b["budget"])})
+         == sorted(tuple(x) for x in n["better_budgets"]), "the significant budgets")
+
+
+@DIVERGED.decider
 def _diverged_findings(res: BudgetResults) -> list[Finding]:
     f = res.frame
     runs = f.groupby(["dataset", "strategy", "trial", "fold"], sort=False)["diverged"].any().reset_index()
     per = {p: int(runs.loc[runs["dataset"] == p, "diverged"].sum()) for p in res.problems}
-    return [Finding("diverged", (), {"runs": int(len(runs)), "per_problem": per}, "")]
+    return [make("diverged", (), {"runs": int(len(runs)), "per_problem": per})]
 
 
-def _fmt(metric: str, x: float) -> str:
-    return num(100 * x, 1) + "\\%" if metric == "accuracy" else num(x, sig=3)
-
-
-def _render(f: Finding, res: BudgetResults) -> Finding:
+@DIVERGED.template
+def _t_diverged(f: Finding) -> str:
     n = f.numbers
-    if f.kind == "aubc":
-        p, s = f.subjects
-        crit = METRIC_PROSE[an.PRIMARY_METRIC[TASKS[p]]]
-        head = f"{capital(STRATEGY_PROSE[s])} on {PROBLEM_LABELS[p]} (AUBC of {crit} {num(n['mean'], sig=3)} " \
-               f"against random sampling's {num(n['random'], sig=3)}, Holm-adjusted {pval(n['p_holm'])})"
-        eq = n.get("equivalence", "n/a")
-        tail = {"better": "is significantly better than random sampling",
-                "worse": "is significantly worse than random sampling",
-                "none": {"equivalent": "is practically equivalent to random sampling",
-                         "inconclusive": "is inconclusive against random sampling: neither significantly "
-                                         "different nor shown practically equivalent",
-                         "better": "is practically better than random sampling though not significantly",
-                         "worse": "is practically worse than random sampling though not significantly",
-                         "n/a": "is not tested against random sampling"}[eq]}[n["verdict"]]
-        if n["verdict"] != "none" and eq in ("equivalent", "inconclusive"):
-            tail += f" (the Bayesian test: {st.VERDICT_WORDS[eq]})"
-        text = f"{head} {tail}."
-    elif f.kind == "budgets":
-        p, s = f.subjects
-        parts = []
-        if n["better"]:
-            parts.append(f"significantly better at {count(n['better'])}")
-        if n["worse"]:
-            parts.append(f"significantly worse at {count(n['worse'])}")
-        eq = f"; it is practically equivalent to it at {count(n.get('equivalent', 0))}"
-        if not parts:
-            text = (f"At none of the {count(n['budgets'])} budgets of {PROBLEM_LABELS[p]} is "
-                    f"{STRATEGY_PROSE[s]} significantly better or worse than random sampling{eq}.")
-        else:
-            text = (f"Of the {count(n['budgets'])} budgets of {PROBLEM_LABELS[p]}, {STRATEGY_PROSE[s]} is "
-                    + " and ".join(parts) + f" than random sampling{eq}.")
-    elif f.kind == "across":
-        (task,) = f.subjects
-        if not n["tested"]:
-            text = f"Across the {TASK_PROSE[task]} problems no ranking test is possible ({n['note']})."
-        else:
-            dec = "rejects" if n["reject"] else "does not reject"
-            text = (f"Across the {count(n['n'])} {TASK_PROSE[task]} problems the Friedman test {dec} equal ranks "
-                    f"of the AUBC ($\\chi^2_F$, {p_is(n['p'])}; the smallest $p$ it can reach with these problems "
-                    f"is {pval(n['floor'])})")
-            if n["different"]:
-                text += f"; Holm finds {join([STRATEGY_PROSE[s] for s in n['different']])} different from random sampling."
-            else:
-                text += "; the Holm post-hoc finds no strategy different from random sampling."
-    elif f.kind == "target":
-        (p,) = f.subjects
-        parts = []
-        for s, m in n["median"].items():
-            reached, runs = n["reached"][s], n["runs"][s]
-            if np.isfinite(m):
-                parts.append(f"{STRATEGY_PROSE[s]} {count(int(round(m)))} ({reached}/{runs} runs reach it)")
-            else:
-                parts.append(f"{STRATEGY_PROSE[s]} more than the whole schedule ({reached}/{runs} runs reach it)")
-        text = (f"To reach {int(round(TARGET * 100))}\\% of passive learning's full-pool value on "
-                f"{PROBLEM_LABELS[p]}, the median labels are: " + "; ".join(parts) + ".")
-        if len(n["fewest"]) == 1:
-            text += f" {capital(STRATEGY_PROSE[n['fewest'][0]])} needs the fewest."
-        elif len(n["fewest"]) > 1:
-            text += f" {capital(join([STRATEGY_PROSE[s] for s in n['fewest']]))} tie for the fewest."
-    elif f.kind == "drops":
-        (p,) = f.subjects
-        m = n["metric"]
-        parts = [f"from {count(c['from'])} to {count(c['to'])} labels ({_fmt(m, c['mean_from'])} to "
-                 f"{_fmt(m, c['mean'])}; its training loss {num(c['loss_from'], sig=2)} and "
-                 f"{num(c['loss'], sig=2)})" for c in n["cells"]]
-        underfit = all(c["loss"] > 2 * c["loss_from"] for c in n["cells"])
-        why = ("the training loss more than doubles, so the larger labelled set is fitted less well in the "
-               "same steps" if underfit else "the training loss does not double with it, so the drop is not "
-               "a network left under-trained")
-        text = (f"On {PROBLEM_LABELS[p]}, random sampling's mean {METRIC_PROSE[m]} gets worse beyond its "
-                f"95\\% interval " + "; ".join(parts) + f": {why}.")
-    elif f.kind == "drops-summary":
-        if not n["problems"]:
-            text = (f"On none of the {count(len(n['checked']))} problems does random sampling's mean criterion "
-                    "get worse from one budget to the next beyond the corrected 95\\% interval of the paired "
-                    "difference.")
-        else:
-            text = (f"Random sampling's mean criterion gets worse from one budget to the next beyond the "
-                    f"corrected 95\\% interval of the paired difference on {count(len(n['problems']))} of the "
-                    f"{count(len(n['checked']))} problems ({join([PROBLEM_LABELS[p] for p in n['problems']])}).")
-    elif f.kind == "query-drops":
-        if not n["cells"]:
-            text = ("No query strategy's mean criterion gets worse from one budget to the next beyond that "
-                    "interval either.")
-        else:
-            by: dict[tuple, list[str]] = {}
-            for p, s_, b0, b1 in n["cells"]:
-                by.setdefault((s_, p), []).append(f"{count(b0)} to {count(b1)}")
-            text = ("A query strategy's mean criterion does get worse from one budget to the next beyond that "
-                    f"interval in {count(len(n['cells']))} steps: "
-                    + "; ".join(f"{STRATEGY_PROSE[s_]} on {PROBLEM_LABELS[p]} ({join(v)} labels)"
-                                for (s_, p), v in by.items())
-                    + ".")
-            if n["random_clean"]:
-                text += (f" On {join([PROBLEM_LABELS[p] for p in n['random_clean']])} random sampling's curve, "
-                         "its networks trained by the same rule on as many labels, does not fall so: the queried "
-                         "labels, not the training, lower these curves.")
-    elif f.kind == "families":
-        (fam,) = f.subjects
-        who = join([STRATEGY_PROSE[s] for s in n["members"]])
-        cells = lambda xs: join([f"{STRATEGY_PROSE[s]} on {PROBLEM_LABELS[p]}" for p, s in xs])  # noqa: E731
-        one = len(n["members"]) == 1
-        head = f"The {fam} strateg{'y' if one else 'ies'} ({who})"
-        beat, fall = ("beats", "falls") if one else ("beat", "fall")
-        if n["better"]:
-            text = f"{head} {beat} random sampling significantly on AUBC in {count(len(n['better']))} of the " \
-                   f"{count(len(n['cells']))} problem $\\times$ strategy cells ({cells(n['better'])})"
-        else:
-            text = f"{head} {beat} random sampling significantly on AUBC in none of the " \
-                   f"{count(len(n['cells']))} problem $\\times$ strategy cells"
-        text += (f" and {fall} significantly behind it in {count(len(n['worse']))} ({cells(n['worse'])})"
-                 if n["worse"] else f" and {fall} significantly behind it in none")
-        by: dict[str, list[int]] = {}
-        for p, b in n["better_budgets"]:
-            by.setdefault(p, []).append(b)
-        if by:
-            text += "; budget by budget, a member is significantly better at " + join(
-                [f"{join([count(b) for b in bs])} labels on {PROBLEM_LABELS[p]}" for p, bs in by.items()])
-        text += "."
-    elif f.kind == "diverged":
-        bad = {p: k for p, k in n["per_problem"].items() if k}
-        total = sum(bad.values())
-        if not total:
-            text = (f"No network of the budget protocol diverged (none of the {count(n['runs'])} runs of a "
-                    "strategy, trial and fold).")
-        else:
-            text = (f"Of the {count(n['runs'])} runs of the budget protocol, {count(total)} "
-                    f"{'has' if total == 1 else 'have'} a network that diverged (" + join([f"{count(k)} on {PROBLEM_LABELS[p]}" for p, k in bad.items()])
-                    + "); they are left out of every mean and test.")
-    elif f.kind == "plateau":
-        (p,) = f.subjects
-        m = n["metric"]
-        text = (f"On {PROBLEM_LABELS[p]}, passive learning trained for one round on the whole pool reaches "
-                f"{_fmt(m, n['ceiling'])} {METRIC_PROSE[m]}, against {_fmt(m, n['trials'])} at the end of the "
-                f"draft's protocol.")
-    else:  # pragma: no cover - a programming error
-        raise ValueError(f"unknown finding kind {f.kind!r}")
-    return Finding(f.kind, f.subjects, n, text)
+    bad = {p: k for p, k in n["per_problem"].items() if k}
+    total = sum(bad.values())
+    if not total:
+        return (f"No network of the budget protocol diverged (none of the {count(n['runs'])} runs of a "
+                "strategy, trial and fold).")
+    return (f"Of the {count(n['runs'])} runs of the budget protocol, {count(total)} "
+            f"{'has' if total == 1 else 'have'} a network that diverged ("
+            + join([f"{count(k)} on {PROBLEM_LABELS[p]}" for p, k in bad.items()])
+            + "); they are left out of every mean and test.")
 
 
-def findings(res: BudgetResults) -> list[Finding]:
-    """Every finding of the budget section, rendered and checked."""
-    out = [_render(f, res) for f in (_aubc_findings(res) + _budget_findings(res) + _across_findings(res)
-                                     + _target_findings(res) + _plateau_findings(res) + _drops_findings(res)
-                                     + _query_drops_findings(res) + _diverged_findings(res)
-                                     + _family_findings(res))]
-    check_findings(out, res)
+@DIVERGED.check
+def _check_diverged(f: Finding, res: BudgetResults) -> None:
+    fr = res.frame
+    keys = {(p, s, t, fo) for p, s, t, fo in zip(fr["dataset"], fr["strategy"], fr["trial"], fr["fold"])}
+    need(f, f.numbers["runs"] == len(keys), f"{f.numbers['runs']} runs where the frame has {len(keys)}")
+    for p, k in f.numbers["per_problem"].items():
+        sub = fr[fr["dataset"] == p]
+        runs = {(s, t, fo) for s, t, fo, d in zip(sub["strategy"], sub["trial"], sub["fold"], sub["diverged"]) if d}
+        need(f, k == len(runs), f"{p}: {k} diverged where the rows give {len(runs)}")
+
+
+@AUBC_BY_STRATEGY.decider
+def _aubc_by_strategy(res: BudgetResults) -> list[Finding]:
+    out = []
+    cells = _tested(res)
+    for s in QUERIES:
+        ps = [p for p, s_ in cells if s_ == s]
+        if not ps:
+            continue
+        by = {"better": [], "worse": [], "none": []}
+        for p in ps:
+            t = res.test(p, s)
+            v = _verdict(t)
+            by[v].append(p if v == "none" else [p, float(t["p_holm"])])
+        out.append(make("aubc-by-strategy", (s,), by))
     return out
 
 
-def check_findings(found: list[Finding], res: BudgetResults) -> None:
-    """Recompute every finding's claim from the result tables; :class:`FindingError` names the first wrong one."""
+@AUBC_BY_STRATEGY.template
+def _t_aubc_by_strategy(f: Finding) -> str:
+    (s,) = f.subjects
+    n = f.numbers
+    parts = []
+    for v, word in (("better", "significantly better than random sampling"),
+                    ("worse", "significantly worse than random sampling")):
+        if n[v]:
+            parts.append(f"{word} on " + join([f"{PROBLEM_LABELS[p]} ({_p(ph)})" for p, ph in n[v]]))
+    if n["none"]:
+        parts.append(("not significantly different on " if parts else
+                      "not significantly different from random sampling on ")
+                     + join([PROBLEM_LABELS[p] for p in n["none"]]))
+    return f"In AUBC, {STRATEGY_PROSE[s]} is " + "; ".join(parts) + "."
+
+
+@AUBC_BY_STRATEGY.check
+def _check_aubc_by_strategy(f: Finding, res: BudgetResults) -> None:
+    (s,) = f.subjects
+    n = f.numbers
+    stated = {p: "none" for p in n["none"]} | {p: v for v in ("better", "worse") for p, _ in n[v]}
+    need(f, sorted(stated) == sorted(p for p, s_ in _tested(res) if s_ == s), "the problems tested")
+    for p, v in stated.items():
+        need(f, _aubc_truth(f, res, p, s) == v, f"{p}: {v} is not the test's verdict")
     c = res.comparisons
-    for f in found:
-        n = f.numbers
-        if f.kind == "aubc":
-            p, s = f.subjects
-            rows = c[(c["dataset"] == p) & (c["strategy"] == s) & (c["quantity"] == "aubc")]
-            sig = rows["significant"].astype(bool) & (rows["p_holm"] <= ALPHA)
-            truth = "none" if not sig.any() else rows.loc[sig, "direction"].iloc[0]
-            means = res.aubc_mean(p, s), res.aubc_mean(p, "random")
-            hib = an.higher_is_better(an.PRIMARY_METRIC[TASKS[p]])
-            if truth != "none" and ((means[0] > means[1]) == hib) != (truth == "better"):
-                raise FindingError(f"aubc {p}/{s}: the test says {truth} but the mean AUBCs are {means}")
-            ok = truth == n["verdict"] and ("significantly better" in f.text) == (truth == "better") \
-                and ("significantly worse" in f.text) == (truth == "worse")
-            if "equivalence" in rows:
-                ok = ok and n["equivalence"] == _posterior_verdict(res, p, s)
-        elif f.kind == "budgets":
-            p, s = f.subjects
-            rows = c[(c["dataset"] == p) & (c["strategy"] == s) & (c["quantity"] == "budget")]
-            sig = rows["significant"].astype(bool)
-            ok = (n["better"] == int((sig & (rows["direction"] == "better")).sum())
-                  and n["worse"] == int((sig & (rows["direction"] == "worse")).sum())
-                  and n["budgets"] == len(rows) == len(res.schedules[p]))
-            if "equivalence" in rows:
-                ok = ok and n["equivalent"] == int((rows["equivalence"] == "equivalent").sum())
-        elif f.kind == "across":
-            (task,) = f.subjects
-            a = res.across[task]
-            ok = (a.get("friedman") is None) == (not n["tested"])
-            if n["tested"]:
-                fr = a["friedman"]
-                ok = ok and (fr.p_chi2 <= ALPHA) == n["reject"] and ("does not reject" in f.text) == (not n["reject"]) \
-                    and n["n"] == len([p for p in res.problems if TASKS[p] == task]) == fr.n \
-                    and n["p"] >= st.power_limits(fr.k, fr.n)["min_p_friedman"] - 1e-12
-        elif f.kind == "target":
-            (p,) = f.subjects
-            meds = {s: _median_labels(res, p, s)[0] for s in n["median"]}
-            finite = {s: m for s, m in meds.items() if np.isfinite(m)}
-            low = min(finite.values()) if finite else None
-            ok = sorted(n["fewest"]) == sorted(s for s, m in finite.items() if m == low)
-            for s in n["fewest"]:  # the fewest never goes to a strategy most of whose runs never reach the target
-                ok = ok and 2 * n["reached"][s] > n["runs"][s]
-        elif f.kind == "plateau":
-            ok = np.isfinite(n["ceiling"]) and np.isfinite(n["trials"])
-        elif f.kind in ("drops", "drops-summary"):
-            worse = _drops_recomputed(res)
-            if f.kind == "drops":
-                (p,) = f.subjects
-                ok = sorted((c["from"], c["to"]) for c in n["cells"]) == sorted(worse.get(p, []))
-            else:
-                ok = sorted(n["problems"]) == sorted(p for p in n["checked"] if worse.get(p))
-                ok = ok and ("On none" in f.text) == (not n["problems"])
-        elif f.kind == "query-drops":
-            truth = sorted([p, s_, b0, b1] for s_ in n["strategies"]
-                           for p, pairs in _drops_recomputed(res, s_).items() for b0, b1 in pairs)
-            ok = truth == sorted(n["cells"]) and ("No query strategy" in f.text) == (not n["cells"])
-            rnd = _drops_recomputed(res, "random")
-            ok = ok and all(not rnd.get(p) and any(c_[0] == p for c_ in n["cells"]) for p in n["random_clean"])
-        elif f.kind == "families":
-            rows = c[c["quantity"] == "aubc"]
-            truth = {"better": [], "worse": []}
-            for p, s in n["cells"]:
-                r = rows[(rows["dataset"] == p) & (rows["strategy"] == s)]
-                sig = r["significant"].astype(bool) & (r["p_holm"] <= ALPHA)
-                if sig.any():
-                    truth[str(r.loc[sig, "direction"].iloc[0])].append([p, s])
-            b = c[(c["quantity"] == "budget") & c["strategy"].isin(n["members"]) & c["significant"].astype(bool)
-                  & (c["direction"] == "better")]
-            ok = (sorted(truth["better"]) == sorted(n["better"]) and sorted(truth["worse"]) == sorted(n["worse"])
-                  and sorted({(p, int(x)) for p, x in zip(b["dataset"], b["budget"])})
-                  == sorted(tuple(x) for x in n["better_budgets"])
-                  and (" in none of the " in f.text) == (not n["better"]))
-        elif f.kind == "diverged":
-            fr = res.frame
-            ok = True
-            for p, k in n["per_problem"].items():
-                sub = fr[fr["dataset"] == p]
-                runs = {(s, t, fo) for s, t, fo, d in zip(sub["strategy"], sub["trial"], sub["fold"], sub["diverged"])
-                        if d}
-                ok = ok and k == len(runs)
-            ok = ok and ("No network" in f.text) == (sum(n["per_problem"].values()) == 0)
-        else:
-            ok = False
-        if not ok:
-            raise FindingError(f"finding {f.kind} {f.subjects} is not what the tables say: {f.text}")
+    for v in ("better", "worse"):
+        for p, ph in n[v]:
+            row = c[(c["dataset"] == p) & (c["strategy"] == s) & (c["quantity"] == "aubc")]
+            need(f, close(ph, float(row["p_holm"].iloc[0])), f"{p}: p_Holm")
+
+
+@BUDGETS_BY_STRATEGY.decider
+def _budgets_by_strategy(res: BudgetResults) -> list[Finding]:
+    out = []
+    for s in QUERIES:
+        cells = [{"problem": f.subjects[0], **{k: f.numbers[k] for k in ("better", "worse", "budgets")}}
+                 for f in _budget_findings(res) if f.subjects[1] == s]
+        if cells:
+            out.append(make("budgets-by-strategy", (s,), {"cells": cells}))
+    return out
+
+
+@BUDGETS_BY_STRATEGY.template
+def _t_budgets_by_strategy(f: Finding) -> str:
+    (s,) = f.subjects
+    cells = f.numbers["cells"]
+    some = [c for c in cells if c["better"] or c["worse"]]
+    none = [c for c in cells if not (c["better"] or c["worse"])]
+    parts = []
+    for c in some:
+        bits = []
+        if c["better"]:
+            bits.append(f"better at {count(c['better'])}")
+        if c["worse"]:
+            bits.append(f"worse at {count(c['worse'])}")
+        parts.append(f"{' and '.join(bits)} of the {count(c['budgets'])} budgets of {PROBLEM_LABELS[c['problem']]}")
+    text = f"Budget by budget, {STRATEGY_PROSE[s]} is significantly " + "; ".join(parts) if parts else \
+        f"Budget by budget, {STRATEGY_PROSE[s]} differs significantly from random sampling at no budget"
+    if none and parts:
+        text += f", and at no budget of {join([PROBLEM_LABELS[c['problem']] for c in none])}"
+    elif none:
+        text += f" of {join([PROBLEM_LABELS[c['problem']] for c in none])}"
+    return text + "."
+
+
+@BUDGETS_BY_STRATEGY.check
+def _check_budgets_by_strategy(f: Finding, res: BudgetResults) -> None:
+    (s,) = f.subjects
+    for c in f.numbers["cells"]:
+        truth = _budget_counts(res, c["problem"], s)
+        need(f, all(c[k] == truth[k] for k in ("better", "worse", "budgets")), f"{c['problem']}: {truth}")
+    need(f, sorted(c["problem"] for c in f.numbers["cells"])
+         == sorted(p for p in res.problems if _budget_counts(res, p, s)["budgets"]), "the problems")
+
+
+@TARGETS.decider
+def _targets(res: BudgetResults) -> list[Finding]:
+    rows = [{"problem": p, **_target_row(res, p)} for p in res.problems]
+    return [make("targets", (), {"rows": rows})] if rows else []
+
+
+@TARGETS.template
+def _t_targets(f: Finding) -> str:
+    parts = []
+    for n in f.numbers["rows"]:
+        cells = []
+        for s, m in n["median"].items():
+            lab = count(int(round(m))) if np.isfinite(m) else "more than the schedule"
+            cells.append(f"{lab} ({STRATEGY_PROSE[s]}, {n['reached'][s]}/{n['runs'][s]} runs)")
+        text = f"on {PROBLEM_LABELS[n['problem']]} " + ", ".join(cells)
+        if len(n["fewest"]) == 1:
+            text += f", the fewest for {STRATEGY_PROSE[n['fewest'][0]]}"
+        parts.append(text)
+    return (f"The median labels needed to reach {int(round(TARGET * 100))}\\% of passive learning's full-pool "
+            "value, over all runs (a run that never reaches it counts as needing more than the whole schedule; in "
+            "brackets the runs that reach it), are " + "; ".join(parts) + ".")
+
+
+@TARGETS.check
+def _check_targets(f: Finding, res: BudgetResults) -> None:
+    for n in f.numbers["rows"]:
+        _check_target_row(f, res, n["problem"], n)
+
+
+@PLATEAUS.decider
+def _plateaus(res: BudgetResults) -> list[Finding]:
+    rows = _plateau_rows(res)
+    return [make("plateaus", (), {"rows": rows})] if rows else []
+
+
+@PLATEAUS.template
+def _t_plateaus(f: Finding) -> str:
+    parts = [f"{_fmt(r['metric'], r['ceiling'])} against {_fmt(r['metric'], r['trials'])} "
+             f"on {PROBLEM_LABELS[r['problem']]}" for r in f.numbers["rows"]]
+    return ("Trained for one round on the whole pool, passive learning reaches (primary criterion, against its "
+            "value at the end of the draft's protocol) " + "; ".join(parts) + ".")
+
+
+@PLATEAUS.check
+def _check_plateaus(f: Finding, res: BudgetResults) -> None:
+    for r in f.numbers["rows"]:
+        _check_plateau_row(f, res, r)
+
+
+@AUBC_SUMMARY.decider
+def _aubc_summary(res: BudgetResults) -> list[Finding]:
+    cells = _tested(res)
+    by = {v: [[p, s] for p, s in cells if _verdict(res.test(p, s)) == v] for v in ("better", "worse")}
+    return [make("aubc-summary", (), {"tested": len(cells), **by})]
+
+
+def _pairs(cells) -> str:
+    by: dict[str, list[str]] = {}
+    for p, s in cells:
+        by.setdefault(s, []).append(PROBLEM_LABELS[p])
+    return join([f"{STRATEGY_PROSE[s]} on {join(ps)}" for s, ps in by.items()])
+
+
+@AUBC_SUMMARY.template
+def _t_aubc_summary(f: Finding) -> str:
+    n = f.numbers
+    if not n["tested"]:
+        return "The budget protocol produced no comparison with random sampling."
+    better, worse = n["better"], n["worse"]
+    text = (f"Of the {count(n['tested'])} comparisons of a query strategy with random sampling on AUBC, "
+            f"{count(len(better)) if better else 'none'} {'is' if len(better) == 1 else 'are'} significantly better")
+    if better:
+        text += f" ({_pairs(better)})"
+    text += f" and {count(len(worse)) if worse else 'none'} significantly worse"
+    if worse:
+        text += f" ({_pairs(worse)})"
+    return text + "."
+
+
+@AUBC_SUMMARY.check
+def _check_aubc_summary(f: Finding, res: BudgetResults) -> None:
+    n = f.numbers
+    cells = _tested(res)
+    need(f, n["tested"] == len(cells), f"{n['tested']} comparisons where the rows have {len(cells)}")
+    truth = {"better": [], "worse": []}
+    for p, s in cells:
+        v = _aubc_truth(f, res, p, s)
+        if v != "none":
+            truth[v].append([p, s])
+    need(f, sorted(n["better"]) == sorted(truth["better"]) and sorted(n["worse"]) == sorted(truth["worse"]),
+         f"the significant comparisons are {truth}")
+
+
+def findings(res: BudgetResults) -> list[Finding]:
+    """Every finding of the budget section, each kind's decider in declaration order, checked."""
+    return decide(__name__, res)
+
+
+def check_findings(found: list[Finding], res: BudgetResults) -> None:
+    """Recompute every finding's claim from the results; :class:`FindingError` names the first wrong one."""
+    check_all(found, res)
 
 
 def _drops_recomputed(res: BudgetResults, strategy: str = "random") -> dict[str, list[tuple[int, int]]]:
@@ -679,130 +983,23 @@ def _starts(res: BudgetResults) -> str:
     return join(starts)
 
 
-def _p(x: float) -> str:
-    return "$p_{\\mathrm{Holm}}<0.001$" if x < 0.001 else f"$p_{{\\mathrm{{Holm}}}}={x:.3f}$"
-
-
-def _grouped_aubc(found: list[Finding]) -> str:
-    """One sentence per query strategy: the problems where its AUBC is better, worse, or not different."""
-    out = []
-    for s in QUERIES:
-        fs = [f for f in found if f.kind == "aubc" and f.subjects[1] == s]
-        if not fs:
-            continue
-        by = {v: [f for f in fs if f.numbers["verdict"] == v] for v in ("better", "worse", "none")}
-        parts = []
-        for v, word in (("better", "significantly better than random sampling"),
-                        ("worse", "significantly worse than random sampling")):
-            if by[v]:
-                parts.append(f"{word} on " + join([f"{PROBLEM_LABELS[f.subjects[0]]} ({_p(f.numbers['p_holm'])})"
-                                                   for f in by[v]]))
-        if by["none"]:
-            parts.append(("not significantly different on " if parts else
-                          "not significantly different from random sampling on ")
-                         + join([PROBLEM_LABELS[f.subjects[0]] for f in by["none"]]))
-        out.append(f"In AUBC, {STRATEGY_PROSE[s]} is " + "; ".join(parts) + ".")
-    return " ".join(out)
-
-
-def _grouped_budgets(found: list[Finding]) -> str:
-    out = []
-    for s in QUERIES:
-        fs = [f for f in found if f.kind == "budgets" and f.subjects[1] == s]
-        if not fs:
-            continue
-        some = [f for f in fs if f.numbers["better"] or f.numbers["worse"]]
-        none = [f for f in fs if not (f.numbers["better"] or f.numbers["worse"])]
-        parts = []
-        for f in some:
-            n = f.numbers
-            bits = []
-            if n["better"]:
-                bits.append(f"better at {count(n['better'])}")
-            if n["worse"]:
-                bits.append(f"worse at {count(n['worse'])}")
-            parts.append(f"{' and '.join(bits)} of the {count(n['budgets'])} budgets of {PROBLEM_LABELS[f.subjects[0]]}")
-        text = f"Budget by budget, {STRATEGY_PROSE[s]} is significantly " + "; ".join(parts) if parts else \
-            f"Budget by budget, {STRATEGY_PROSE[s]} differs significantly from random sampling at no budget"
-        if none and parts:
-            text += f", and at no budget of {join([PROBLEM_LABELS[f.subjects[0]] for f in none])}"
-        elif none:
-            text += f" of {join([PROBLEM_LABELS[f.subjects[0]] for f in none])}"
-        out.append(text + ".")
-    return " ".join(out)
-
-
-def _grouped_targets(found: list[Finding]) -> str:
-    fs = [f for f in found if f.kind == "target"]
-    if not fs:
-        return ""
-    parts = []
-    for f in fs:
-        n = f.numbers
-        cells = []
-        for s, m in n["median"].items():
-            lab = count(int(round(m))) if np.isfinite(m) else "more than the schedule"
-            cells.append(f"{lab} ({STRATEGY_PROSE[s]}, {n['reached'][s]}/{n['runs'][s]} runs)")
-        text = f"on {PROBLEM_LABELS[f.subjects[0]]} " + ", ".join(cells)
-        if len(n["fewest"]) == 1:
-            text += f", the fewest for {STRATEGY_PROSE[n['fewest'][0]]}"
-        parts.append(text)
-    return (f"The median labels needed to reach {int(round(TARGET * 100))}\\% of passive learning's full-pool value "
-            "(a run that never reaches it counts as needing more than the whole schedule; in brackets the runs "
-            "that reach it) are " + "; ".join(parts) + ".")
-
-
-def _grouped_plateau(found: list[Finding]) -> str:
-    fs = [f for f in found if f.kind == "plateau"]
-    if not fs:
-        return ""
-    parts = [f"{_fmt(f.numbers['metric'], f.numbers['ceiling'])} against {_fmt(f.numbers['metric'], f.numbers['trials'])} "
-             f"on {PROBLEM_LABELS[f.subjects[0]]}" for f in fs]
-    return ("Trained for one round on the whole pool, passive learning reaches (primary criterion, against its "
-            "value at the end of the draft's protocol) " + "; ".join(parts) + ".")
-
-
 def budget_values(res: BudgetResults, found: list[Finding]) -> Values:
+    """The budget section's macros; every sentence that compares, counts or ranks is a checked finding's text."""
     v = Values()
+    text = lambda *kinds: said([f for f in found if f.kind in kinds], res)  # noqa: E731
     v["budget/schedule"] = _schedule_text(res)
     v["budget/start"] = _starts(res)
-    v["text/budget-aubc"] = _grouped_aubc(found) or "No query strategy was compared with random sampling."
-    v["text/budget-budgets"] = _grouped_budgets(found)
-    v["text/budget-across"] = " ".join(f.text for f in found if f.kind == "across")
-    v["text/budget-target"] = _grouped_targets(found)
-    v["text/budget-plateau"] = _grouped_plateau(found)
+    v["text/budget-aubc"] = text("aubc-by-strategy") or "No query strategy was compared with random sampling."
+    v["text/budget-budgets"] = text("budgets-by-strategy")
+    v["text/budget-across"] = text("budget-across")
+    v["text/budget-target"] = text("targets")
+    v["text/budget-plateau"] = text("plateaus")
     v["budget/rule"] = _rule_text(res)
-    v["text/budget-sanity"] = " ".join(f.text for f in found if f.kind in ("drops-summary", "drops", "query-drops"))
-    v["text/budget-diverged"] = " ".join(f.text for f in found if f.kind == "diverged")
-    v["text/budget-families"] = " ".join(f.text for f in found if f.kind == "families") or \
-        "No query strategy was compared with random sampling."
-    better = [f for f in found if f.kind == "aubc" and f.numbers["verdict"] == "better"]
-    worse = [f for f in found if f.kind == "aubc" and f.numbers["verdict"] == "worse"]
-    tested = [f for f in found if f.kind == "aubc"]
-    v["text/budget-summary"] = _summary(tested, better, worse)
+    v["text/budget-sanity"] = text("drops-summary", "drops", "query-drops")
+    v["text/budget-diverged"] = text("diverged")
+    v["text/budget-families"] = text("families") or "No query strategy was compared with random sampling."
+    v["text/budget-summary"] = text("aubc-summary")
     return v
-
-
-def _pairs(fs: list[Finding]) -> str:
-    by: dict[str, list[str]] = {}
-    for f in fs:
-        by.setdefault(f.subjects[1], []).append(PROBLEM_LABELS[f.subjects[0]])
-    return join([f"{STRATEGY_PROSE[s]} on {join(ps)}" for s, ps in by.items()])
-
-
-def _summary(tested, better, worse) -> str:
-    """One sentence for the abstract and the conclusions, decided from the AUBC findings."""
-    if not tested:
-        return "The budget protocol produced no comparison with random sampling."
-    n = len(tested)
-    text = (f"Of the {count(n)} comparisons of a query strategy with random sampling on AUBC, "
-            f"{count(len(better)) if better else 'none'} {'is' if len(better) == 1 else 'are'} significantly better")
-    if better:
-        text += f" ({_pairs(better)})"
-    text += f" and {count(len(worse)) if worse else 'none'} significantly worse"
-    if worse:
-        text += f" ({_pairs(worse)})"
-    return text + "."
 
 
 def not_run_values() -> Values:

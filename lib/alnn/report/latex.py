@@ -12,10 +12,13 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from alnn.report import lint
+
 
 # =========================================================================== compile
 class LatexError(RuntimeError):
-    """The paper did not build, or built with undefined values, references or citations."""
+    """The paper did not build, or built with undefined values, references or citations, a repeated
+    sentence or too long an abstract."""
 
 
 def latex_env(generated_dir, figures_dir, base: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -62,8 +65,10 @@ def compile_paper(paper_dir, generated_dir, figures_dir, *, outdir=None, main: s
     ``outdir``, where ``main`` finds its ``.aux``. A LaTeX error raises
     :class:`LatexError` with the log's relevant lines; with ``check`` (the
     default) so does a build that leaves an undefined reference, citation or
-    generated value, or an external document whose labels were not found.
-    Returns the PDF of ``main``.
+    generated value, or an external document whose labels were not found,
+    and (:func:`check_text`) a PDF that repeats a sentence of ten words or
+    more, within itself or from an external document's PDF, or whose abstract
+    is over 250 words. Returns the PDF of ``main``.
     """
     paper_dir = Path(paper_dir).resolve()
     out = Path(outdir).resolve() if outdir is not None else paper_dir
@@ -92,7 +97,37 @@ def compile_paper(paper_dir, generated_dir, figures_dir, *, outdir=None, main: s
                          f"from {log_path}:\n{detail}")
     if check and problems:
         raise LatexError(f"{paper_dir / main} built with problems; from {log_path}:\n" + "\n".join(problems))
-    return out / f"{stem}.pdf"
+    pdf = out / f"{stem}.pdf"
+    if check:
+        check_text(pdf, paper_dir / main)
+    return pdf
+
+
+_ABSTRACT_ENV = re.compile(r"^[^%\n]*\\begin\{abstract\}", re.M)
+
+
+def check_text(pdf, tex) -> None:
+    """Raise :class:`LatexError` when the text of ``pdf`` (built from ``tex``) repeats a sentence.
+
+    The rules are :mod:`alnn.report.lint`'s: a sentence of at least
+    ``lint.MIN_SENTENCE_WORDS`` words may occur once in the document, and not
+    at all in the PDF of a document whose labels ``tex`` imports
+    (``\\externaldocument{supplement}``: the supplement, built first into
+    the same folder) when that PDF is there. When ``tex`` has an abstract
+    (``\\begin{abstract}``: main.tex), it has at most
+    ``lint.MAX_ABSTRACT_WORDS`` words.
+    """
+    pdf, tex = Path(pdf), Path(tex)
+    others = [pdf.with_name(f"{name}.pdf") for name in external_documents(tex)] if tex.is_file() else []
+    has_abstract = tex.is_file() and _ABSTRACT_ENV.search(tex.read_text(errors="replace")) is not None
+    try:
+        problems = lint.pdf_problems(pdf, others=[o for o in others if o.is_file() and o != pdf],
+                                     abstract=has_abstract)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise LatexError(f"could not read the text of {pdf}: {exc}") from exc
+    if problems:
+        raise LatexError(f"{tex} built, but its text has problems (rules: alnn.report.lint):\n"
+                         + "\n".join(problems))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -106,7 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     c.add_argument("--outdir", default=None, help="folder for the PDFs and auxiliary files (default: --paper)")
     c.add_argument("--main", default="main.tex", help="document to build (default: main.tex, after the "
                    "documents it reads labels from)")
-    c.add_argument("--no-check", action="store_true", help="accept undefined references")
+    c.add_argument("--no-check", action="store_true", help="accept undefined references, repeated sentences and a long abstract")
     args = parser.parse_args(argv)
     try:
         pdf = compile_paper(args.paper, args.generated, args.figures, outdir=args.outdir,

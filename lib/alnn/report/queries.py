@@ -1,7 +1,7 @@
 """Queries of the result tables that several writers of the generated layer share.
 
-The tables (:mod:`~alnn.report.tables`), the sentences (:mod:`~alnn.report.findings`,
-:mod:`~alnn.report.prose`), their checks (:mod:`~alnn.report.claims`), the figures and the budget and
+The tables (:mod:`~alnn.report.tables`), the finding kinds of every section (registered in
+:mod:`~alnn.report.claims`), the prose (:mod:`~alnn.report.prose`), the figures and the budget and
 ablation sections ask the same questions of a report's :class:`~alnn.report.context.Context` (any object
 with its ``settings``, ``stat``, ``problems`` and ``problems_of``): the best mean of a table row at the
 precision it is printed, a median over all runs with the censored ones counted as +inf, how two such
