@@ -440,8 +440,13 @@ def test_labels_to_target_figure(bframe, tmp_path):
     assert fig.axes[0].get_xscale() == "log"
     notes = [t.get_text() for t in fig.axes[0].texts]
     iris = summ[(summ["dataset"] == "iris") & (summ["fraction"] == 0.99)]
-    assert sorted(notes) == sorted(f"{c}/{n} cens." for c, n in
-                                   zip(iris["n_censored"], iris["n_runs"]))
+    assert sorted(notes) == sorted(f"{r}/{n}" for r, n in zip(iris["n_reached"], iris["n_runs"]))
+    # the marker is the median over all runs (the text's statistic), not over the runs that reached it
+    for ax in fig.axes[:1]:
+        xs = sorted(float(x) for line in ax.lines if line.get_marker() not in ("None", ">", "")
+                    for x in line.get_xdata())
+        want = sorted(float(x) for x in iris["labels_median_all"] if np.isfinite(x))
+        assert xs == pytest.approx(want)
     saved(fig, tmp_path, "labels_to_target")
     saved(fg.labels_to_target_figure(summ, 0.95, datasets=["sine"], logx=False,
                                      width=fg.COLUMN_WIDTH), tmp_path, "ltt_sine")

@@ -605,7 +605,7 @@ def test_draft_benchmark_unsupported_when_ours_stay_below():
     refs = {**FM_REFS, "draft": {"accuracy": {"fashion-mnist": {"passive": 0.975, "sasla": 0.992}}}}
     fr = offsets(frame(("fashion-mnist", "sine")), "fashion-mnist", 0.88, {s: 0 for s in ALL})
     f = by(rpd.draft_benchmark(context(fr, refs)), "draft-benchmark")
-    assert f.numbers["unreached"] == ["passive", "sasla"] and "so our measurements do not support them" in f.text
+    assert f.numbers["unreached"] == ["passive", "sasla"] and "they give no support to the draft's values" in f.text
     refs = {**FM_REFS, "draft": {"accuracy": {"fashion-mnist": {"passive": 0.85, "sasla": 0.86}}}}
     f = by(rpd.draft_benchmark(context(fr, refs)), "draft-benchmark")
     assert f.text.endswith("none of the draft's values (85.0\\% and 86.0\\%) exceeds it.")
@@ -621,7 +621,8 @@ def test_draft_passive_direction():
     f = by(rpd.draft_passive(ctx, "draft"), "draft-passive")
     assert not f.numbers["below_draft"] and f.numbers["below_top"]
     assert "at least the draft's 97.5\\% for passive learning" in f.text
-    assert "below the 99.2\\%" in by(rpd.draft_passive(ctx, "abstract"), "draft-passive").text
+    assert "at least the draft's 97.5\\% for passive learning and its 99.2\\% for its best strategy" in \
+        by(rpd.draft_passive(ctx, "abstract"), "draft-passive").text
 
 
 def test_draft_best_regression_over_all_strategies():
@@ -652,8 +653,9 @@ def _grid_ctx(edge: bool, diverged: bool, draft_same: bool):
                momentum=float(best["momentum"]), batch_size=16, val_loss=float(best["val_loss"]))
     grid = {"hidden": [64, 256], "lr": [0.05, 0.5], "weight_decay": [0.0, 0.001], "momentum": [0.5, 0.9]}
     if not edge:
-        grid = {"hidden": [32, 64, 256, 512], "lr": [0.01, 0.05, 0.5, 1.0], "weight_decay": [0.0, 0.001],
-                "momentum": [0.5, 0.9]}
+        wd, mo = win["weight_decay"], win["momentum"]  # the winner inside every axis
+        grid = {"hidden": [32, 64, 256, 512], "lr": [0.01, 0.05, 0.5, 1.0],
+                "weight_decay": [wd - 1e-3, wd, wd + 1e-3], "momentum": [mo - 0.1, mo, mo + 0.05]}
     refs = {"draft": {"grid": {"iris": {k: win[k] for k in ("hidden", "lr")} if draft_same else {"hidden": 512}}}}
     return context(frame(("iris", "sine")), refs, grids={"iris": g}, winners={"iris": win},
                    profile={"problems": {"iris": {"grid": grid}}})
@@ -751,3 +753,25 @@ def test_no_module_dispatches_on_kind_names():
     for path in sorted((Path(cl.__file__).parent).glob("*.py")):
         src = path.read_text()
         assert not re.search(r"^\s*(if|elif) [\w.]*kind == ", src, re.M), path.name
+
+
+def test_a_strategy_with_diverged_runs_is_never_named_best(rich):
+    """Regression: a committee with 13 of 25 runs diverged had the lowest mean MSE over its 12 survivors,
+    bold in the table and named best in the text, though on those runs it tied passive learning."""
+    ctx, found = rich
+    fin = ctx.finals
+    hit = set(zip(fin.loc[fin["diverged"].astype(bool), "dataset"], fin.loc[fin["diverged"].astype(bool), "strategy"]))
+    assert hit  # the fixture has one (Wine, committee)
+    for f in found:
+        if f.kind == "best-mean":
+            for p, best in f.numbers["best"].items():
+                assert not {(p, s) for s in best} & hit, (p, best)
+    table = tb.comparison_table(ctx)
+    for p, s in hit:
+        assert "$^\\dagger$" in table
+    ens = [line for line in table.splitlines() if line.strip().startswith("\\multirow") and "Wine" in line][0]
+    cells = ens.split("&")[2:]
+    from alnn.report.constants import STRATEGIES
+
+    committee = cells[[s for s in STRATEGIES if s in set(ctx.trials["strategy"])].index("ensemble")]
+    assert "\\best" not in committee and "$^\\dagger$" in committee

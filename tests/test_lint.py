@@ -167,3 +167,8 @@ def test_compile_paper_raises_on_a_repeat_and_a_long_abstract(tmp_path):
     (paper / "main.tex").write_text(IEEE % (_words(251) + ".", OTHER))
     with pytest.raises(LatexError, match="251 words"):
         compile_paper(paper, tmp_path, tmp_path, outdir=tmp_path / "long")
+
+
+def test_a_figures_labels_and_counts_are_not_a_sentence():
+    row = "50/50 Entropy 50/50 Committee 50/50 Random 50/50 Sensitivity 50/50 Margin 50/50 Least confidence 50/50 BALD"
+    assert lint.repeated_sentences(f"{row}\n\n{row}\n") == []

@@ -164,7 +164,7 @@ def test_generated_keys_are_all_used():
               "text/random-baseline", "text/divergence", "text/convergence", "text/efficiency",
               "text/subset", "text/across", "text/sasla-at-work",
               "text/sasla-caption", "budget/schedule", "budget/start", "text/budget-plateau",
-              "text/budget-aubc", "text/budget-budgets", "text/budget-across",
+              "text/budget-budgets", "text/budget-across",
               "text/budget-target", "text/draft-claims", "text/overhead", "text/limitations",
               "text/conclusion"}
     assert before <= used, sorted(before - used)

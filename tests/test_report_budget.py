@@ -129,20 +129,16 @@ def test_table_marks_exactly_the_significant_cells(strong):
     assert "Iris" in rows and "Sine" in rows
 
 
-def test_grouped_sentences_put_every_problem_under_its_own_verdict(strong):
+def test_the_budget_by_budget_sentence_names_exactly_the_cells_that_differ(strong, null):
     found = rb.findings(strong)
-    text = rb.budget_values(strong, found)["text/budget-aubc"]
-    for s in [q for q in rb.QUERIES if any(f.kind == "aubc" and f.subjects[1] == q for f in found)]:
-        sentence = next(x for x in text.split(". ") if rb.STRATEGY_PROSE[s] in x)
-        for f in found:
-            if f.kind == "aubc" and f.subjects[1] == s:
-                label = rb.PROBLEM_LABELS[f.subjects[0]]
-                head = sentence.split(label)[0]
-                last = max(("significantly better", "significantly worse", "not significantly different"),
-                           key=lambda w: head.rfind(w))
-                want = {"better": "significantly better", "worse": "significantly worse",
-                        "none": "not significantly different"}[f.numbers["verdict"]]
-                assert last == want, (s, label, sentence)
+    f = _by(found, "budgets-summary")
+    cells = [g for g in found if g.kind == "budgets"]
+    assert f.numbers["tested"] == len(cells)
+    assert [(c["problem"], c["strategy"]) for c in f.numbers["cells"]] == \
+        [g.subjects for g in cells if g.numbers["better"] or g.numbers["worse"]]
+    quiet = _by(rb.findings(null), "budgets-summary")
+    assert not quiet.numbers["cells"] and quiet.text.endswith("none differs significantly from random sampling "
+                                                              "at any budget.")
 
 
 def _dip(frame: pd.DataFrame, problem: str, budget_index: int, by: float) -> pd.DataFrame:
@@ -269,9 +265,9 @@ BUDGET_TAMPER = {
     "diverged": lambda n: n.update(per_problem={p: k + 1 for p, k in n["per_problem"].items()}),
     "families": lambda n: n.update(better=n["worse"], worse=n["better"]) if n["better"] or n["worse"]
     else n.update(better=[list(n["cells"][0])]),
-    "aubc-by-strategy": lambda n: n.update(better=n["worse"], worse=n["better"]) if n["better"] or n["worse"]
-    else n.update(better=[[n["none"][0], 0.01]], none=n["none"][1:]),
-    "budgets-by-strategy": lambda n: n.update(cells=[{**c, "worse": c["worse"] + 1} for c in n["cells"]]),
+    "budgets-summary": lambda n: n.update(cells=n["cells"][1:] if n["cells"] else
+                                          [{"problem": "iris", "strategy": "entropy", "better": 1, "worse": 0,
+                                            "budgets": 8}]),
     "targets": lambda n: n.update(rows=[{**r, "fewest": ["sensitivity"]} for r in n["rows"]]),
     "plateaus": lambda n: n.update(rows=[{**r, "ceiling": r["ceiling"] * 0.5} for r in n["rows"]]),
     "aubc-summary": lambda n: n.update(better=n["worse"], worse=n["better"]),

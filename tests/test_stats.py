@@ -322,3 +322,18 @@ def test_comparisons_carry_the_rope_and_the_verdict():
     c = st.compare_within_problem(fin, "accuracy", rope=st.default_rope)
     assert c["rope"].tolist() == [0.01] and c["equivalence"].tolist() == ["equivalent"]
     assert c["p_better"].iloc[0] + c["p_rope"].iloc[0] + c["p_worse"].iloc[0] == pytest.approx(1.0)
+
+
+def test_identical_runs_get_the_identical_verdict_not_equivalence():
+    """Paired differences all exactly zero: the two arms gave the same runs, so the equivalence verdict would be
+    trivially true; it says identical. One nonzero difference and the posterior decides again."""
+    assert st.identical(np.zeros(10)) and st.paired_verdict(np.zeros(10), higher_is_better=True, rope=0.01,
+                                                            rho=0.2) == "identical"
+    d = np.zeros(10)
+    d[3] = 1e-6
+    assert not st.identical(d)
+    assert st.paired_verdict(d, higher_is_better=True, rope=0.01, rho=0.2) == "equivalent"
+    rows = [dict(dataset="iris", strategy=s, trial=0, fold=f, epoch=1, diverged=False, accuracy=0.9 + 0.01 * f)
+            for s in ("passive", "sasla") for f in range(5)]
+    res = st.compare_within_problem(pd.DataFrame(rows), "accuracy", rope=0.01)
+    assert res.set_index("strategy").loc["sasla", "equivalence"] == "identical"

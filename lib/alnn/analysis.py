@@ -914,19 +914,24 @@ def labels_to_target_summary(per_run: pd.DataFrame, fractions: Sequence[float] =
                        "labels_q3": ok.quantile(0.75), "labels_mean": ok.mean()}).reset_index()
     out = out.merge(st, on=by, how="left")
 
-    def median_all(d):
-        v = np.where(d["reached"], d["labels"].to_numpy(float), np.inf)
-        med = float(np.median(v))
-        return med if np.isfinite(med) else np.nan
+    def quantile_all(q):
+        def f(d):
+            # a run that never reached the target counts as +inf: a stand-in far beyond any budget keeps the
+            # interpolation finite, and a quantile that leans on it at all is beyond the schedule (nan)
+            v = np.where(d["reached"], d["labels"].to_numpy(float), 1e300)
+            x = float(np.quantile(v, q))
+            return x if x < 1e299 else np.nan
+        return f
 
-    mall = ltt.groupby(by, sort=False)[["reached", "labels"]].apply(median_all)
-    out = out.merge(mall.rename("labels_median_all").reset_index(), on=by, how="left")
+    for name, q in (("labels_median_all", 0.5), ("labels_q1_all", 0.25), ("labels_q3_all", 0.75)):
+        col = ltt.groupby(by, sort=False)[["reached", "labels"]].apply(quantile_all(q))
+        out = out.merge(col.rename(name).reset_index(), on=by, how="left")
     for c in ("n_reached", "n_diverged", "n_censored"):
         out[c] = out[c].astype(int)
     cols = by[:2] + ["fraction", "metric", "reference_mean", "target", "n_runs", "n_reached",
                      "n_censored", "n_diverged", "rate", "labels_median", "labels_q1",
-                     "labels_q3", "labels_mean", "labels_median_all", "labels_min",
-                     "labels_max"]
+                     "labels_q3", "labels_mean", "labels_median_all", "labels_q1_all", "labels_q3_all",
+                     "labels_min", "labels_max"]
     return sort_frame(out[cols], ["dataset", "fraction", "strategy"])
 
 

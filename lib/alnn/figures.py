@@ -704,13 +704,15 @@ def labels_to_target_figure(summary: pd.DataFrame, fraction: float = 0.95, *,
     """Labels needed to reach the target (:func:`alnn.analysis.labels_to_target_summary`).
 
     One panel per problem, one row per strategy, for the target ``fraction``
-    of passive's full-pool value: the median labels over the runs that
-    reached it (strategy marker) with the interquartile range as a line, on
-    a log axis over the schedule B_0 .. B_R; a dotted line at the largest
-    budget B_R. Strategies no run of
-    which reached the target get an open right-pointing triangle at B_R
-    (more than the budget). The right margin gives the censored count
-    ("c/n cens.": runs that never reached the target or diverged, of n).
+    of passive's full-pool value: the median labels over all runs, a run that
+    never reached it counting as needing more than the schedule (strategy
+    marker), with the interquartile range over all runs as a line, on a log
+    axis over the schedule B_0 .. B_R; a dotted line at the largest budget
+    B_R. A strategy whose median run never reached the target gets an open
+    right-pointing triangle at B_R (more than the schedule), and a quartile
+    beyond the schedule draws the line to B_R. The right margin gives the
+    runs that reached the target ("r/n": of n runs), the statistic the text
+    and the table of the budget section print.
     """
     s = summary[np.isclose(summary["fraction"].to_numpy(float), fraction)]
     if s.empty:
@@ -728,13 +730,15 @@ def labels_to_target_figure(summary: pd.DataFrame, fraction: float = 0.95, *,
             for i, st in enumerate(strategies):
                 d = sub[sub["strategy"] == st].iloc[0]
                 y = len(strategies) - 1 - i
-                if d["n_reached"] > 0 and np.isfinite(d["labels_median"]):
-                    ax.plot([d["labels_q1"], d["labels_q3"]], [y, y], color=_color(st), lw=1.0)
-                    ax.plot([d["labels_median"]], [y], ls="", color=_color(st),
+                q1, q3 = (d.get(f"labels_{q}_all", np.nan) for q in ("q1", "q3"))
+                if np.isfinite(q1):
+                    ax.plot([q1, q3 if np.isfinite(q3) else bmax], [y, y], color=_color(st), lw=1.0)
+                if np.isfinite(d["labels_median_all"]):
+                    ax.plot([d["labels_median_all"]], [y], ls="", color=_color(st),
                             marker=STRATEGY_MARKERS.get(st, "o"), ms=4)
                 elif np.isfinite(bmax):
                     ax.plot([bmax], [y], ls="", marker=">", mfc="none", mec=_color(st), ms=4)
-                ax.annotate(f"{int(d['n_censored'])}/{int(d['n_runs'])} cens.",
+                ax.annotate(f"{int(d['n_reached'])}/{int(d['n_runs'])}",
                             xy=(1.0, y), xycoords=("axes fraction", "data"), xytext=(2, 0),
                             textcoords="offset points", va="center", fontsize=7)
             ax.set_yticks(range(len(strategies)), [_label(x) for x in strategies[::-1]])
@@ -751,10 +755,10 @@ def labels_to_target_figure(summary: pd.DataFrame, fraction: float = 0.95, *,
         for ax in list(axes.flat)[len(dss):]:
             ax.set_visible(False)
         fig.legend(handles=[
-            Line2D([], [], ls="", marker="o", color="0.4", ms=3, label="median (reached runs)"),
+            Line2D([], [], ls="", marker="o", color="0.4", ms=3, label="median over all runs"),
             Line2D([], [], color="0.4", lw=1.0, label="IQR"),
             Line2D([], [], ls="", marker=">", mfc="none", mec="0.4", ms=3.5,
-                   label="none reached"),
+                   label="median beyond the schedule"),
             Line2D([], [], color="0.6", ls=":", lw=0.8, label="largest budget")],
             loc="outside upper center", ncol=4)
     return fig

@@ -55,7 +55,7 @@ __all__ = [
     "friedman_iman_davenport", "friedman_from_ranks", "holm_vs_control", "nemenyi_q",
     "critical_difference", "cd_groups", "low_power", "power_limits",
     "budget_comparisons", "penalty_matrix", "budget_across", "ROPE_ACCURACY", "ROPE_RELATIVE",
-    "EQUIVALENCE_LEVEL", "default_rope", "equivalence", "paired_verdict", "VERDICT_WORDS",
+    "EQUIVALENCE_LEVEL", "default_rope", "equivalence", "identical", "paired_verdict", "VERDICT_WORDS",
 ]
 
 #: SPEC 6 defaults of the region of practical equivalence: one accuracy point for accuracy-like
@@ -66,7 +66,8 @@ ROPE_RELATIVE = 0.05
 EQUIVALENCE_LEVEL = 0.95
 #: How the paper words each verdict of :func:`equivalence`.
 VERDICT_WORDS = {"equivalent": "practically equivalent", "better": "different (better)",
-                 "worse": "different (worse)", "inconclusive": "inconclusive", "n/a": "not tested"}
+                 "worse": "different (worse)", "inconclusive": "inconclusive", "n/a": "not tested",
+                 "identical": "identical (the same runs)"}
 
 
 def default_rope(metric: str, baseline_mean: float, *, accuracy: float = ROPE_ACCURACY,
@@ -83,9 +84,21 @@ def paired_verdict(diffs, *, higher_is_better: bool, rope: float, rho: float,
                    level: float = EQUIVALENCE_LEVEL) -> str:
     """:func:`equivalence` of the Bayesian correlated t-test on paired differences (strategy - baseline),
     oriented by the criterion's direction."""
+    d = np.asarray(diffs, float)
+    if identical(d):
+        return "identical"
     post = bayesian_correlated_ttest(diffs, rho=rho, rope=rope)
     better, worse = (post.p_right, post.p_left) if higher_is_better else (post.p_left, post.p_right)
     return equivalence(better, post.p_rope, worse, level)
+
+
+def identical(diffs) -> bool:
+    """Every paired difference exactly zero: the two arms gave the same runs (a strategy that never left
+    passive learning's path), so an equivalence verdict would be trivially true; the verdict says
+    ``identical`` instead."""
+    d = np.asarray(diffs, float)
+    d = d[np.isfinite(d)]
+    return d.size >= 2 and bool(np.all(d == 0))
 
 
 def equivalence(p_better: float, p_rope: float, p_worse: float, level: float = EQUIVALENCE_LEVEL) -> str:
@@ -298,7 +311,8 @@ def compare_within_problem(finals: pd.DataFrame, metric: str | None = None, *,
                     bz = bayesian_correlated_ttest(a - b, rho=nte / (nte + ntr), rope=width)
                     better, worse = (bz.p_right, bz.p_left) if hib else (bz.p_left, bz.p_right)
                     row.update(rope=width, p_better=better, p_rope=bz.p_rope, p_worse=worse,
-                               equivalence=equivalence(better, bz.p_rope, worse, level))
+                               equivalence="identical" if identical(a - b)
+                               else equivalence(better, bz.p_rope, worse, level))
                 elif rope_ds is not None:
                     row.update(rope=np.nan, p_better=np.nan, p_rope=np.nan, p_worse=np.nan, equivalence="n/a")
                 fam.append(row)

@@ -56,7 +56,8 @@ SUFFIX_PROSE = {"epochs": "rounds of a fixed number of epochs (the earlier rule)
                 "converge": "rounds trained until the training criterion stops improving",
                 "tuned": "the learning rate and weight decay chosen at every round by cross-validation on the "
                          "labelled set"}
-FACTOR_PROSE = {"start": "the other start", "round_epochs": "shorter rounds", "schedule": "a coarser schedule",
+FACTOR_PROSE = {"start": "a warm start (each round from the previous round's network)", "round_epochs": "shorter rounds",
+                "schedule": "fewer budgets",
                 "converge": SUFFIX_PROSE["converge"], "epochs": SUFFIX_PROSE["epochs"],
                 "hyper": "the learning rate and weight decay chosen at every round by cross-validation on the "
                          "labelled set",
@@ -365,16 +366,21 @@ def _check_control_summary(f: Finding, res: AblationResults) -> None:
         need(f, [tuple(x) for x in n[key]] == truth, f"{key}: {truth}")
 
 
+_NO_WORSE = ("equivalent", "identical")
+
+
 def _sasla_numbers(res: AblationResults, p: str) -> dict | None:
     sub = res.sasla[res.sasla["dataset"] == p] if len(res.sasla) else pd.DataFrame()
     if sub.empty:
         return None
-    whole = sub["presentations_share"] >= 1 - 1e-12
-    ok = sub[(sub["macs_share"] < 1) & (sub["equivalence"] == "equivalent")]
+    untouched = sub["presentations_share"] >= 1 - 1e-12
+    verdict = sub["equivalence"].astype(str)
+    ok = sub[(sub["macs_share"] < 1) & verdict.isin(_NO_WORSE) & ~untouched]
     cheapest = ok.sort_values(["macs_share", "beta", "tau"]).iloc[0] if len(ok) else None
     return {"settings": int(len(sub)), "cheaper": int((sub["macs_share"] < 1).sum()), "saving": int(len(ok)),
-            "identical": int(whole.sum()), "worse": int((sub["equivalence"] == "worse").sum()),
-            "equivalent": int(((sub["equivalence"] == "equivalent") & ~whole).sum()),
+            "untouched": int(untouched.sum()), "identical": int(((verdict == "identical") & ~untouched).sum()),
+            "equivalent": int(((verdict == "equivalent") & ~untouched).sum()),
+            "worse": int((verdict == "worse").sum()),
             "cheapest": None if cheapest is None else {
                 "beta": float(cheapest["beta"]), "tau": int(cheapest["tau"]), "norm": str(cheapest["norm"]),
                 "macs_share": float(cheapest["macs_share"]),
@@ -387,13 +393,14 @@ def _sasla_truth(res: AblationResults, p: str) -> dict:
     labels = sorted(l for l in set(r["label"]) if l.startswith("sasla["))
     macs = r.groupby("label")["macs"].mean()
     wide = r.pivot_table(index=["trial", "fold"], columns="label", values="presentations")
-    whole = [l for l in labels if bool((wide[l] >= wide["passive"]).all())]
+    untouched = [l for l in labels if bool((wide[l] >= wide["passive"]).all())]
     verdict = {l: _posterior(res, p, "trials", l, "passive") for l in labels}
     cheaper = [l for l in labels if macs[l] < macs["passive"]]
-    both = sorted((l for l in cheaper if verdict[l] == "equivalent"), key=lambda l: macs[l])
-    return {"settings": len(labels), "cheaper": len(cheaper), "saving": len(both), "identical": len(whole),
+    both = sorted((l for l in cheaper if verdict[l] in _NO_WORSE and l not in untouched), key=lambda l: macs[l])
+    return {"settings": len(labels), "cheaper": len(cheaper), "saving": len(both), "untouched": len(untouched),
+            "identical": sum(v == "identical" and l not in untouched for l, v in verdict.items()),
+            "equivalent": sum(v == "equivalent" and l not in untouched for l, v in verdict.items()),
             "worse": sum(v == "worse" for v in verdict.values()),
-            "equivalent": sum(v == "equivalent" and l not in whole for l, v in verdict.items()),
             "cheapest_share": float(macs[both[0]] / macs["passive"]) if both else None}
 
 
@@ -408,20 +415,25 @@ def _t_sasla(f: Finding) -> str:
     n = f.numbers
     text = (f"On {PROBLEM_LABELS[p]}, {count(n['cheaper'])} of the {count(n['settings'])} SASLA settings use "
             f"fewer multiply-adds than passive learning")
-    if n["identical"]:
-        its = "its" if n["identical"] == 1 else "their"
-        text += (f"; {count(n['identical'])} never set a pattern aside, so {its} runs are passive learning's own and "
-                 f"{its} equivalence to it says nothing")
-    text += f"; of the others, {_are(n['equivalent'], 'practically equivalent to passive learning')}; "
+    if n["untouched"]:
+        its = "its" if n["untouched"] == 1 else "their"
+        text += f"; {count(n['untouched'])} never set a pattern aside, so {its} runs are passive learning's own"
+    others = [f"{count(n['identical'])} give{'s' if n['identical'] == 1 else ''} passive learning's final value in "
+              f"every run (identical runs, no finding of equivalence)"] if n["identical"] else []
+    others += [f"{count(n['equivalent'])} {'is' if n['equivalent'] == 1 else 'are'} practically equivalent to it"] \
+        if n["equivalent"] else []
+    others += [f"{count(n['worse'])} {'is' if n['worse'] == 1 else 'are'} practically worse"] if n["worse"] else []
+    if others:
+        text += f"; of the {'others' if n['untouched'] else 'settings'}, " + join(others)
     if n["saving"]:
         c = n["cheapest"]
-        text += (f"{count(n['saving'])} {'is' if n['saving'] == 1 else 'are'} both cheaper and equivalent, the cheapest "
+        text += (f"; {count(n['saving'])} {'is' if n['saving'] == 1 else 'are'} cheaper and no worse, the cheapest "
                  f"($\\beta={gnum(c['beta'])}$, $\\tau={c['tau']}$, {c['norm']} norm) at "
                  f"{pct(c['macs_share'], 0)} of passive learning's multiply-adds and "
                  f"{pct(c['presentations_share'], 0)} of its presentations")
     else:
-        text += "no setting is both cheaper and equivalent"
-    return text + f"; {_are(n['worse'], 'practically worse')}."
+        text += "; no setting is both cheaper and no worse"
+    return text + "."
 
 
 @SASLA.check
@@ -429,7 +441,7 @@ def _check_sasla(f: Finding, res: AblationResults) -> None:
     (p,) = f.subjects
     n = f.numbers
     truth = _sasla_truth(res, p)
-    for k in ("settings", "cheaper", "saving", "identical", "worse", "equivalent"):
+    for k in ("settings", "cheaper", "saving", "untouched", "identical", "worse", "equivalent"):
         need(f, n[k] == truth[k], f"{k}: {n[k]} where the runs give {truth[k]}")
     if truth["cheapest_share"] is not None:
         need(f, close(n["cheapest"]["macs_share"], truth["cheapest_share"], 1e-9), "the cheapest setting's share")
@@ -446,7 +458,8 @@ def _sasla_summary(res: AblationResults) -> list[Finding]:
 def _t_sasla_summary(f: Finding) -> str:
     rows = f.numbers["rows"]
     saving = [r for r in rows if r["saving"]]
-    text = "SASLA saves multiply-adds without leaving the equivalence region at " + (
+    text = ("SASLA saves multiply-adds with a final criterion no worse than passive learning's (equivalent or "
+            "identical) at ") + (
         join([f"{count(r['saving'])} of {count(r['settings'])} settings on {PROBLEM_LABELS[r['problem']]}"
               for r in saving]) if saving else "no setting on any problem")
     if saving and len(saving) < len(rows):
@@ -544,7 +557,8 @@ def _budget_ablation(res: AblationResults) -> list[Finding]:
                  & (t["baseline"] == t["strategy"].map(lambda x: x.rpartition("-")[0]))]
         if rows.empty:
             continue
-        counts = {v: int((rows["equivalence"] == v).sum()) for v in ("equivalent", "better", "worse", "inconclusive")}
+        counts = {v: int((rows["equivalence"] == v).sum())
+                  for v in ("equivalent", "identical", "better", "worse", "inconclusive")}
         out.append(make("budget-ablation", subjects, {"counts": counts, "cells": int(len(rows))}))
     return out
 
@@ -555,7 +569,8 @@ def _t_budget_ablation(f: Finding) -> str:
     n = f.numbers
     c = n["counts"]
     return (f"With {FACTOR_PROSE[factor]}, the AUBC of the {count(n['cells'])} strategy $\\times$ problem "
-            f"cells is practically equivalent to the default in {count(c['equivalent'])}, better in "
+            f"cells is identical to the default in {count(c.get('identical', 0))}, practically equivalent in "
+            f"{count(c['equivalent'])}, better in "
             f"{count(c['better'])}, worse in {count(c['worse'])} and inconclusive in {count(c['inconclusive'])}.")
 
 
@@ -682,12 +697,12 @@ def ablation_table(res: AblationResults) -> str:
              "Problem & $-$passive & $-$passive$\\times$3 & $-$random & $-$random$\\times$3 & $-$softmax & "
              "saving / all \\\\", "\\midrule"]
     for p in res.problems:
-        sub = res.sasla[res.sasla["dataset"] == p] if len(res.sasla) else pd.DataFrame()
-        if len(sub):
-            ok = sub[(sub["macs_share"] < 1) & (sub["equivalence"] == "equivalent")]
-            sasla = f"{len(ok)}/{len(sub)}" + (f" ({pct(ok['macs_share'].min(), 0)})" if len(ok) else "")
-        else:
+        n = _sasla_numbers(res, p)
+        if n is None:
             sasla = "--"
+        else:
+            sasla = f"{n['saving']} of {n['settings']}" + (f"; {pct(n['cheapest']['macs_share'], 0)} MACs"
+                                                           if n["cheapest"] else "")
         ent = _cell(res, p, "budget", "entropy-normalised", "entropy") if TASKS[p] == "classification" else "--"
         lines.append(f"{PROBLEM_LABELS[p]} & {_cell(res, p, 'trials', 'ensemble', 'passive')} & "
                      f"{_cell(res, p, 'trials', 'ensemble', 'passive-members')} & "

@@ -4,8 +4,7 @@ Every sentence here that compares, counts or ranks is the text of a finding whos
 declared in this module (:class:`~alnn.report.claims.Kind`: its decider, its template, and its
 check, which recomputes the claim from the per-run rows and fails the build when the two disagree).
 The per-cell kinds (``aubc``, ``budgets``, ``target``, ``plateau``) are checked like the rest;
-the paper prints the grouping kinds built on them (``aubc-by-strategy``,
-``budgets-by-strategy``, ``targets``, ``plateaus``, ``aubc-summary``), each a kind of its own
+the paper prints the grouping kinds built on them (``targets``, ``plateaus``, ``aubc-summary``), each a kind of its own
 with its own check. ``python -m alnn kinds`` lists every kind with the path its check
 recomputes along.
 """
@@ -94,8 +93,8 @@ def budget_results(budget: pd.DataFrame, *, profile: Mapping | None = None,
     comps = st.budget_comparisons(frame, baseline="random", strategies=QUERIES, alpha=alpha, rope=rope)
     if len(levels) == 1 and len(comps) and levels != {st.EQUIVALENCE_LEVEL}:
         level = levels.pop()
-        comps["equivalence"] = [st.equivalence(b, r, w, level) for b, r, w in
-                                zip(comps["p_better"], comps["p_rope"], comps["p_worse"])]
+        comps["equivalence"] = [e if e == "identical" else st.equivalence(b, r, w, level) for b, r, w, e in
+                                zip(comps["p_better"], comps["p_rope"], comps["p_worse"], comps["equivalence"])]
     targets = an.labels_to_target(frame, fractions=(TARGET, 0.99))
     settings = {p: dict(((profile or {}).get("problems") or {}).get(p, {}).get("budget", {})) for p in problems}
     trials_passive = {}
@@ -136,10 +135,8 @@ QUERY_DROPS = Kind("query-drops", __name__, "as drops, for every query strategy,
 DIVERGED = Kind("diverged", __name__, "the runs with a diverged network counted from the per-run rows")
 FAMILIES_KIND = Kind("families", __name__, "the AUBC verdicts of each member from the comparison rows (Holm) and "
                      "the significant budgets from the per-budget rows", consistency=True)
-AUBC_BY_STRATEGY = Kind("aubc-by-strategy", __name__, "each problem's AUBC verdict and p_Holm from the comparison "
-                        "rows, its direction against the per-run AUBC means")
-BUDGETS_BY_STRATEGY = Kind("budgets-by-strategy", __name__, "the significant budgets counted from the per-budget "
-                           "comparison rows", consistency=True)
+BUDGETS_SUMMARY = Kind("budgets-summary", __name__, "the significant budgets of every cell counted from the "
+                       "per-budget comparison rows (Holm)", consistency=True)
 TARGETS = Kind("targets", __name__, "as target, for every problem in one sentence")
 PLATEAUS = Kind("plateaus", __name__, "as plateau, for every problem in one sentence")
 AUBC_SUMMARY = Kind("aubc-summary", __name__, "the significant AUBC comparisons counted from the comparison rows, "
@@ -164,10 +161,6 @@ def _median_labels(res: BudgetResults, p: str, s: str, fraction: float = TARGET)
 
 def _fmt(metric: str, x: float) -> str:
     return num(100 * x, 1) + "\\%" if metric == "accuracy" else num(x, sig=3)
-
-
-def _p(x: float) -> str:
-    return "$p_{\\mathrm{Holm}}<0.001$" if x < 0.001 else f"$p_{{\\mathrm{{Holm}}}}={x:.3f}$"
 
 
 def _tested(res: BudgetResults) -> list[tuple[str, str]]:
@@ -535,22 +528,37 @@ def _query_drops_findings(res: BudgetResults) -> list[Finding]:
     fallen = {p for p, *_ in cells}
     random_falls = set(res.drops.loc[res.drops["worse"].astype(bool), "dataset"]) if len(res.drops) else set()
     clean = [p for p in res.problems if p in fallen and p not in random_falls]
+    acc = d[d["metric"] == "accuracy"]
+    largest = None
+    if len(acc):
+        r = acc.loc[(acc["mean_from"] - acc["mean"]).idxmax()]
+        if r["mean_from"] > r["mean"]:
+            largest = [str(r["dataset"]), str(r["strategy"]), int(r["budget_from"]), int(r["budget"]),
+                       float(r["mean_from"]), float(r["mean"]), bool(r["worse"])]
     return [make("query-drops", (), {"cells": cells, "strategies": sorted(set(d["strategy"])),
-                                     "random_clean": clean})]
+                                     "random_clean": clean, "largest": largest})]
 
 
 @QUERY_DROPS.template
 def _t_query_drops(f: Finding) -> str:
     n = f.numbers
     if not n["cells"]:
-        return "No query strategy's mean criterion gets worse from one budget to the next beyond that interval either."
-    by: dict[tuple, list[str]] = {}
-    for p, s_, b0, b1 in n["cells"]:
-        by.setdefault((s_, p), []).append(f"{count(b0)} to {count(b1)}")
-    text = ("A query strategy's mean criterion does get worse from one budget to the next beyond that "
-            f"interval in {count(len(n['cells']))} steps: "
-            + "; ".join(f"{STRATEGY_PROSE[s_]} on {PROBLEM_LABELS[p]} ({join(v)} labels)" for (s_, p), v in by.items())
-            + ".")
+        text = "No query strategy's mean criterion gets worse from one budget to the next beyond that interval either."
+    else:
+        by: dict[tuple, list[str]] = {}
+        for p, s_, b0, b1 in n["cells"]:
+            by.setdefault((s_, p), []).append(f"{count(b0)} to {count(b1)}")
+        text = ("A query strategy's mean criterion does get worse from one budget to the next beyond that "
+                f"interval in {count(len(n['cells']))} steps: "
+                + "; ".join(f"{STRATEGY_PROSE[s_]} on {PROBLEM_LABELS[p]} ({join(v)} labels)"
+                            for (s_, p), v in by.items()) + ".")
+    big = n.get("largest")
+    if big and not big[6]:
+        p, s_, b0, b1, m0, m1, _ = big
+        text += (f" The largest fall of a query strategy's mean accuracy, {STRATEGY_PROSE[s_]}'s on "
+                 f"{PROBLEM_LABELS[p]} from {count(b0)} to {count(b1)} labels ({_fmt('accuracy', m0)} to "
+                 f"{_fmt('accuracy', m1)}), stays within its interval: with this few runs the interval is wide, "
+                 "and the test is no proof that the curves do not fall.")
     if n["random_clean"]:
         text += (f" On {join([PROBLEM_LABELS[p] for p in n['random_clean']])} random sampling's curve, "
                  "its networks trained by the same rule on as many labels, does not fall so: the queried "
@@ -567,6 +575,13 @@ def _check_query_drops(f: Finding, res: BudgetResults) -> None:
     rnd = _drops_recomputed(res, "random")
     need(f, all(not rnd.get(p) and any(c_[0] == p for c_ in n["cells"]) for p in n["random_clean"]),
          "random sampling's curve falls too, or no query strategy's does")
+    truth = _largest_fall(res, n["strategies"])
+    stated = n.get("largest")
+    need(f, (truth is None) == (stated is None), f"the largest fall is {truth}")
+    if stated is not None:
+        p, s_, b0, b1, m0, m1, worse = stated
+        need(f, [p, s_, b0, b1] == truth[:4] and close(m0, truth[4], 1e-9) and close(m1, truth[5], 1e-9)
+             and worse == ((b0, b1) in _drops_recomputed(res, s_).get(p, [])), f"the largest fall is {truth}")
 
 
 @FAMILIES_KIND.decider
@@ -584,10 +599,13 @@ def _family_findings(res: BudgetResults) -> list[Finding]:
         at = c[(c["quantity"] == "budget") & c["strategy"].isin(members) & c["significant"].astype(bool)
                & (c["direction"] == "better")]
         budgets = sorted({(p, int(b)) for p, b in zip(at["dataset"], at["budget"])})
+        bayes = {cell: str(res.test(*cell).get("equivalence", "n/a")) for cell in cells}
         out.append(make("families", (fam,), {
             "members": members, "cells": [list(x) for x in cells],
             "better": [list(x) for x, v in verdicts.items() if v == "better"],
             "worse": [list(x) for x, v in verdicts.items() if v == "worse"],
+            "bayes_better": [list(x) for x, v in bayes.items() if v == "better" and verdicts[x] != "better"],
+            "bayes_worse": [list(x) for x, v in bayes.items() if v == "worse" and verdicts[x] != "worse"],
             "better_budgets": [list(x) for x in budgets]}))
     return out
 
@@ -597,9 +615,9 @@ def _t_families(f: Finding) -> str:
     (fam,) = f.subjects
     n = f.numbers
     who = join([STRATEGY_PROSE[s] for s in n["members"]])
-    cells = lambda xs: join([f"{STRATEGY_PROSE[s]} on {PROBLEM_LABELS[p]}" for p, s in xs])  # noqa: E731
     one = len(n["members"]) == 1
-    head = f"The {fam} strateg{'y' if one else 'ies'} ({who})"
+    cells = lambda xs: _pairs(xs, strategies=not one)  # noqa: E731
+    head = capital(who) if one else f"The {fam} strategies ({who})"
     beat, fall = ("beats", "falls") if one else ("beat", "fall")
     if n["better"]:
         text = f"{head} {beat} random sampling significantly on AUBC in {count(len(n['better']))} of the " \
@@ -609,6 +627,13 @@ def _t_families(f: Finding) -> str:
                f"{count(len(n['cells']))} problem $\\times$ strategy cells"
     text += (f" and {fall} significantly behind it in {count(len(n['worse']))} ({cells(n['worse'])})"
              if n["worse"] else f" and {fall} significantly behind it in none")
+    kinds_ = [(k, w) for k, w in (("bayes_better", "better"), ("bayes_worse", "worse")) if n.get(k)]
+    if kinds_ and one:
+        text += "; the Bayesian test, though not the $t$-test, finds it " + join(
+            [f"practically {w} {cells(n[k])}" for k, w in kinds_])
+    elif kinds_:
+        text += "; the Bayesian test, though not the $t$-test, finds " + join(
+            [f"{cells(n[k])} practically {w}" for k, w in kinds_])
     by: dict[str, list[int]] = {}
     for p, b in n["better_budgets"]:
         by.setdefault(p, []).append(b)
@@ -634,6 +659,11 @@ def _check_families(f: Finding, res: BudgetResults) -> None:
          f"the verdicts are {truth}")
     need(f, sorted({(p, int(x)) for p, x in zip(b["dataset"], b["budget"])})
          == sorted(tuple(x) for x in n["better_budgets"]), "the significant budgets")
+    if "equivalence" in c:
+        for key, word in (("bayes_better", "better"), ("bayes_worse", "worse")):
+            want = [[p, s] for p, s in n["cells"] if _posterior_verdict(res, p, s) == word
+                    and [p, s] not in truth[word]]
+            need(f, sorted(n.get(key, [])) == sorted(want), f"{key}: the posterior gives {want}")
 
 
 @DIVERGED.decider
@@ -669,125 +699,126 @@ def _check_diverged(f: Finding, res: BudgetResults) -> None:
         need(f, k == len(runs), f"{p}: {k} diverged where the rows give {len(runs)}")
 
 
-@AUBC_BY_STRATEGY.decider
-def _aubc_by_strategy(res: BudgetResults) -> list[Finding]:
-    out = []
-    cells = _tested(res)
-    for s in QUERIES:
-        ps = [p for p, s_ in cells if s_ == s]
-        if not ps:
-            continue
-        by = {"better": [], "worse": [], "none": []}
-        for p in ps:
-            t = res.test(p, s)
-            v = _verdict(t)
-            by[v].append(p if v == "none" else [p, float(t["p_holm"])])
-        out.append(make("aubc-by-strategy", (s,), by))
-    return out
+@BUDGETS_SUMMARY.decider
+def _budgets_summary(res: BudgetResults) -> list[Finding]:
+    cells = [{"problem": f.subjects[0], "strategy": f.subjects[1],
+              **{k: f.numbers[k] for k in ("better", "worse", "budgets")}} for f in _budget_findings(res)]
+    if not cells:
+        return []
+    return [make("budgets-summary", (), {"cells": [c for c in cells if c["better"] or c["worse"]],
+                                         "tested": len(cells)})]
 
 
-@AUBC_BY_STRATEGY.template
-def _t_aubc_by_strategy(f: Finding) -> str:
-    (s,) = f.subjects
+@BUDGETS_SUMMARY.template
+def _t_budgets_summary(f: Finding) -> str:
     n = f.numbers
+    head = (f"Budget by budget (Holm over each problem's budgets), of the {count(n['tested'])} strategy "
+            "$\\times$ problem cells")
+    if not n["cells"]:
+        return head + " none differs significantly from random sampling at any budget."
     parts = []
-    for v, word in (("better", "significantly better than random sampling"),
-                    ("worse", "significantly worse than random sampling")):
-        if n[v]:
-            parts.append(f"{word} on " + join([f"{PROBLEM_LABELS[p]} ({_p(ph)})" for p, ph in n[v]]))
-    if n["none"]:
-        parts.append(("not significantly different on " if parts else
-                      "not significantly different from random sampling on ")
-                     + join([PROBLEM_LABELS[p] for p in n["none"]]))
-    return f"In AUBC, {STRATEGY_PROSE[s]} is " + "; ".join(parts) + "."
+    for c in n["cells"]:
+        bits = ([f"better at {count(c['better'])}"] if c["better"] else []) + \
+               ([f"worse at {count(c['worse'])}"] if c["worse"] else [])
+        parts.append(f"{STRATEGY_PROSE[c['strategy']]} on {PROBLEM_LABELS[c['problem']]} "
+                     f"({' and '.join(bits)} of its {count(c['budgets'])} budgets)")
+    k = len(n["cells"])
+    return (head + f" {count(k)} {'differs' if k == 1 else 'differ'} significantly from random sampling at some "
+            "budget: " + join(parts) + "; the others differ at none.")
 
 
-@AUBC_BY_STRATEGY.check
-def _check_aubc_by_strategy(f: Finding, res: BudgetResults) -> None:
-    (s,) = f.subjects
-    n = f.numbers
-    stated = {p: "none" for p in n["none"]} | {p: v for v in ("better", "worse") for p, _ in n[v]}
-    need(f, sorted(stated) == sorted(p for p, s_ in _tested(res) if s_ == s), "the problems tested")
-    for p, v in stated.items():
-        need(f, _aubc_truth(f, res, p, s) == v, f"{p}: {v} is not the test's verdict")
-    c = res.comparisons
-    for v in ("better", "worse"):
-        for p, ph in n[v]:
-            row = c[(c["dataset"] == p) & (c["strategy"] == s) & (c["quantity"] == "aubc")]
-            need(f, close(ph, float(row["p_holm"].iloc[0])), f"{p}: p_Holm")
-
-
-@BUDGETS_BY_STRATEGY.decider
-def _budgets_by_strategy(res: BudgetResults) -> list[Finding]:
-    out = []
-    for s in QUERIES:
-        cells = [{"problem": f.subjects[0], **{k: f.numbers[k] for k in ("better", "worse", "budgets")}}
-                 for f in _budget_findings(res) if f.subjects[1] == s]
-        if cells:
-            out.append(make("budgets-by-strategy", (s,), {"cells": cells}))
-    return out
-
-
-@BUDGETS_BY_STRATEGY.template
-def _t_budgets_by_strategy(f: Finding) -> str:
-    (s,) = f.subjects
-    cells = f.numbers["cells"]
-    some = [c for c in cells if c["better"] or c["worse"]]
-    none = [c for c in cells if not (c["better"] or c["worse"])]
-    parts = []
-    for c in some:
-        bits = []
-        if c["better"]:
-            bits.append(f"better at {count(c['better'])}")
-        if c["worse"]:
-            bits.append(f"worse at {count(c['worse'])}")
-        parts.append(f"{' and '.join(bits)} of the {count(c['budgets'])} budgets of {PROBLEM_LABELS[c['problem']]}")
-    text = f"Budget by budget, {STRATEGY_PROSE[s]} is significantly " + "; ".join(parts) if parts else \
-        f"Budget by budget, {STRATEGY_PROSE[s]} differs significantly from random sampling at no budget"
-    if none and parts:
-        text += f", and at no budget of {join([PROBLEM_LABELS[c['problem']] for c in none])}"
-    elif none:
-        text += f" of {join([PROBLEM_LABELS[c['problem']] for c in none])}"
-    return text + "."
-
-
-@BUDGETS_BY_STRATEGY.check
-def _check_budgets_by_strategy(f: Finding, res: BudgetResults) -> None:
-    (s,) = f.subjects
-    for c in f.numbers["cells"]:
-        truth = _budget_counts(res, c["problem"], s)
-        need(f, all(c[k] == truth[k] for k in ("better", "worse", "budgets")), f"{c['problem']}: {truth}")
-    need(f, sorted(c["problem"] for c in f.numbers["cells"])
-         == sorted(p for p in res.problems if _budget_counts(res, p, s)["budgets"]), "the problems")
+@BUDGETS_SUMMARY.check
+def _check_budgets_summary(f: Finding, res: BudgetResults) -> None:
+    cells = [(p, s) for p in res.problems for s in QUERIES if s in res.strategies(p)
+             and _budget_counts(res, p, s)["budgets"]]
+    need(f, f.numbers["tested"] == len(cells), f"{len(cells)} cells")
+    truth = []
+    for p, s in cells:
+        c = _budget_counts(res, p, s)
+        if c["better"] or c["worse"]:
+            truth.append({"problem": p, "strategy": s, "better": c["better"], "worse": c["worse"],
+                          "budgets": c["budgets"]})
+    need(f, f.numbers["cells"] == truth, f"the cells that differ are {truth}")
 
 
 @TARGETS.decider
 def _targets(res: BudgetResults) -> list[Finding]:
-    rows = [{"problem": p, **_target_row(res, p)} for p in res.problems]
+    rows = [{"problem": p, "first": int(res.schedules[p][0]), **_target_row(res, p)} for p in res.problems
+            if res.schedules.get(p)]
     return [make("targets", (), {"rows": rows})] if rows else []
+
+
+def _labels(m: float) -> str:
+    """A median number of labels: whole, or halfway between two budgets."""
+    return count(int(m)) if float(m).is_integer() else num(m, 1)
+
+
+def _at_first(r: Mapping) -> bool:
+    """Every strategy's median run reaches the target at the first budget, before any query."""
+    return bool(r["median"]) and all(m == r["first"] for m in r["median"].values())
 
 
 @TARGETS.template
 def _t_targets(f: Finding) -> str:
-    parts = []
-    for n in f.numbers["rows"]:
-        cells = []
-        for s, m in n["median"].items():
-            lab = count(int(round(m))) if np.isfinite(m) else "more than the schedule"
-            cells.append(f"{lab} ({STRATEGY_PROSE[s]}, {n['reached'][s]}/{n['runs'][s]} runs)")
-        text = f"on {PROBLEM_LABELS[n['problem']]} " + ", ".join(cells)
-        if len(n["fewest"]) == 1:
-            text += f", the fewest for {STRATEGY_PROSE[n['fewest'][0]]}"
-        parts.append(text)
-    return (f"The median labels needed to reach {int(round(TARGET * 100))}\\% of passive learning's full-pool "
-            "value, over all runs (a run that never reaches it counts as needing more than the whole schedule; in "
-            "brackets the runs that reach it), are " + "; ".join(parts) + ".")
+    rows = f.numbers["rows"]
+    first = [r for r in rows if _at_first(r)]
+    unreached = [r for r in rows if not _at_first(r) and not any(np.isfinite(m) for m in r["median"].values())]
+    fewest = [r for r in rows if r not in first and r not in unreached and r["fewest"]]
+    text = (f"Table~\\ref{{sup:tab:budget-targets}} gives the median labels over all runs needed to reach "
+            f"{int(round(TARGET * 100))}\\% of passive learning's full-pool value (a run that never reaches it "
+            "counting as needing more than the schedule) and the runs that reach it.")
+    if first:
+        text += (f" On {join([PROBLEM_LABELS[r['problem']] for r in first])} every strategy's median run reaches "
+                 "it at the first budget, before any query, so the target does not tell the strategies apart there.")
+    if fewest:
+        parts = []
+        for r in fewest:
+            who = join([STRATEGY_PROSE[s] for s in r["fewest"]])
+            m = r["median"][r["fewest"][0]]
+            parts.append(f"{who} on {PROBLEM_LABELS[r['problem']]} ({_labels(m)}"
+                         + (", tied)" if len(r["fewest"]) > 1 else ")"))
+        text += " The fewest median labels belong to " + join(parts) + "."
+    if unreached:
+        text += (f" On {join([PROBLEM_LABELS[r['problem']] for r in unreached])} no strategy's median run reaches "
+                 "the target within the schedule.")
+    return text
 
 
 @TARGETS.check
 def _check_targets(f: Finding, res: BudgetResults) -> None:
+    need(f, sorted(r["problem"] for r in f.numbers["rows"]) == sorted(p for p in res.problems if res.schedules.get(p)),
+         "the problems")
     for n in f.numbers["rows"]:
+        fr = res.frame
+        first = fr.loc[(fr["dataset"] == n["problem"]) & (fr["strategy"] != "passive"), "budget"].min()
+        need(f, n["first"] == int(first), f"the first budget is {first}")
         _check_target_row(f, res, n["problem"], n)
+
+
+def targets_table(res: BudgetResults) -> str:
+    """Median labels over all runs to reach the target (a run that never reaches it counting as more than the
+    schedule), and the runs that reach it, per strategy and problem."""
+    probs = [p for p in res.problems if res.schedules.get(p)]
+    rows = {p: _target_row(res, p) for p in probs}
+    strategies = [s for s in ("random",) + QUERIES if any(s in rows[p]["median"] for p in probs)]
+    lines = ["% Generated by alnn.report.build: do not edit.", "\\footnotesize\\setlength{\\tabcolsep}{3pt}",
+             f"\\begin{{tabular}}{{l{'r' * len(probs)}}}", "\\toprule",
+             "Strategy & " + " & ".join(PROBLEM_LABELS[p] for p in probs) + " \\\\", "\\midrule"]
+    for s in strategies:
+        cells = []
+        for p in probs:
+            r = rows[p]
+            if s not in r["median"]:
+                cells.append("--")
+                continue
+            m = r["median"][s]
+            lab = _labels(m) if np.isfinite(m) else f"$>${count(int(res.schedules[p][-1]))}"
+            if s in r["fewest"]:
+                lab = f"\\textbf{{{lab}}}"
+            cells.append(f"{lab} ({r['reached'][s]}/{r['runs'][s]})")
+        lines.append(f"{STRATEGY_LABELS[s]} & " + " & ".join(cells) + " \\\\")
+    lines += ["\\bottomrule", "\\end{tabular}"]
+    return "\n".join(lines) + "\n"
 
 
 @PLATEAUS.decider
@@ -817,11 +848,15 @@ def _aubc_summary(res: BudgetResults) -> list[Finding]:
     return [make("aubc-summary", (), {"tested": len(cells), **by})]
 
 
-def _pairs(cells) -> str:
+def _pairs(cells, strategies: bool = True) -> str:
+    """``core-set sampling, GSx and LCMD on Energy Efficiency`` (cells grouped by problem; without
+    ``strategies``, the problems alone: ``on Fashion-MNIST``)."""
     by: dict[str, list[str]] = {}
     for p, s in cells:
-        by.setdefault(s, []).append(PROBLEM_LABELS[p])
-    return join([f"{STRATEGY_PROSE[s]} on {join(ps)}" for s, ps in by.items()])
+        by.setdefault(p, []).append(s)
+    if not strategies:
+        return "on " + join([PROBLEM_LABELS[p] for p in by])
+    return join([f"{join([STRATEGY_PROSE[s] for s in ss])} on {PROBLEM_LABELS[p]}" for p, ss in by.items()])
 
 
 @AUBC_SUMMARY.template
@@ -894,6 +929,29 @@ def _drops_recomputed(res: BudgetResults, strategy: str = "random") -> dict[str,
     return out
 
 
+def _largest_fall(res: BudgetResults, strategies) -> list | None:
+    """The largest fall of a mean accuracy between consecutive budgets over the query strategies, from the
+    per-run budget rows (runs that diverged at either budget left out): [problem, strategy, from, to, means]."""
+    best = None
+    fr = res.frame[res.frame["strategy"].isin(strategies)]
+    for (p, s), sub in fr.groupby(["dataset", "strategy"], sort=False):
+        if an.PRIMARY_METRIC[TASKS[p]] != "accuracy":
+            continue
+        runs: dict[tuple, dict[int, float]] = {}
+        for t, fo, b, v, d in zip(sub["trial"], sub["fold"], sub["budget"], sub["accuracy"], sub["diverged"]):
+            if not d and np.isfinite(v):
+                runs.setdefault((t, fo), {})[int(b)] = float(v)
+        budgets = sorted({b for r in runs.values() for b in r})
+        for b0, b1 in zip(budgets, budgets[1:]):
+            pair = [(r[b0], r[b1]) for r in runs.values() if b0 in r and b1 in r]
+            if len(pair) < 2:
+                continue
+            m0, m1 = float(np.mean([a for a, _ in pair])), float(np.mean([b for _, b in pair]))
+            if m0 > m1 and (best is None or m0 - m1 > best[4] - best[5]):
+                best = [p, s, b0, b1, m0, m1]
+    return best
+
+
 def _posterior_verdict(res: BudgetResults, p: str, s: str) -> str:
     """The Bayesian verdict on AUBC recomputed from the per-run AUBC by the posterior itself."""
     a = res.aubc[(res.aubc["dataset"] == p) & ~res.aubc["diverged"].astype(bool)]
@@ -944,12 +1002,13 @@ def _rule_text(res: BudgetResults) -> str:
             parts.append(f"{PROBLEM_LABELS[p]} {count(e)}")
     if rules == {"steps"}:
         last = [p for p in res.problems if res.settings.get(p, {}).get("steps_from") == "last"]
-        text = ("every round takes the same number $S$ of SGD steps, the ceiling's: round epochs $\\times$ "
-                "$\\lceil P/b\\rceil$ for the smallest pool $P$ and batch size $b$, in mini-batches of at most $b$ "
-                "($S$ = " + "; ".join(parts) + ")")
+        text = ("every round takes the same number $S$ of SGD steps: round epochs $\\times$ "
+                "$\\lceil P/b\\rceil$ for the smallest pool $P$ and batch size $b$, the steps of the ceiling on the "
+                "whole pool, in mini-batches of at most $b$ ($S$ = " + "; ".join(parts) + ")")
         if last:
             text += (f"; on {join([PROBLEM_LABELS[p] for p in last])}, whose schedules stop far short of the "
-                     "pool, $S$ is counted on the last budget $B_R$ instead of $P$, for compute")
+                     "pool, $S$ is counted on the last budget $B_R$ instead of $P$, for compute, so that there the "
+                     "ceiling trains for more steps than a round")
         return text
     if rules == {"epochs"}:
         return "every round takes a fixed number of epochs over $L$ (" + "; ".join(parts) + ")"
@@ -989,8 +1048,7 @@ def budget_values(res: BudgetResults, found: list[Finding]) -> Values:
     text = lambda *kinds: said([f for f in found if f.kind in kinds], res)  # noqa: E731
     v["budget/schedule"] = _schedule_text(res)
     v["budget/start"] = _starts(res)
-    v["text/budget-aubc"] = text("aubc-by-strategy") or "No query strategy was compared with random sampling."
-    v["text/budget-budgets"] = text("budgets-by-strategy")
+    v["text/budget-budgets"] = text("budgets-summary")
     v["text/budget-across"] = text("budget-across")
     v["text/budget-target"] = text("targets")
     v["text/budget-plateau"] = text("plateaus")
@@ -1008,7 +1066,7 @@ def not_run_values() -> Values:
     v["budget/schedule"] = "not run"
     v["budget/start"] = "cold"
     v["budget/rule"] = "not run"
-    for kind in ("aubc", "budgets", "across", "target", "plateau", "summary", "sanity", "diverged", "families"):
+    for kind in ("budgets", "across", "target", "plateau", "summary", "sanity", "diverged", "families"):
         v[f"text/budget-{kind}"] = "The budget protocol was not run."
     return v
 

@@ -335,6 +335,9 @@ def best_of(ctx, p: str, metric: str) -> list[str]:
     table sees as one: equal digits at the best's precision)."""
     means = {s: mean_of(ctx, p, s, metric) for s in STRATEGIES if s in set(present(ctx, p))}
     means = {s: m for s, m in means.items() if finite(m)}
+    fin = ctx.finals[ctx.finals["dataset"] == p]
+    hit = set(fin.loc[fin["diverged"].astype(bool), "strategy"])  # diverged runs, from the per-run final rows
+    means = {s: m for s, m in means.items() if s not in hit} or means
     if not means:
         return []
     top = (max if an.higher_is_better(metric) else min)(means.values())

@@ -75,6 +75,7 @@ def _split_equivalence(ctx: Context, p: str, same, baseline: str = "passive") ->
     eq = equivalences(ctx, p, baseline)
     return {"equivalent": [s for s in same if eq.get(s) == "equivalent"],
             "inconclusive": [s for s in same if eq.get(s) == "inconclusive"],
+            "identical": [s for s in same if eq.get(s) == "identical"],
             "apart": [s for s in same if eq.get(s) in ("better", "worse")]}
 
 
@@ -94,7 +95,8 @@ def _rope_words(ctx: Context, p: str) -> str:
 def _equivalence_clause(n) -> str:
     """``A is practically equivalent to it and B inconclusive`` (the Bayesian verdicts of ``n``)."""
     bits = []
-    for key, words_ in (("equivalent", "practically equivalent to it"), ("inconclusive", "inconclusive"),
+    for key, words_ in (("identical", "identical to it (the same runs: no finding)"),
+                        ("equivalent", "practically equivalent to it"), ("inconclusive", "inconclusive"),
                         ("apart", "practically different though not significantly")):
         group = n.get(key) or []
         if group:
@@ -129,10 +131,24 @@ def _t_versus_passive(f: Finding) -> str:
 
 
 def verdict_counts(c: Mapping[str, int]) -> str:
-    """``3 practically equivalent, 1 practically different (0 better, 1 worse) and 2 inconclusive``."""
-    return (f"{count(c['equivalent'])} practically equivalent, {count(c['better'] + c['worse'])} practically "
-            f"different ({count(c['better'])} better, {count(c['worse'])} worse) and "
-            f"{count(c['inconclusive'])} inconclusive")
+    """``3 practically equivalent, 1 practically worse and 2 inconclusive`` (zero counts left out;
+    ``all 6 inconclusive`` when one verdict covers every comparison)."""
+    total = sum(c.values())
+    diff = c["better"] + c["worse"]
+    parts = []
+    if c["equivalent"]:
+        parts.append((c["equivalent"], "practically equivalent"))
+    if c["better"] and c["worse"]:
+        parts.append((diff, f"practically different ({count(c['better'])} better, {count(c['worse'])} worse)"))
+    elif diff:
+        parts.append((diff, "practically better" if c["better"] else "practically worse"))
+    if c["inconclusive"]:
+        parts.append((c["inconclusive"], "inconclusive"))
+    if c.get("identical"):
+        parts.append((c["identical"], "identical (the same runs)"))
+    if len(parts) == 1 and total > 1:
+        return f"all {count(total)} {parts[0][1]}"
+    return join([f"{count(k)} {words_}" for k, words_ in parts]) or "none"
 
 
 @QUIET.template
@@ -220,7 +236,7 @@ def comparison_findings(ctx: Context, task: str) -> list[Finding]:
     out = []
     if quiet:
         verdicts_ = [v for p in quiet for v in equivalences(ctx, p, "passive").values()]
-        counts = {k: verdicts_.count(k) for k in ("equivalent", "inconclusive", "better", "worse")}
+        counts = {k: verdicts_.count(k) for k in ("equivalent", "inconclusive", "better", "worse", "identical")}
         out.append(make("quiet", (task,), {"metric": metric, "where": scope(ctx, quiet), "counts": counts}))
     for p in probs:
         if p not in quiet:
@@ -277,17 +293,18 @@ def random_findings(ctx: Context) -> list[Finding]:
         if not (better or worse or same):
             continue
         eq = [p for p in same if equivalences(ctx, p, "random").get(s) == "equivalent"]
+        ident = [p for p in same if equivalences(ctx, p, "random").get(s) == "identical"]
         rows.append({"strategy": s, "tested": scope(ctx, better + worse + same), "better": scope(ctx, better),
                      "worse": scope(ctx, worse), "same": same, "equivalent": scope(ctx, eq),
-                     "inconclusive": scope(ctx, [p for p in same if p not in eq])})
+                     "identical": scope(ctx, ident),
+                     "inconclusive": scope(ctx, [p for p in same if p not in eq and p not in ident])})
     return [make("versus-random", (), {"rows": rows})] if rows else []
 
 
 @VERSUS_RANDOM.template
 def _t_versus_random(f: Finding) -> str:
-    parts = []
+    said_of: dict[str, list[str]] = {}
     for r in f.numbers["rows"]:
-        S = STRATEGY_PROSE[r["strategy"]]
         bits = []
         if r["better"]["problems"]:
             bits.append(f"significantly better {on(r['better'])}")
@@ -295,9 +312,12 @@ def _t_versus_random(f: Finding) -> str:
             bits.append(f"significantly worse {on(r['worse'])}")
         if r["equivalent"]["problems"]:
             bits.append(f"practically equivalent {on(r['equivalent'])}")
+        if r.get("identical", {}).get("problems"):
+            bits.append(f"identical (the same runs) {on(r['identical'])}")
         if r["inconclusive"]["problems"]:
             bits.append(f"inconclusive {on(r['inconclusive'])}")
-        parts.append(f"{S} is {join(bits)}")
+        said_of.setdefault(join(bits), []).append(r["strategy"])
+    parts = [f"{names(ss)} {'is' if len(ss) == 1 else 'are'} {bits}" for bits, ss in said_of.items()]
     return "Against random sampling, which labels on the same schedule, " + join(parts, "while") + "."
 
 
@@ -389,7 +409,7 @@ def _t_stalled(f: Finding) -> str:
     text = (f"On Sine, the final MSE of {counts} is more than {num(n['factor'], 0)} times their strategy's "
             f"median. Every run of a problem shares the grid winner's configuration, so these runs differ from "
             f"the others only in split and initial weights. ")
-    line = f"the error of the best straight line through the data, $1/2-3/\\pi^2+\\sigma^2={num(n['linear'], 3)}$"
+    line = f"the error of the best straight line through the data ($1/2-3/\\pi^2+\\sigma^2={num(n['linear'], 3)}$)"
     if on:
         mean_on = sum(r["mean_on_line"] * r["on_line"] for r in rows if r["on_line"]) / on
         one = on == 1
@@ -463,7 +483,7 @@ def _significance_summary(ctx: Context) -> str:
 
 def equivalence_summary(ctx: Context) -> list[Finding]:
     """The Bayesian verdicts of every strategy against passive learning on the primary criterion."""
-    counts = {"equivalent": 0, "better": 0, "worse": 0, "inconclusive": 0}
+    counts = {"equivalent": 0, "better": 0, "worse": 0, "inconclusive": 0, "identical": 0}
     for p in ctx.problems:
         for v in equivalences(ctx, p, "passive").values():
             if v in counts:
@@ -494,7 +514,7 @@ def _check_equivalence_split(f, ctx, p: str, baseline: str, same, n) -> None:
     """The strategies without a significant difference, split by the recomputed Bayesian verdict."""
     truth = {s: equivalence_truth(ctx, p, s, baseline) for s in same}
     for key, words in (("equivalent", ("equivalent",)), ("inconclusive", ("inconclusive",)),
-                       ("apart", ("better", "worse"))):
+                       ("identical", ("identical",)), ("apart", ("better", "worse"))):
         want = [s for s in same if truth[s] in words]
         need(f, list(n.get(key, [])) == want, f"{key}: {list(n.get(key, []))} where the posterior gives {want}")
 
@@ -568,6 +588,8 @@ def _check_versus_random(f, ctx):
         need(f, list(r["same"]) == truth[s]["none"], f"{s}: no difference on {truth[s]['none']}")
         eq = [p for p in truth[s]["none"] if equivalence_truth(ctx, p, s, "random") == "equivalent"]
         check_scope(f, ctx, r["equivalent"], eq)
+        ident = [p for p in truth[s]["none"] if equivalence_truth(ctx, p, s, "random") == "identical"]
+        check_scope(f, ctx, r.get("identical", {"problems": [], "every": None}), ident)
 
 
 @DIVERGENCE.check

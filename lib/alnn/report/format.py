@@ -90,11 +90,14 @@ def p_is(p) -> str:
 
 
 def pval(p) -> str:
-    """A p-value: three decimals, or ``<0.001``."""
+    """A p-value: three decimals, or ``<0.001``; four where three would print the 0.05 level itself
+    (0.0502 is not significant, and ``0.050 n.s.`` would read as a contradiction)."""
     if not finite(p):
         return "\\na"
     p = float(p)
-    return "$<$0.001" if p < 0.001 else f"{p:.3f}"
+    if p < 0.001:
+        return "$<$0.001"
+    return f"{p:.4f}" if f"{p:.3f}" == "0.050" and p != 0.05 else f"{p:.3f}"
 
 
 def count(x) -> str:

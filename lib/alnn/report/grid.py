@@ -60,11 +60,15 @@ def grid_text(ctx: Context) -> str:
     return text
 
 
+#: The grid's axes whose winners the paper checks for an edge of the grid.
+EDGE_AXES = ("hidden", "lr", "weight_decay", "momentum")
+
+
 def grid_edges(ctx: Context) -> list[Finding]:
     edges = []
     for p, w in ctx.winners.items():
         grid = ctx.settings(p).get("grid") or {}
-        for axis in ("hidden", "lr"):
+        for axis in EDGE_AXES:
             vals = grid.get(axis) or []
             if len(vals) >= 2 and w.get(axis) in (min(vals), max(vals)):
                 edges.append([p, axis, "largest" if w.get(axis) == max(vals) else "smallest"])
@@ -76,10 +80,17 @@ def _t_grid_edge(f: Finding) -> str:
     by: dict[tuple, list[str]] = {}
     for p, axis, end in f.numbers["edges"]:
         by.setdefault((axis, end), []).append(p)
-    axis_name = {"hidden": "hidden size", "lr": "learning rate"}
-    return ("The winner lies at an edge of the grid for "
-            + join([f"the {axis_name[axis]} on {labels_of(ps)} (the {end} value)" for (axis, end), ps in by.items()])
-            + ", so a wider grid might do better there.")
+    axis_name = {"hidden": "hidden size", "lr": "learning rate", "weight_decay": "weight decay",
+                 "momentum": "momentum"}
+    none = by.pop(("weight_decay", "smallest"), [])
+    text = ""
+    if by:
+        text = ("The winner lies at an edge of the grid for "
+                + join([f"the {axis_name[axis]} on {labels_of(ps)} (the {end} value)" for (axis, end), ps in by.items()])
+                + ", so a wider grid might do better there.")
+    if none:
+        text += (" " if text else "") + f"The smallest weight decay of the grid wins on {labels_of(none)}."
+    return text
 
 
 def grid_diverged(ctx: Context) -> list[Finding]:
@@ -127,7 +138,7 @@ def _check_grid_edge(f, ctx):
     truth = []
     for p, w in ctx.winners.items():
         grid = ctx.settings(p).get("grid") or {}
-        for axis in ("hidden", "lr"):
+        for axis in EDGE_AXES:
             vals = grid.get(axis) or []
             if len(vals) >= 2 and w.get(axis) in (min(vals), max(vals)):
                 truth.append([p, axis, "largest" if w.get(axis) == max(vals) else "smallest"])

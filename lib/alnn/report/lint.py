@@ -25,7 +25,8 @@ The rules, kept simple on purpose:
 * **Words.** A word is a white-space-separated token that contains a letter
   or a digit (:func:`words`); a sentence counts for the repetition check
   when it has at least :data:`MIN_SENTENCE_WORDS` tokens that contain a
-  letter (rows of numbers from tables do not count).
+  letter and at most a third of its tokens have none (rows of numbers from
+  tables and a figure's labels and counts do not count).
 * **Same sentence.** Two sentences are the same when their keys are equal
   (:func:`sentence_key`): the text, case-folded, with everything but letters
   and digits removed. So white space, case, punctuation and hyphens do not
@@ -144,7 +145,11 @@ def words(text: str) -> list[str]:
 
 
 def _long(sentence: str, min_words: int) -> bool:
-    return sum(any(c.isalpha() for c in token) for token in sentence.split()) >= min_words
+    """Prose of at least ``min_words`` words: a run of tokens of which more than a third have no letter
+    (a table's row, a figure's labels and counts) is not a sentence."""
+    tokens = sentence.split()
+    lettered = sum(any(c.isalpha() for c in token) for token in tokens)
+    return lettered >= min_words and 3 * (len(tokens) - lettered) <= len(tokens)
 
 
 def sentence_key(sentence: str) -> str:

@@ -22,7 +22,7 @@ from alnn.report.ranks import across_text, power_text
 from alnn.report.reproduction import draft_passive, draft_text
 from alnn.report.sanity import sanity_text
 from alnn.report.selection import (
-    at_cost_findings, budget_text, call_seconds, overhead_text, selection_text, subset_text,
+    at_cost_findings, budget_text, call_seconds, overhead_text, sasla_cost_findings, selection_text, subset_text,
 )
 
 #: The sections of the draft's protocol, whose findings :func:`collect` gathers.
@@ -55,15 +55,24 @@ def _profile_note(ctx: Context, short: bool = False, abstract: bool = False) -> 
     ours = (f"{rng(trials)} {'trial' if trials == [1] else 'trials'} of {rng(folds)}-fold "
             f"cross-validation with {rng(epochs)} epochs"
             if trials and folds and epochs else "fewer trials")
+    fewer = [(p, s["budget"]["trials"]) for p, s in settings_rows(ctx)
+             if (s.get("budget") or {}).get("trials") and s["budget"]["trials"] != s.get("trials")]
+    if fewer:
+        by = group_by_value(dict(fewer))
+        ours += "; the budget protocol " + join([f"{count(k)} {'trial' if k == 1 else 'trials'} on {labels_of(ps)}"
+                                                 for k, ps in by])
+    abl = sorted({int((s.get("ablation") or {}).get("trials") or 0) for _, s in settings_rows(ctx)} - {0})
+    if abl:
+        ours += f"; the ablations {rng(abl)} {'trial' if abl == [1] else 'trials'}"
     if abstract:
-        return (f"All numbers come from the reduced \\texttt{{{escape(name)}}} profile ({ours}), "
-                f"not from the full protocol.")
+        return (f"All numbers come from the reduced \\texttt{{{escape(name)}}} profile (fewer trials and epochs, "
+                f"given in the supplement), not from the full protocol.")
     if short:
         return (f"All numbers come from the reduced \\texttt{{{escape(name)}}} profile ({ours}), "
                 f"not from the full protocol ({full_txt}).")
     return (f"\\textbf{{The results in this paper come from a reduced protocol}}: the "
             f"\\texttt{{{escape(name)}}} profile uses {ours}, whereas the study's full protocol uses "
-            f"{full_txt}. The code path is the same; the numbers have wider intervals and the tests "
+            f"{full_txt}. The method is the same; the numbers have wider intervals and the tests "
             f"less power than the full protocol would give.")
 
 
@@ -124,7 +133,7 @@ def _abstract_results(ctx: Context) -> str:
 
 
 def _conclusion_text(ctx: Context) -> str:
-    return said([significance(ctx, "conclusion")], ctx)
+    return said([significance(ctx, "conclusion")] + sasla_cost_findings(ctx), ctx)
 
 
 def _sasla_text(ctx: Context, info: dict | None) -> tuple[str, str]:

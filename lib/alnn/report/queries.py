@@ -35,7 +35,8 @@ FULL = 0.995
 #: Absolute sample skewness above which a criterion's mean misleads: the paper gives the median and IQR too.
 SKEWED = 1.0
 #: Marks of the Bayesian verdicts in the tables (`alnn.stats.equivalence`).
-VERDICT_MARKS = {"equivalent": "$\\approx$", "better": "$+$", "worse": "$-$", "inconclusive": "?", "n/a": "--"}
+VERDICT_MARKS = {"equivalent": "$\\approx$", "better": "$+$", "worse": "$-$", "inconclusive": "?", "n/a": "--",
+                 "identical": "$=$"}
 
 
 # =========================================================================== medians and comparisons
@@ -59,9 +60,13 @@ def compare(a: float, b: float, tol: float = 0.0) -> str:
 # =========================================================================== table rows
 def best_of_row(ctx, p: str, strategies: Sequence[str], metric: str, percent: bool) -> set[str]:
     """Strategies whose mean is the best of the row; a mean ties with the best when the table
-    prints the two alike (0.1 point, or the best's three significant digits), never otherwise."""
+    prints the two alike (0.1 point, or the best's three significant digits), never otherwise.
+    A strategy with diverged runs, whose mean is over the runs that survived, is not named best
+    unless every strategy of the row has some."""
     means = {s: ctx.stat(p, s, metric) for s in strategies}
     means = {s: m for s, m in means.items() if finite(m)}
+    whole = {s: m for s, m in means.items() if not ctx.stat(p, s, metric, "n_diverged") > 0}
+    means = whole or means
     if not means:
         return set()
     top = (max if an.higher_is_better(metric) else min)(means.values())

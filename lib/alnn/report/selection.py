@@ -315,8 +315,6 @@ def _t_sasla_cost(f: Finding) -> str:
     text = (f"At its default setting SASLA presented {_range(n['presentations'], share)} of passive learning's "
             f"patterns, but, its selection included, spent {_range(n['macs'], share)} of passive learning's "
             f"multiply-adds")
-    if n["wall"]:
-        text += f" and {_range(n['wall'], lambda x: num(x, 1))} times its wall-clock time per network"
     return text + "."
 
 

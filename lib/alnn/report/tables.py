@@ -148,10 +148,12 @@ def _cell(ctx: Context, p: str, s: str, metric: str, percent: bool, best: set[st
     else:
         f = lambda x: num(x, decimals)  # noqa: E731
     text = f(mean)
+    if ctx.stat(p, s, metric, "n_diverged") > 0:
+        text += "$^\\dagger$"
     if s in best:
         text = f"\\best{{{text}}}"
     mark = ""
-    t = ctx.test(p, s, metric) if s != "passive" else None
+    t = ctx.test(p, s, metric) if s != "passive" and metric == an.PRIMARY_METRIC[ctx.task(p)] else None
     if t is not None and bool(t.get("significant", False)):
         mark = "\\sigup" if t["direction"] == "better" else "\\sigdown" if t["direction"] == "worse" else ""
     spread = f"\\,$\\pm$\\,{f(sd)}" if finite(sd) else ""
@@ -230,7 +232,7 @@ def within_table(ctx: Context) -> str:
               "where Holm finds no significant difference); bold $p$: significant after Holm; PS: "
               "probability that a run of the strategy is better than a run of passive learning; Bayes: the "
               "Bayesian correlated $t$-test with the region of practical equivalence (" + rope_note(ctx) + "), "
-              "$\\approx$ practically equivalent, $+$/$-$ practically better/worse, ? inconclusive "
+              "$\\approx$ practically equivalent, $=$ identical runs, $+$/$-$ practically better/worse, ? inconclusive "
               "(posterior mass " + num(ctx.level, 2) + ").}"]
     return "\n".join(lines) + "\n"
 

@@ -40,7 +40,7 @@ DEFAULTS = {"tau": 1, "query_size": 1, "initial": None, "probability": "softmax"
 #: (`alnn.strategies.catalogue`).
 DESCRIPTION = {
     "name": NAME,
-    "label": 'Ensemble',
+    "label": 'Committee',
     "prose": 'the committee',
     "summary": 'query by committee: three networks, query the largest variance of their predictions (Seung et al. 1992)',
     "reference": 'Seung et al. 1992',

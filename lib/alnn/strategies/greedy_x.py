@@ -41,7 +41,7 @@ DESCRIPTION = {
     "tasks": ("regression",),
     "reference": "Yu and Kim 2010",
     "select_macs": "(N+q)*I",
-    "prose": 'greedy sampling in input space (GSx)',
+    "prose": 'GSx',
     "role": 'query',
     "protocols": ('budget',),
     "members": 1,

@@ -55,7 +55,7 @@ DESCRIPTION = {
     "tasks": ("regression",),
     "reference": "Wu, Lin and Huang 2019",
     "select_macs": "(I+1)*J + (J+1)*K + (N+q)*(I+K+1)",
-    "prose": 'greedy sampling in inputs and outputs (iGS)',
+    "prose": 'iGS',
     "role": 'query',
     "protocols": ('budget',),
     "members": 1,
