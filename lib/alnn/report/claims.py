@@ -351,6 +351,18 @@ def present(ctx, p: str) -> list[str]:
     return list(pd.unique(ctx.trials.loc[ctx.trials["dataset"] == p, "strategy"]))
 
 
+def check_grouped(f: Finding, ctx, groups: Sequence[Mapping], truth: Mapping[str, Sequence[str]], what: str) -> None:
+    """``groups`` [{strategies, where}] name, problem by problem, exactly the strategies of ``truth``
+    ({problem: strategies}), each problem once."""
+    covered = []
+    for g in groups:
+        check_scope(f, ctx, g["where"])
+        for p in g["where"]["problems"]:
+            need(f, list(g["strategies"]) == list(truth.get(p) or []), f"{p}: the {what} is {truth.get(p)}")
+            covered.append(p)
+    need(f, sorted(covered) == sorted(truth), "a problem is left out or named twice")
+
+
 def groups_match(f: Finding, ctx, groups: Sequence[Mapping], truth: Mapping[str, Sequence[str]],
                   what: str) -> None:
     """``groups`` [{strategy, where}] state, per strategy, exactly the problems of ``truth``."""

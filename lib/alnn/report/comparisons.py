@@ -16,8 +16,8 @@ from alnn.report.format import capital, count, escape, finite, join, num, words
 from alnn.report.context import Context, sine_noise
 from alnn.report.queries import best_of_row, equivalence_settings, rope_note, SKEWED
 from alnn.report.claims import (
-    best_of, check_findings, check_scope, close, equivalence_truth, equivalences, Finding, fmt_value,
-    groups_match, Kind, make, mean_of, names, need, on, primary_of, QUERY, said, scope, verdicts,
+    best_of, check_findings, check_grouped, check_scope, close, equivalence_truth, equivalences, Finding,
+    fmt_value, groups_match, Kind, make, mean_of, names, need, on, primary_of, QUERY, said, scope, verdicts,
 )
 
 
@@ -542,13 +542,7 @@ def _check_best_mean(f, ctx):
     truth = {p: best_of(ctx, p, n["metric"]) for p in ctx.problems_of(task)}
     truth = {p: b for p, b in truth.items() if b}
     need(f, {p: list(b) for p, b in n["best"].items()} == truth, f"best {n['best']} where the means give {truth}")
-    covered = []
-    for g in n["groups"]:
-        check_scope(f, ctx, g["where"])
-        for p in g["where"]["problems"]:
-            need(f, list(g["strategies"]) == truth.get(p), f"{p}: the best is {truth.get(p)}")
-            covered.append(p)
-    need(f, sorted(covered) == sorted(truth), "a problem is left out or named twice")
+    check_grouped(f, ctx, n["groups"], truth, "best")
 
 
 @SCHEDULE.check

@@ -64,7 +64,8 @@ def grid_text(ctx: Context) -> str:
 EDGE_AXES = ("hidden", "lr", "weight_decay", "momentum")
 
 
-def grid_edges(ctx: Context) -> list[Finding]:
+def _edges(ctx: Context) -> list[list]:
+    """[problem, axis, smallest / largest] of every grid winner at an edge of its grid."""
     edges = []
     for p, w in ctx.winners.items():
         grid = ctx.settings(p).get("grid") or {}
@@ -72,6 +73,11 @@ def grid_edges(ctx: Context) -> list[Finding]:
             vals = grid.get(axis) or []
             if len(vals) >= 2 and w.get(axis) in (min(vals), max(vals)):
                 edges.append([p, axis, "largest" if w.get(axis) == max(vals) else "smallest"])
+    return edges
+
+
+def grid_edges(ctx: Context) -> list[Finding]:
+    edges = _edges(ctx)
     return [make("grid-edge", (), {"edges": edges})] if edges else []
 
 
@@ -135,13 +141,7 @@ def grid_findings(ctx: Context) -> str:
 
 @GRID_EDGE.check
 def _check_grid_edge(f, ctx):
-    truth = []
-    for p, w in ctx.winners.items():
-        grid = ctx.settings(p).get("grid") or {}
-        for axis in EDGE_AXES:
-            vals = grid.get(axis) or []
-            if len(vals) >= 2 and w.get(axis) in (min(vals), max(vals)):
-                truth.append([p, axis, "largest" if w.get(axis) == max(vals) else "smallest"])
+    truth = _edges(ctx)  # a consistency check: the winners and the grid are all there is to read
     need(f, [list(e) for e in f.numbers["edges"]] == truth, f"edges {truth}")
 
 

@@ -17,8 +17,8 @@ from alnn.report.format import finite, join, num, pct
 from alnn.report.context import Context, labels_of
 from alnn.report.queries import compare, equivalence_settings, FULL, TOLERANCE
 from alnn.report.claims import (
-    check_scope, close, Finding, INCREMENTAL, Kind, make, names, need, on, per_run_last, pool_of, present,
-    primary_of, QUERY, runs_of, said, scope,
+    check_grouped, check_scope, close, Finding, INCREMENTAL, Kind, make, names, need, on, per_run_last, pool_of,
+    present, primary_of, QUERY, runs_of, said, scope,
 )
 
 
@@ -526,13 +526,7 @@ def _check_selection_overhead(f, ctx):
         for s, v in sc.items():
             need(f, close(n["scored"][p][s], v, 1e-9), f"{s} on {p} scores {v}")
     need(f, {p: list(v) for p, v in n["most"].items()} == truth_most, f"the most per problem {truth_most}")
-    covered = []
-    for g in n["groups"]:
-        check_scope(f, ctx, g["where"])
-        for p in g["where"]["problems"]:
-            need(f, list(g["strategies"]) == truth_most.get(p), f"{p}: the most is {truth_most.get(p)}")
-            covered.append(p)
-    need(f, sorted(covered) == sorted(truth_most), "a problem is left out or named twice")
+    check_grouped(f, ctx, n["groups"], truth_most, "most")
     stated = n["per_label"]
     need(f, list(stated) == [s for s in QUERY if any(s in present(ctx, p) and labels_added(ctx, p, s) > 0
                                                    for p in ctx.problems)], "the query strategies")
