@@ -768,10 +768,10 @@ def test_a_strategy_with_diverged_runs_is_never_named_best(rich):
                 assert not {(p, s) for s in best} & hit, (p, best)
     table = tb.comparison_table(ctx)
     for p, s in hit:
-        assert "$^\\dagger$" in table
+        assert "$^\\ddagger$" in table
     ens = [line for line in table.splitlines() if line.strip().startswith("\\multirow") and "Wine" in line][0]
     cells = ens.split("&")[2:]
     from alnn.report.constants import STRATEGIES
 
     committee = cells[[s for s in STRATEGIES if s in set(ctx.trials["strategy"])].index("ensemble")]
-    assert "\\best" not in committee and "$^\\dagger$" in committee
+    assert "\\best" not in committee and "$^\\ddagger$" in committee

@@ -67,7 +67,7 @@ EQUIVALENCE_LEVEL = 0.95
 #: How the paper words each verdict of :func:`equivalence`.
 VERDICT_WORDS = {"equivalent": "practically equivalent", "better": "different (better)",
                  "worse": "different (worse)", "inconclusive": "inconclusive", "n/a": "not tested",
-                 "identical": "identical (the same runs)"}
+                 "identical": "the same in every run"}
 
 
 def default_rope(metric: str, baseline_mean: float, *, accuracy: float = ROPE_ACCURACY,
@@ -93,9 +93,10 @@ def paired_verdict(diffs, *, higher_is_better: bool, rope: float, rho: float,
 
 
 def identical(diffs) -> bool:
-    """Every paired difference exactly zero: the two arms gave the same runs (a strategy that never left
-    passive learning's path), so an equivalence verdict would be trivially true; the verdict says
-    ``identical`` instead."""
+    """Every paired difference exactly zero: the two arms gave the same final value in every run (the same
+    runs, or a criterion too coarse to tell them apart, such as the accuracy on a few dozen validation
+    patterns), so the posterior is degenerate and an equivalence verdict would be trivially true; the
+    verdict says ``identical`` instead."""
     d = np.asarray(diffs, float)
     d = d[np.isfinite(d)]
     return d.size >= 2 and bool(np.all(d == 0))

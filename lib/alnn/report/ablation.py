@@ -34,7 +34,7 @@ from alnn import stats as st
 from alnn.datasets import NAMES as PROBLEMS
 from alnn.config import BUDGET_ABLATION_SUFFIXES
 from alnn.datasets import TASKS
-from alnn.report.claims import Finding, Kind, close, decide, make, need, said
+from alnn.report.claims import Finding, Kind, close, decide, make, need, said, verdict_counts
 from alnn.report.claims import check_findings as check_all
 from alnn.report.constants import ALPHA, PROBLEM_LABELS, STRATEGY_PROSE
 from alnn.report.format import Values, finite as _finite, capital, count, gnum, join, num, pct
@@ -419,7 +419,7 @@ def _t_sasla(f: Finding) -> str:
         its = "its" if n["untouched"] == 1 else "their"
         text += f"; {count(n['untouched'])} never set a pattern aside, so {its} runs are passive learning's own"
     others = [f"{count(n['identical'])} give{'s' if n['identical'] == 1 else ''} passive learning's final value in "
-              f"every run (identical runs, no finding of equivalence)"] if n["identical"] else []
+              f"every run (no finding of equivalence)"] if n["identical"] else []
     others += [f"{count(n['equivalent'])} {'is' if n['equivalent'] == 1 else 'are'} practically equivalent to it"] \
         if n["equivalent"] else []
     others += [f"{count(n['worse'])} {'is' if n['worse'] == 1 else 'are'} practically worse"] if n["worse"] else []
@@ -568,10 +568,8 @@ def _t_budget_ablation(f: Finding) -> str:
     factor = f.subjects[-1] if f.subjects[0] == "round_training" else f.subjects[0]
     n = f.numbers
     c = n["counts"]
-    return (f"With {FACTOR_PROSE[factor]}, the AUBC of the {count(n['cells'])} strategy $\\times$ problem "
-            f"cells is identical to the default in {count(c.get('identical', 0))}, practically equivalent in "
-            f"{count(c['equivalent'])}, better in "
-            f"{count(c['better'])}, worse in {count(c['worse'])} and inconclusive in {count(c['inconclusive'])}.")
+    return (f"With {FACTOR_PROSE[factor]}, the Bayesian test finds the AUBC of the {count(n['cells'])} strategy "
+            f"$\\times$ problem cells against the default {verdict_counts({'identical': 0, **c})}.")
 
 
 @BUDGET_ABLATION.check

@@ -845,7 +845,7 @@ def _check_plateaus(f: Finding, res: BudgetResults) -> None:
 def _aubc_summary(res: BudgetResults) -> list[Finding]:
     cells = _tested(res)
     by = {v: [[p, s] for p, s in cells if _verdict(res.test(p, s)) == v] for v in ("better", "worse")}
-    return [make("aubc-summary", (), {"tested": len(cells), **by})]
+    return [make("aubc-summary", (form,), {"tested": len(cells), **by}) for form in ("abstract", "conclusion")]
 
 
 def _pairs(cells, strategies: bool = True) -> str:
@@ -865,6 +865,15 @@ def _t_aubc_summary(f: Finding) -> str:
     if not n["tested"]:
         return "The budget protocol produced no comparison with random sampling."
     better, worse = n["better"], n["worse"]
+    if f.subjects == ("conclusion",):
+        k = n["tested"] - len(better) - len(worse)
+        parts = [f"{count(len(better)) if better else 'none'} favour{'s' if len(better) == 1 else ''} the query "
+                 "strategy significantly" + (f" ({_pairs(better)})" if better else ""),
+                 f"{count(len(worse)) if worse else 'none'} favour{'s' if len(worse) == 1 else ''} random sampling"
+                 + (f" ({_pairs(worse)})" if worse else "")]
+        return (f"In the budget protocol, of the {count(n['tested'])} query strategy $\\times$ problem comparisons "
+                f"of AUBC with random sampling, " + " and ".join(parts)
+                + (f"; the other {count(k)} show no significant difference." if k else "."))
     text = (f"Of the {count(n['tested'])} comparisons of a query strategy with random sampling on AUBC, "
             f"{count(len(better)) if better else 'none'} {'is' if len(better) == 1 else 'are'} significantly better")
     if better:
@@ -1056,7 +1065,9 @@ def budget_values(res: BudgetResults, found: list[Finding]) -> Values:
     v["text/budget-sanity"] = text("drops-summary", "drops", "query-drops")
     v["text/budget-diverged"] = text("diverged")
     v["text/budget-families"] = text("families") or "No query strategy was compared with random sampling."
-    v["text/budget-summary"] = text("aubc-summary")
+    v["text/budget-summary"] = said([f for f in found if f.kind == "aubc-summary" and f.subjects == ("abstract",)], res)
+    v["text/budget-conclusion"] = said([f for f in found if f.kind == "aubc-summary" and f.subjects == ("conclusion",)],
+                                       res)
     return v
 
 
@@ -1066,7 +1077,7 @@ def not_run_values() -> Values:
     v["budget/schedule"] = "not run"
     v["budget/start"] = "cold"
     v["budget/rule"] = "not run"
-    for kind in ("budgets", "across", "target", "plateau", "summary", "sanity", "diverged", "families"):
+    for kind in ("budgets", "across", "target", "plateau", "summary", "conclusion", "sanity", "diverged", "families"):
         v[f"text/budget-{kind}"] = "The budget protocol was not run."
     return v
 

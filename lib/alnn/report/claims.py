@@ -59,7 +59,7 @@ from alnn import stats as st
 from alnn.datasets import TASKS
 from alnn.report.constants import ALPHA, PROBLEM_LABELS, STRATEGIES, STRATEGY_PROSE, TASK_PROSE
 from alnn.strategies.catalogue import names as strategy_names
-from alnn.report.format import decimals_for, finite, join, num, pct
+from alnn.report.format import count, decimals_for, finite, join, num, pct
 from alnn.report.queries import FULL, TOLERANCE, compare, equivalence_settings, median_all
 
 __all__ = ["Finding", "FindingError", "Kind", "REGISTRY", "SECTIONS", "TOLERANCE", "FULL", "QUERY", "INCREMENTAL",
@@ -185,6 +185,27 @@ def need(f: Finding, ok: bool, why: str) -> None:
 # =========================================================================== shared phrases
 def names(strategies: Sequence[str]) -> str:
     return join([STRATEGY_PROSE[s] for s in strategies])
+
+
+def verdict_counts(c: Mapping[str, int]) -> str:
+    """``3 practically equivalent, 1 practically worse and 2 inconclusive`` (zero counts left out;
+    ``all 6 inconclusive`` when one verdict covers every comparison)."""
+    total = sum(c.values())
+    diff = c["better"] + c["worse"]
+    parts = []
+    if c["equivalent"]:
+        parts.append((c["equivalent"], "practically equivalent"))
+    if c["better"] and c["worse"]:
+        parts.append((diff, f"practically different ({count(c['better'])} better, {count(c['worse'])} worse)"))
+    elif diff:
+        parts.append((diff, "practically better" if c["better"] else "practically worse"))
+    if c["inconclusive"]:
+        parts.append((c["inconclusive"], "inconclusive"))
+    if c.get("identical"):
+        parts.append((c["identical"], "the same in every run"))
+    if len(parts) == 1 and total > 1:
+        return f"all {count(total)} {parts[0][1]}"
+    return join([f"{count(k)} {words_}" for k, words_ in parts]) or "none"
 
 
 def fmt_value(metric: str, x: float) -> str:

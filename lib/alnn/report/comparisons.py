@@ -5,7 +5,6 @@ criteria and stalled runs, and the summaries of the significant and equivalent d
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 import numpy as np
 from scipy import stats as _st
 from alnn import analysis as an
@@ -17,7 +16,8 @@ from alnn.report.context import Context, sine_noise
 from alnn.report.queries import best_of_row, equivalence_settings, rope_note, SKEWED
 from alnn.report.claims import (
     best_of, check_findings, check_grouped, check_scope, close, equivalence_truth, equivalences, Finding,
-    fmt_value, groups_match, Kind, make, mean_of, names, need, on, primary_of, QUERY, said, scope, verdicts,
+    fmt_value, groups_match, Kind, make, mean_of, names, need, on, primary_of, QUERY, said, scope, verdict_counts,
+    verdicts,
 )
 
 
@@ -95,7 +95,7 @@ def _rope_words(ctx: Context, p: str) -> str:
 def _equivalence_clause(n) -> str:
     """``A is practically equivalent to it and B inconclusive`` (the Bayesian verdicts of ``n``)."""
     bits = []
-    for key, words_ in (("identical", "identical to it (the same runs: no finding)"),
+    for key, words_ in (("identical", "the same as it in every run (no finding of equivalence)"),
                         ("equivalent", "practically equivalent to it"), ("inconclusive", "inconclusive"),
                         ("apart", "practically different though not significantly")):
         group = n.get(key) or []
@@ -128,27 +128,6 @@ def _t_versus_passive(f: Finding) -> str:
     if same:
         text += f"; of the others, by the Bayesian test (region {rope}), {_equivalence_clause(n)}"
     return text + "."
-
-
-def verdict_counts(c: Mapping[str, int]) -> str:
-    """``3 practically equivalent, 1 practically worse and 2 inconclusive`` (zero counts left out;
-    ``all 6 inconclusive`` when one verdict covers every comparison)."""
-    total = sum(c.values())
-    diff = c["better"] + c["worse"]
-    parts = []
-    if c["equivalent"]:
-        parts.append((c["equivalent"], "practically equivalent"))
-    if c["better"] and c["worse"]:
-        parts.append((diff, f"practically different ({count(c['better'])} better, {count(c['worse'])} worse)"))
-    elif diff:
-        parts.append((diff, "practically better" if c["better"] else "practically worse"))
-    if c["inconclusive"]:
-        parts.append((c["inconclusive"], "inconclusive"))
-    if c.get("identical"):
-        parts.append((c["identical"], "identical (the same runs)"))
-    if len(parts) == 1 and total > 1:
-        return f"all {count(total)} {parts[0][1]}"
-    return join([f"{count(k)} {words_}" for k, words_ in parts]) or "none"
 
 
 @QUIET.template
@@ -313,7 +292,7 @@ def _t_versus_random(f: Finding) -> str:
         if r["equivalent"]["problems"]:
             bits.append(f"practically equivalent {on(r['equivalent'])}")
         if r.get("identical", {}).get("problems"):
-            bits.append(f"identical (the same runs) {on(r['identical'])}")
+            bits.append(f"the same in every run {on(r['identical'])}")
         if r["inconclusive"]["problems"]:
             bits.append(f"inconclusive {on(r['inconclusive'])}")
         said_of.setdefault(join(bits), []).append(r["strategy"])

@@ -41,7 +41,8 @@ def _profile_note(ctx: Context, short: bool = False, abstract: bool = False) -> 
         full = load_profile("full")
         s = next(iter(full.settings.values()))
         full_txt = (f"{s.trials} trials of {s.folds}-fold cross-validation with {s.epochs} epochs, "
-                    f"a {s.grid.size}-point grid and the whole of every data set")
+                    f"a grid search of {s.grid_folds} folds of {s.grid_epochs} epochs on every problem, and the "
+                    f"whole of every data set")
     except Exception:  # pragma: no cover - config absent
         full_txt = "the full protocol"
     rows = [s for _, s in settings_rows(ctx)]

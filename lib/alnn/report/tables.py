@@ -149,7 +149,7 @@ def _cell(ctx: Context, p: str, s: str, metric: str, percent: bool, best: set[st
         f = lambda x: num(x, decimals)  # noqa: E731
     text = f(mean)
     if ctx.stat(p, s, metric, "n_diverged") > 0:
-        text += "$^\\dagger$"
+        text += "$^\\ddagger$"
     if s in best:
         text = f"\\best{{{text}}}"
     mark = ""
@@ -232,7 +232,7 @@ def within_table(ctx: Context) -> str:
               "where Holm finds no significant difference); bold $p$: significant after Holm; PS: "
               "probability that a run of the strategy is better than a run of passive learning; Bayes: the "
               "Bayesian correlated $t$-test with the region of practical equivalence (" + rope_note(ctx) + "), "
-              "$\\approx$ practically equivalent, $=$ identical runs, $+$/$-$ practically better/worse, ? inconclusive "
+              "$\\approx$ practically equivalent, $=$ the same in every run, $+$/$-$ practically better/worse, ? inconclusive "
               "(posterior mass " + num(ctx.level, 2) + ").}"]
     return "\n".join(lines) + "\n"
 
@@ -364,6 +364,7 @@ def across_table(ctx: Context) -> str:
     rows = [
         ("Problems $N$ / strategies $k$", lambda a: f"{a['friedman'].n} / {a['friedman'].k}"),
         ("Friedman $\\chi^2_F$", lambda a: num(a["friedman"].chi2, 2)),
+        ("$p$ of $\\chi^2_F$", lambda a: pval(a["friedman"].p_chi2)),
         ("Iman--Davenport $F_F$",
          lambda a: (f"{num(a['friedman'].f, 2)} ({a['friedman'].df1}, {a['friedman'].df2})"
                     if finite(a["friedman"].f) else f"$\\infty$ ({a['friedman'].df1}, {a['friedman'].df2})")),
