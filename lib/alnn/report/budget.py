@@ -775,7 +775,8 @@ def _t_targets(f: Finding) -> str:
         for r in fewest:
             who = join([STRATEGY_PROSE[s] for s in r["fewest"]])
             m = r["median"][r["fewest"][0]]
-            parts.append(f"{who} on {PROBLEM_LABELS[r['problem']]} ({_labels(m)}"
+            at_first = ", the first budget, before any query" if m == r["first"] else ""
+            parts.append(f"{who} on {PROBLEM_LABELS[r['problem']]} ({_labels(m)}{at_first}"
                          + (", tied)" if len(r["fewest"]) > 1 else ")"))
         text += " The fewest median labels belong to " + join(parts) + "."
     if unreached:
