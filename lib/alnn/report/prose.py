@@ -69,8 +69,8 @@ def _profile_note(ctx: Context, short: bool = False, abstract: bool = False) -> 
         return (f"All numbers come from the reduced \\texttt{{{escape(name)}}} profile (fewer trials and epochs, "
                 f"given in the supplement), not from the full protocol.")
     if short:
-        return (f"All numbers come from the reduced \\texttt{{{escape(name)}}} profile ({ours}), "
-                f"not from the full protocol ({full_txt}).")
+        return (f"All numbers come from the reduced \\texttt{{{escape(name)}}} profile of "
+                f"Section~\\ref{{sec:design}}, not from the full protocol.")
     return (f"\\textbf{{The results in this paper come from a reduced protocol}}: the "
             f"\\texttt{{{escape(name)}}} profile uses {ours}, whereas the study's full protocol uses "
             f"{full_txt}. The method is the same; the numbers have wider intervals and the tests "
