@@ -996,29 +996,12 @@ def synthetic_frame(datasets: Sequence[str] = ("iris", "sine"),
                                wall_s=np.cumsum(rng.uniform(0.001, 0.002, epochs)),
                                train_loss=0.3 * (1 - prog) + 0.02 + noise / 5)
                     if cls:
-                        acc = np.clip(0.33 + 0.62 * prog + noise, 0, 1)
-                        row.update(accuracy=acc, f1=acc - 0.01, precision=acc - 0.005,
-                                   recall=acc - 0.01, mcc=(acc - 0.33) / 0.67,
-                                   mse=0.25 * (1 - acc))
-                        row["val_loss"] = row["mse"]
+                        _synthetic_scores(row, ds, acc=np.clip(0.33 + 0.62 * prog + noise, 0, 1))
                     else:
-                        mse = 1.0 * (1 - prog) + 0.01 + np.abs(noise)
-                        row.update(mse=mse, rmse=np.sqrt(mse), mae=0.8 * np.sqrt(mse), r2=1 - mse)
-                        if ds == "energy-efficiency":
-                            for tgt, k in (("heating", 0.9), ("cooling", 1.1)):
-                                row.update({f"mse_{tgt}": k * mse, f"rmse_{tgt}": np.sqrt(k * mse),
-                                            f"mae_{tgt}": 0.8 * np.sqrt(k * mse),
-                                            f"r2_{tgt}": 1 - k * mse})
-                        row["val_loss"] = mse
+                        _synthetic_scores(row, ds, mse=1.0 * (1 - prog) + 0.01 + np.abs(noise))
                     frames.append(pd.DataFrame(row))
     out = pd.concat(frames, ignore_index=True)
-    metrics = metric_columns(out)
-    for ds, s, t, f, ep in diverge:
-        sel = ((out["dataset"] == ds) & (out["strategy"] == s) & (out["trial"] == t)
-               & (out["fold"] == f) & (out["epoch"] >= ep))
-        out.loc[sel, "diverged"] = True
-        out.loc[sel, metrics] = np.nan
-    return out
+    return _synthetic_diverge(out, diverge, "epoch", metric_columns(out))
 
 
 def synthetic_budget_frame(datasets: Sequence[str] = ("iris", "sine"),
@@ -1085,25 +1068,37 @@ def synthetic_budget_frame(datasets: Sequence[str] = ("iris", "sine"),
                         row["train_accuracy"] = np.clip(acc + 0.04, 0, 1)
                         for c in range(3):  # L shared out over three classes, the first ones one more
                             row[f"class_{c}"] = b // 3 + (c < b % 3)
-                        row.update(accuracy=acc, f1=acc - 0.01, precision=acc - 0.005,
-                                   recall=acc - 0.01, mcc=(acc - 0.33) / 0.67,
-                                   mse=0.25 * (1 - acc))
-                        row["val_loss"] = row["mse"]
+                        _synthetic_scores(row, ds, acc=acc)
                     else:
-                        mse = 0.01 + (1 - prog) + np.abs(eps)
-                        row.update(mse=mse, rmse=np.sqrt(mse), mae=0.8 * np.sqrt(mse), r2=1 - mse)
-                        if ds == "energy-efficiency":
-                            for tgt, k in (("heating", 0.9), ("cooling", 1.1)):
-                                row.update({f"mse_{tgt}": k * mse, f"rmse_{tgt}": np.sqrt(k * mse),
-                                            f"mae_{tgt}": 0.8 * np.sqrt(k * mse),
-                                            f"r2_{tgt}": 1 - k * mse})
-                        row["val_loss"] = mse
+                        _synthetic_scores(row, ds, mse=0.01 + (1 - prog) + np.abs(eps))
                     frames.append(pd.DataFrame(row))
     out = pd.concat(frames, ignore_index=True)
-    metrics = [c for c in metric_columns(out) if c not in ("round", "budget")]
-    for ds, s, t, f, r in diverge:
+    return _synthetic_diverge(out, diverge, "round",
+                              [c for c in metric_columns(out) if c not in ("round", "budget")])
+
+
+def _synthetic_scores(row: dict, ds: str, acc=None, mse=None) -> None:
+    """The validation metrics of a synthetic run from its accuracy (classification) or its MSE
+    (regression; ``energy-efficiency`` with per-target columns), added to ``row``."""
+    if acc is not None:
+        row.update(accuracy=acc, f1=acc - 0.01, precision=acc - 0.005, recall=acc - 0.01,
+                   mcc=(acc - 0.33) / 0.67, mse=0.25 * (1 - acc))
+        row["val_loss"] = row["mse"]
+        return
+    row.update(mse=mse, rmse=np.sqrt(mse), mae=0.8 * np.sqrt(mse), r2=1 - mse)
+    if ds == "energy-efficiency":
+        for tgt, k in (("heating", 0.9), ("cooling", 1.1)):
+            row.update({f"mse_{tgt}": k * mse, f"rmse_{tgt}": np.sqrt(k * mse),
+                        f"mae_{tgt}": 0.8 * np.sqrt(k * mse), f"r2_{tgt}": 1 - k * mse})
+    row["val_loss"] = mse
+
+
+def _synthetic_diverge(out: pd.DataFrame, diverge: Iterable[tuple], at: str, metrics: list) -> pd.DataFrame:
+    """``out`` with the runs of ``diverge`` (dataset, strategy, trial, fold, ``at`` value) diverged from
+    that ``at`` (epoch or round) on: the flag set and the ``metrics`` blank."""
+    for ds, s, t, f, start in diverge:
         sel = ((out["dataset"] == ds) & (out["strategy"] == s) & (out["trial"] == t)
-               & (out["fold"] == f) & (out["round"] >= r))
+               & (out["fold"] == f) & (out[at] >= start))
         out.loc[sel, "diverged"] = True
         out.loc[sel, metrics] = np.nan
     return out

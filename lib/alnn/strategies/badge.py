@@ -60,7 +60,7 @@ from __future__ import annotations
 
 import torch
 
-from alnn.strategies.diversity import BatchSchedule, check_task, gather, kmeanspp, uniforms
+from alnn.strategies.diversity import BatchSchedule, gather, kmeanspp, uniforms
 from alnn.strategies.entropy import check_schedule
 
 __all__ = ["Badge", "factors", "embedding", "NAME", "MEMBERS", "DEFAULTS", "DESCRIPTION", "check_params"]
@@ -104,7 +104,6 @@ def embedding(outputs, hidden) -> torch.Tensor:
 
 
 def check_params(params: dict, task: str, pool_min: int) -> dict:
-    check_task(NAME, task, DESCRIPTION["tasks"])
     return check_schedule(params, task, pool_min, name=NAME)
 
 

@@ -30,8 +30,7 @@ from __future__ import annotations
 
 import torch
 
-from alnn.strategies.diversity import check_task
-from alnn.strategies.entropy import PoolSchedule, check_probability, check_schedule, class_distribution
+from alnn.strategies.entropy import ProbabilityQuery, check_probability_query, class_distribution
 
 __all__ = ["Bald", "utility", "NAME", "MEMBERS", "DEFAULTS", "DESCRIPTION", "check_params"]
 
@@ -70,20 +69,14 @@ def utility(outputs, probability: str = "softmax") -> torch.Tensor:
 
 
 def check_params(params: dict, task: str, pool_min: int) -> dict:
-    check_task(NAME, task, DESCRIPTION["tasks"])
-    return {**check_schedule(params, task, pool_min, name=NAME),
-            "probability": check_probability(NAME, params["probability"])}
+    return check_probability_query(params, task, pool_min, name=NAME)
 
 
-class Bald(PoolSchedule):
+class Bald(ProbabilityQuery):
     """Query the patterns of largest committee mutual information."""
 
     name = NAME
     members = MEMBERS
-
-    def __init__(self, params: dict, task: str):
-        super().__init__(params, task)
-        self.probability = params.get("probability", "softmax")
 
     def scores(self, pool, view, counter: int) -> torch.Tensor:
         # float64: a difference of two entropies near log C, which float32 rounding would reorder

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import torch
 
-from alnn.strategies.diversity import BatchSchedule, check_task, compact, farthest_first, gather, min_sq_dist
+from alnn.strategies.diversity import BatchSchedule, farthest_first, min_sq_dist
 from alnn.strategies.entropy import check_schedule
 
 __all__ = ["CoreSet", "NAME", "MEMBERS", "DEFAULTS", "DESCRIPTION", "check_params"]
@@ -59,7 +59,6 @@ DESCRIPTION = {
 
 
 def check_params(params: dict, task: str, pool_min: int) -> dict:
-    check_task(NAME, task, DESCRIPTION["tasks"])
     return check_schedule(params, task, pool_min, name=NAME)
 
 
@@ -70,10 +69,8 @@ class CoreSet(BatchSchedule):
     members = MEMBERS
 
     def picks(self, pool, view, mask, avail, idx, ok, size, counter):
-        h = view.hidden()[:, 0].to(torch.float64)
-        lab_idx, lab_ok = compact(mask & pool.valid)
-        x = gather(h, idx)
-        return farthest_first(min_sq_dist(x, gather(h, lab_idx), lab_ok), ok, size, x)
+        x, lab, _, lab_ok = self.features(view.hidden()[:, 0].to(torch.float64), pool, mask, idx)
+        return farthest_first(min_sq_dist(x, lab, lab_ok), ok, size, x)
 
 
 STRATEGY = CoreSet

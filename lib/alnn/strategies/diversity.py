@@ -27,18 +27,11 @@ import torch
 from alnn.model import hash_uniform
 from alnn.strategies.entropy import PoolSchedule
 
-__all__ = ["CHUNK", "check_task", "compact", "gather", "uniforms", "min_sq_dist", "sum_dist", "farthest_first",
+__all__ = ["CHUNK", "compact", "gather", "uniforms", "min_sq_dist", "sum_dist", "farthest_first",
            "kmeanspp", "largest_cluster", "apply_picks", "BatchSchedule"]
 
 #: the largest pairwise-distance block computed at once (numbers)
 CHUNK = 1 << 22
-
-
-def check_task(name: str, task: str, tasks: tuple[str, ...]) -> None:
-    """ValueError naming ``task`` and the valid ones when strategy ``name`` does not apply to it."""
-    if task not in tasks:
-        raise ValueError(f"{name}: strategy {name!r} does not apply to a {task} problem; "
-                         f"valid tasks: {', '.join(tasks)}")
 
 
 def compact(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -323,6 +316,13 @@ class BatchSchedule(PoolSchedule):
               size: int, counter: int) -> torch.Tensor:  # pragma: no cover - abstract
         """(L, size) indices into the candidates ``idx`` / ``ok`` (`compact` of ``avail``), -1: none."""
         raise NotImplementedError
+
+    @staticmethod
+    def features(F: torch.Tensor, pool, mask: torch.Tensor, idx: torch.Tensor):
+        """The rows of ``F`` (L, P, D) of the candidates ``idx`` and of the labelled patterns, with the
+        labelled patterns' positions and ``ok`` (`compact` of the valid positions in ``mask``)."""
+        lab_idx, lab_ok = compact(mask & pool.valid)
+        return gather(F, idx), gather(F, lab_idx), lab_idx, lab_ok
 
     def query(self, pool, view, mask: torch.Tensor, size: int, counter: int):
         self.last_scores = None

@@ -28,8 +28,7 @@ from __future__ import annotations
 
 import torch
 
-from alnn.strategies.entropy import PoolSchedule, check_probability, class_distribution
-from alnn.strategies.entropy import check_schedule as _check_schedule
+from alnn.strategies.entropy import ProbabilityQuery, check_probability_query, class_distribution
 
 __all__ = ["Ensemble", "utility", "vote", "NAME", "MEMBERS", "DEFAULTS", "DESCRIPTION", "check_params"]
 
@@ -58,8 +57,7 @@ DESCRIPTION = {
 
 
 def check_params(params: dict, task: str, pool_min: int) -> dict:
-    return {**_check_schedule(params, task, pool_min, name=NAME),
-            "probability": check_probability(NAME, params["probability"])}
+    return check_probability_query(params, task, pool_min, name=NAME)
 
 
 def utility(outputs, task: str = "classification", probability: str = "softmax") -> torch.Tensor:
@@ -78,15 +76,11 @@ def vote(outputs) -> torch.Tensor:
     return (votes + 0.5 * mean_p).argmax(dim=-1)
 
 
-class Ensemble(PoolSchedule):
+class Ensemble(ProbabilityQuery):
     """Query the patterns on which the three members disagree most."""
 
     name = NAME
     members = MEMBERS
-
-    def __init__(self, params: dict, task: str):
-        super().__init__(params, task)
-        self.probability = params.get("probability", "softmax")
 
     def scores(self, pool, view, epoch: int) -> torch.Tensor:
         return utility(view.outputs(), self.task, self.probability)

@@ -43,7 +43,7 @@ import torch
 from alnn.model import hash_uniform
 
 __all__ = ["Entropy", "utility", "class_distribution", "PROBABILITIES", "check_probability", "query_top", "initial_labelled", "initial_sizes", "allocate",
-           "check_params", "check_schedule", "PoolSchedule", "ProbabilityQuery", "NAME", "MEMBERS", "DEFAULTS", "DESCRIPTION"]
+           "check_params", "check_probability_query", "check_schedule", "PoolSchedule", "ProbabilityQuery", "NAME", "MEMBERS", "DEFAULTS", "DESCRIPTION"]
 
 NAME = "entropy"
 MEMBERS = 1
@@ -273,8 +273,9 @@ class PoolSchedule:
 
 
 class ProbabilityQuery(PoolSchedule):
-    """A query by a utility of the class distribution of the network's outputs (``probability``):
-    subclasses set ``utility`` (outputs, probability) -> (L, P) scores, higher queried first."""
+    """A query by a utility of the network's outputs under the ``probability`` parameter: subclasses set
+    ``utility`` (outputs, probability) -> (L, P) scores of the first member, higher queried first, or
+    override ``scores`` (a committee's utility of all its members)."""
 
     utility = staticmethod(utility)
 
@@ -293,9 +294,14 @@ class Entropy(ProbabilityQuery):
     members = MEMBERS
 
 
-def check_params(params: dict, task: str, pool_min: int, name: str = NAME) -> dict:
+def check_probability_query(params: dict, task: str, pool_min: int, name: str) -> dict:
+    """The parameters of a query by a utility of the class distribution: its schedule and its ``probability``."""
     return {**check_schedule(params, task, pool_min, name=name),
             "probability": check_probability(name, params["probability"])}
+
+
+def check_params(params: dict, task: str, pool_min: int) -> dict:
+    return check_probability_query(params, task, pool_min, name=NAME)
 
 
 STRATEGY = Entropy

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import torch
 
-from alnn.strategies.diversity import BatchSchedule, check_task, compact, farthest_first, gather, min_sq_dist, sum_dist
+from alnn.strategies.diversity import BatchSchedule, farthest_first, min_sq_dist, sum_dist
 from alnn.strategies.entropy import check_schedule
 
 __all__ = ["GreedyX", "centre_start", "NAME", "MEMBERS", "DEFAULTS", "DESCRIPTION", "check_params"]
@@ -54,7 +54,6 @@ DESCRIPTION = {
 
 
 def check_params(params: dict, task: str, pool_min: int) -> dict:
-    check_task(NAME, task, DESCRIPTION["tasks"])
     return check_schedule(params, task, pool_min, name=NAME)
 
 
@@ -79,10 +78,9 @@ class GreedyX(BatchSchedule):
 
     def picks(self, pool, view, mask, avail, idx, ok, size, counter):
         X = view.inputs().to(torch.float64)
-        lab_idx, lab_ok = compact(mask & pool.valid)
-        x = gather(X, idx)
+        x, lab, _, lab_ok = self.features(X, pool, mask, idx)
         first = centre_start(X, pool.valid, x, ok, ~lab_ok.any(dim=1))
-        return farthest_first(min_sq_dist(x, gather(X, lab_idx), lab_ok), ok, size, x, first=first)
+        return farthest_first(min_sq_dist(x, lab, lab_ok), ok, size, x, first=first)
 
 
 STRATEGY = GreedyX

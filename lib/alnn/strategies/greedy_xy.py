@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import torch
 
-from alnn.strategies.diversity import BatchSchedule, check_task, compact, farthest_first, gather, min_sq_dist
+from alnn.strategies.diversity import BatchSchedule, farthest_first, gather, min_sq_dist
 from alnn.strategies.entropy import check_schedule
 from alnn.strategies.greedy_x import centre_start
 
@@ -68,7 +68,6 @@ DESCRIPTION = {
 
 
 def check_params(params: dict, task: str, pool_min: int) -> dict:
-    check_task(NAME, task, DESCRIPTION["tasks"])
     return check_schedule(params, task, pool_min, name=NAME)
 
 
@@ -80,11 +79,10 @@ class GreedyXY(BatchSchedule):
 
     def picks(self, pool, view, mask, avail, idx, ok, size, counter):
         X = view.inputs().to(torch.float64)
-        lab_idx, lab_ok = compact(mask & pool.valid)
-        x = gather(X, idx)
+        x, lab, lab_idx, lab_ok = self.features(X, pool, mask, idx)
         y = gather(view.outputs()[:, 0].to(torch.float64), idx)  # predictions of the candidates
         t = gather(view.targets().to(torch.float64), lab_idx)  # targets of the labelled patterns only
-        score = min_sq_dist(x, gather(X, lab_idx), lab_ok, a_y=y, b_y=t)
+        score = min_sq_dist(x, lab, lab_ok, a_y=y, b_y=t)
         first = centre_start(X, pool.valid, x, ok, ~lab_ok.any(dim=1))
         return farthest_first(score, ok, size, x, y=y, first=first)
 

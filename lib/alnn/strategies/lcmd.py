@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import torch
 
-from alnn.strategies.diversity import BatchSchedule, check_task, compact, gather, largest_cluster, min_sq_dist
+from alnn.strategies.diversity import BatchSchedule, largest_cluster, min_sq_dist
 from alnn.strategies.entropy import check_schedule
 
 __all__ = ["Lcmd", "NAME", "MEMBERS", "DEFAULTS", "DESCRIPTION", "check_params"]
@@ -64,7 +64,6 @@ DESCRIPTION = {
 
 
 def check_params(params: dict, task: str, pool_min: int) -> dict:
-    check_task(NAME, task, DESCRIPTION["tasks"])
     return check_schedule(params, task, pool_min, name=NAME)
 
 
@@ -75,10 +74,8 @@ class Lcmd(BatchSchedule):
     members = MEMBERS
 
     def picks(self, pool, view, mask, avail, idx, ok, size, counter):
-        h = view.hidden()[:, 0].to(torch.float64)
-        lab_idx, lab_ok = compact(mask & pool.valid)
-        x = gather(h, idx)
-        score, closest = min_sq_dist(x, gather(h, lab_idx), lab_ok, index=True)
+        x, lab, _, lab_ok = self.features(view.hidden()[:, 0].to(torch.float64), pool, mask, idx)
+        score, closest = min_sq_dist(x, lab, lab_ok, index=True)
         return largest_cluster(score, closest, lab_ok.sum(dim=1), ok, size, x)
 
 

@@ -21,8 +21,7 @@ from __future__ import annotations
 
 import torch
 
-from alnn.strategies.diversity import check_task
-from alnn.strategies.entropy import ProbabilityQuery, check_probability, check_schedule, class_distribution
+from alnn.strategies.entropy import ProbabilityQuery, check_probability_query, class_distribution
 
 __all__ = ["Margin", "utility", "NAME", "MEMBERS", "DEFAULTS", "DESCRIPTION", "check_params"]
 
@@ -56,9 +55,7 @@ def utility(outputs, probability: str = "softmax") -> torch.Tensor:
 
 
 def check_params(params: dict, task: str, pool_min: int) -> dict:
-    check_task(NAME, task, DESCRIPTION["tasks"])
-    return {**check_schedule(params, task, pool_min, name=NAME),
-            "probability": check_probability(NAME, params["probability"])}
+    return check_probability_query(params, task, pool_min, name=NAME)
 
 
 class Margin(ProbabilityQuery):
