@@ -615,7 +615,7 @@ def test_draft_passive_direction():
     refs = {"draft": {"accuracy": {"fashion-mnist": {"passive": 0.975, "sasla": 0.992}}}}
     fr = offsets(frame(("fashion-mnist", "sine")), "fashion-mnist", 0.90, {s: 0 for s in ALL})
     f = by(rpd.draft_passive(context(fr, refs), "draft"), "draft-passive")
-    assert f.numbers["below_draft"] and "points below the draft's 97.5\\%" in f.text
+    assert f.numbers["below_draft"] and "below the draft's 97.5\\% for passive learning" in f.text
     fr = offsets(frame(("fashion-mnist", "sine")), "fashion-mnist", 0.98, {s: 0 for s in ALL}, noise=0)
     ctx = context(fr, refs)
     f = by(rpd.draft_passive(ctx, "draft"), "draft-passive")

@@ -66,6 +66,13 @@ def test_rows_of_numbers_are_not_sentences():
     assert lint.repeated_sentences(f"{row}\n\n{row}\n") == []
 
 
+def test_a_tables_stub_column_is_not_a_sentence():
+    stub = ("Problems N / strategies k Friedman chi2F p of chi2F Smallest attainable p of chi2F "
+            "Iman-Davenport FF p of FF Critical difference")
+    assert lint.repeated_sentences(f"{stub}\n\n{LONG}\n\n{stub}\n") == []
+    assert lint.repeated_sentences(f"{stub}.\n\n{stub}.\n") == [(stub + ".", 2)]  # with a full stop it is one
+
+
 def test_abbreviations_and_initials_do_not_end_a_sentence():
     text = ("Fig. 3 shows the curves of e.g. entropy sampling, drawn by D. T. Nicolay et al. for every budget. "
             "Eq. 2 gives the rule.")

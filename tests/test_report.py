@@ -181,7 +181,7 @@ def test_draft_claims_sentence_direction():
     ctx = cx.build_context(grids={}, winners={}, trials=frame, profile={}, data=None, references=None)
     text = rpd.draft_text(ctx)
     ours = ctx.stat("fashion-mnist", "passive", "accuracy")
-    assert ours < 0.975 and "points below the draft's 97.5\\%" in text
+    assert ours < 0.975 and "below the draft's 97.5\\% for passive learning" in text
     assert "beyond what this model class is known to reach" in text
 
 

@@ -26,7 +26,7 @@ from alnn.report.claims import Finding, FindingError, Kind, close, decide, make,
 from alnn.report.claims import check_findings as check_all
 from alnn.report.constants import ALPHA, METRIC_PROSE, PROBLEM_LABELS, STRATEGY_LABELS, STRATEGY_PROSE, TASK_PROSE
 from alnn.report.format import Values, finite as _finite, capital, count, join, num, p_is, pval
-from alnn.report.tables import VERDICT_MARKS
+from alnn.report.tables import VERDICT_MARKS, ranks_table
 from alnn.strategies.catalogue import FAMILIES, describe, names
 
 __all__ = ["BudgetResults", "Finding", "FindingError", "budget_results", "findings", "check_findings",
@@ -794,6 +794,17 @@ def _check_targets(f: Finding, res: BudgetResults) -> None:
         first = fr.loc[(fr["dataset"] == n["problem"]) & (fr["strategy"] != "passive"), "budget"].min()
         need(f, n["first"] == int(first), f"the first budget is {first}")
         _check_target_row(f, res, n["problem"], n)
+
+
+def across_table(res: BudgetResults) -> str:
+    """The AUBC's ranks across problems (`alnn.report.tables.ranks_table`), Holm against random sampling."""
+    entries = {}
+    for task, a in res.across.items():
+        fr = a.get("friedman")
+        entries[task] = None if fr is None else {
+            "friedman": fr, "post": a["posthoc"] if a.get("posthoc") is not None else pd.DataFrame(),
+            "cd": st.critical_difference(fr.k, fr.n, ALPHA)}
+    return ranks_table(entries)
 
 
 def targets_table(res: BudgetResults) -> str:

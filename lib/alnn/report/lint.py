@@ -21,7 +21,9 @@ The rules, kept simple on purpose:
   captions, table cells, columns) and a heading line (``II. BACKGROUND``,
   ``A. Passive learning``, ``S3. CONTROL PARAMETERS``, ``TABLE S2``) also end
   a sentence, so that a heading or a table does not glue itself to the text
-  around it.
+  around it. A block with no ``.``, ``?`` or ``!`` at all is no sentence: it
+  is a table's stub column (the row labels of two tables of the same layout
+  may well agree) or a figure's labels.
 * **Words.** A word is a white-space-separated token that contains a letter
   or a digit (:func:`words`); a sentence counts for the repetition check
   when it has at least :data:`MIN_SENTENCE_WORDS` tokens that contain a
@@ -125,6 +127,8 @@ def sentences(text: str) -> list[str]:
     for block, heading in _blocks(clean_text(text)):
         if heading:  # a sentence of its own, whatever full stops it has ("II. BACKGROUND")
             out.append(block)
+            continue
+        if not re.search(r"[.?!]", block):  # a table's stub column, a figure's labels: no sentence ends here
             continue
         start = 0
         for m in _SPLIT.finditer(block):

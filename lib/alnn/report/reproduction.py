@@ -70,10 +70,9 @@ def _t_draft_passive(f: Finding) -> str:
         return (f"Passive learning reaches {pct(n['ours'])} on Fashion-MNIST{where}, "
                 f"{'below' if n['below_draft'] else 'at least'} the draft's {pct(n['draft'])} for passive learning "
                 f"and its {pct(n['top'])} for its best strategy.")
-    gap = lambda x: num(100 * abs(x - n["ours"]), 1)  # noqa: E731
-    first = (f"{gap(n['draft'])} points below the draft's {pct(n['draft'])} for passive learning" if n["below_draft"]
+    first = (f"below the draft's {pct(n['draft'])} for passive learning" if n["below_draft"]
              else f"at least the draft's {pct(n['draft'])} for passive learning")
-    second = (f"{gap(n['top'])} points below its best value of {pct(n['top'])}" if n["below_top"]
+    second = (f"below its best value of {pct(n['top'])}" if n["below_top"]
               else f"at least its best value of {pct(n['top'])}")
     return f"Our passive networks reach {pct(n['ours'])} on Fashion-MNIST, {first} and {second}."
 
