@@ -250,13 +250,18 @@ def call_seconds(trials: pd.DataFrame) -> pd.DataFrame:
     return calls.rename(columns={"wall_s": "seconds"})
 
 
+def wall_per_network(trials: pd.DataFrame) -> dict[tuple[str, str], float]:
+    """Wall-clock seconds per network of each (dataset, strategy): its calls' seconds over their runs."""
+    per_run = call_seconds(trials).groupby(["dataset", "strategy"])[["seconds", "runs"]].sum()
+    return (per_run["seconds"] / per_run["runs"]).to_dict()
+
+
 def overhead_findings(ctx: Context) -> list[Finding]:
     """Wall-clock time per run of each strategy relative to passive learning (median over problems)."""
-    calls = call_seconds(ctx.trials)
-    if calls.empty:
+    wall = wall_per_network(ctx.trials)
+    if not wall:
         return []
-    per_run = calls.groupby(["dataset", "strategy"])[["seconds", "runs"]].sum()
-    per_run = (per_run["seconds"] / per_run["runs"]).unstack("strategy")
+    per_run = pd.Series(wall).unstack(1)  # dataset x strategy
     if "passive" not in per_run.columns:
         return []
     ratios = {s: float((per_run[s] / per_run["passive"]).median()) for s in STRATEGIES
@@ -286,9 +291,7 @@ def sasla_cost_findings(ctx: Context) -> list[Finding]:
     if "macs" not in ctx.trials.columns:
         return []
     fin = ctx.finals
-    calls = call_seconds(ctx.trials)
-    per_run = calls.groupby(["dataset", "strategy"])[["seconds", "runs"]].sum()
-    wall = (per_run["seconds"] / per_run["runs"]).to_dict()
+    wall = wall_per_network(ctx.trials)
     out = {"presentations": {}, "macs": {}, "wall": {}}
     for p in ctx.problems:
         sub = fin[fin["dataset"] == p]
@@ -582,9 +585,7 @@ def cost_rows(ctx: Context) -> pd.DataFrame:
     multiply-adds of the whole run and the wall-clock time per network as ratios to passive learning's,
     and the patterns the selection scored per label it added (the incremental strategies)."""
     fin = ctx.finals
-    calls = call_seconds(ctx.trials)
-    per_run = calls.groupby(["dataset", "strategy"])[["seconds", "runs"]].sum()
-    wall = (per_run["seconds"] / per_run["runs"]).to_dict()
+    wall = wall_per_network(ctx.trials)
     rows = []
     for p in ctx.problems:
         pool = pool_mean(ctx, p)
