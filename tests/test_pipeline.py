@@ -252,6 +252,47 @@ def test_cli_runs_the_stages_and_reports_bad_values(tmp_path, fake, capsys):
     assert '"fashion-mnist"' in shown and '"subsample": 300' in shown
 
 
+@pytest.mark.parametrize("raised", ["interrupt", "import"])
+def test_an_interrupt_at_any_moment_ends_with_one_line(monkeypatch, capsys, raised):
+    """Ctrl-C during a lazy import of torch or numpy reaches the command as the ImportError an extension
+    module raises from the KeyboardInterrupt; either way the command says how to resume, with status 130."""
+    import alnn.cli as cli
+
+    def interrupted(argv):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as exc:
+            if raised == "interrupt":
+                raise
+            raise ImportError("initialization failed") from exc
+
+    monkeypatch.setattr(cli, "_dispatch", interrupted)
+    assert main(["all", "--profile", "smoke"]) == 130
+    assert capsys.readouterr().err == "alnn all: interrupted; finished shards are kept, rerun to resume\n"
+
+
+def test_an_import_error_of_its_own_is_not_an_interrupt(monkeypatch):
+    import alnn.cli as cli
+
+    def broken(argv):
+        raise ImportError("no module named torch")
+
+    monkeypatch.setattr(cli, "_dispatch", broken)
+    with pytest.raises(ImportError, match="no module named torch"):
+        main(["all", "--profile", "smoke"])
+
+
+def test_the_configuration_and_command_line_load_without_torch():
+    """Reading a profile and the catalogue imports no strategy module (and so no torch): the command line
+    starts fast, and an interrupt in its first second is the command's own."""
+    import subprocess
+    import sys
+
+    code = "import sys, alnn.cli, alnn.config; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+
+
 def test_reports_render_html_and_an_index(tmp_path):
     import nbformat
     from nbformat.v4 import new_code_cell, new_notebook, new_output

@@ -2,6 +2,10 @@
 
 import sys
 
-from alnn.cli import main
+try:
+    from alnn.cli import main
+except KeyboardInterrupt:  # (an interrupt inside main ends with the command's own line: alnn.cli.main)
+    print("alnn: interrupted before it began; nothing was written", file=sys.stderr)
+    sys.exit(130)
 
 sys.exit(main())

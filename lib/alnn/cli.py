@@ -161,7 +161,35 @@ def write_index(profile: str, out: Path, pages: list[str | Path], **options) -> 
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; an interrupt at any moment (the lazy imports of torch and numpy included)
+    ends with one line on stderr and exit status 130."""
     argv = sys.argv[1:] if argv is None else list(argv)
+    who = "alnn " + argv[0] if argv and not argv[0].startswith("-") else "alnn"
+    try:
+        return _dispatch(argv)
+    except (C.ConfigError, FileNotFoundError) as exc:
+        print(f"{who}: error: {exc}", file=sys.stderr)
+        return 2
+    except BaseException as exc:
+        if not _interrupted(exc):
+            raise
+        print(f"{who}: interrupted; finished shards are kept, rerun to resume", file=sys.stderr)
+        return 130
+
+
+def _interrupted(exc: BaseException | None) -> bool:
+    """Whether ``exc`` is an interrupt or was raised by one: an extension module whose
+    initialisation is interrupted raises ImportError from the KeyboardInterrupt."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _dispatch(argv: list[str]) -> int:
     if argv[:1] == ["strategies"]:  # the registry's names (`alnn.strategies.catalogue`), as the Makefile reads them
         from alnn.strategies.catalogue import main as strategies
 
@@ -174,14 +202,7 @@ def main(argv: list[str] | None = None) -> int:
             check = "consistency check" if k.consistency else "recomputes"
             print(f"{k.section.rpartition('.')[2]:<12} {k.name:<24} {check}: {k.recomputes}")
         return 0
-    try:
-        return _main(args)
-    except (C.ConfigError, FileNotFoundError) as exc:
-        print(f"alnn {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"alnn {args.command}: interrupted; finished shards are kept, rerun to resume", file=sys.stderr)
-        return 130
+    return _main(args)
 
 
 def _main(args) -> int:

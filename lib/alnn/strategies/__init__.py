@@ -6,7 +6,7 @@ protocol every module follows is described in `alnn.strategies.passive`).
 
 Every module that assigns a ``DESCRIPTION`` is a strategy (`alnn.strategies.catalogue`
 reads the descriptions without importing torch); ``REGISTRY[name]`` is the
-strategy's module (``NAME``, ``MEMBERS``, ``DEFAULTS``, ``DESCRIPTION``,
+strategy's module, imported on first use (``NAME``, ``MEMBERS``, ``DEFAULTS``, ``DESCRIPTION``,
 ``check_params`` and its class, :func:`strategy_class`).
 """
 
@@ -19,17 +19,24 @@ from alnn.strategies.catalogue import describe
 
 __all__ = ["STRATEGIES", "REGISTRY", "strategy_class", "module", "describe"]
 
-#: name -> the strategy's module, for every module that describes a strategy (`alnn.strategies.catalogue`)
-REGISTRY = {name: importlib.import_module(f"alnn.strategies.{d.module}") for name, d in _described().items()}
-STRATEGIES: tuple[str, ...] = tuple(REGISTRY)
+#: Every strategy's name, in the catalogue's order (read without importing a strategy's module).
+STRATEGIES: tuple[str, ...] = tuple(_described())
 
 
 def module(name: str):
-    """The module of strategy ``name``; ValueError naming the valid ones otherwise."""
-    if name not in REGISTRY:
+    """The module of strategy ``name`` (imported on first use); ValueError naming the valid ones otherwise."""
+    if name not in STRATEGIES:
         raise ValueError(f"unknown strategy {name!r}; valid: {', '.join(STRATEGIES)}")
-    return REGISTRY[name]
+    return importlib.import_module(f"alnn.strategies.{_described()[name].module}")
 
 
 def strategy_class(name: str):
     return module(name).STRATEGY
+
+
+def __getattr__(attr: str):
+    # ``REGISTRY`` (name -> the strategy's module) imports torch with the modules: built on first
+    # use, so that the configuration and the command line read the catalogue without it
+    if attr == "REGISTRY":
+        return {name: module(name) for name in STRATEGIES}
+    raise AttributeError(f"module {__name__!r} has no attribute {attr!r}")
