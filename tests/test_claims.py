@@ -101,6 +101,15 @@ def schedule_frame(random_gap=-0.045, entropy_gap=-0.05, random_noise=0.04, seed
     return fr
 
 
+def keep_pool(fr, p, aside=1):
+    """SASLA on ``p`` keeps its whole pool in every epoch but one, where it sets ``aside`` patterns aside."""
+    sel = fr.index[(fr["dataset"] == p) & (fr["strategy"] == "sasla")]
+    pool = fr.loc[(fr["dataset"] == p) & (fr["strategy"] == "passive"), "subset_size"].max()
+    fr.loc[sel, "subset_size"] = pool
+    fr.loc[sel[len(sel) // 2], "subset_size"] = pool - aside
+    return fr
+
+
 @pytest.fixture(scope="module")
 def rich():
     """Every problem, grids, winners, the quick profile, the real references, and the schedule case
@@ -109,6 +118,7 @@ def rich():
     sched = schedule_frame()
     fm = sched[sched["dataset"] == "fashion-mnist"]
     fr = pd.concat([fr[fr["dataset"] != "fashion-mnist"], fm], ignore_index=True)
+    keep_pool(fr, "california-housing")
     grids = {p: synthetic_grid(p, i) for i, p in enumerate(NAMES)}
     winners = {}
     for p, g in grids.items():
@@ -183,6 +193,8 @@ TAMPER = {
     "sasla-cost": lambda n: n.update(macs={p: 0.5 * v for p, v in n["macs"].items()}),
     "skewed": lambda n: n.update(rows=n["rows"][1:] if len(n["rows"]) > 1 else []),
     "stalled": lambda n: n.update(rows=[{**r, "stalled": r["stalled"] + 1} for r in n["rows"]]),
+    "kept-pool": lambda n: n.update(aside={**n["aside"], "iris": 0.01},
+                                    where={"problems": ["iris"] + n["where"]["problems"], "every": None}),
     "at-cost": lambda n: n.update(rows=[{**r, "verdict": "better" if r["verdict"] != "better" else "worse"}
                                         for r in n["rows"]]),
 }
@@ -775,3 +787,46 @@ def test_a_strategy_with_diverged_runs_is_never_named_best(rich):
 
     committee = cells[[s for s in STRATEGIES if s in set(ctx.trials["strategy"])].index("ensemble")]
     assert "\\best" not in committee and "$^\\ddagger$" in committee
+
+
+def test_a_sasla_that_kept_its_pool_is_stated_as_what_it_is(rich):
+    """Regression: SASLA "practically equivalent" to passive learning where it set aside at most 1.5% of the
+    pool in any epoch (a verdict its settings imply, not a finding about its selection). Here SASLA sets one
+    of 60 patterns aside once on California Housing and most of its pool on the other problems."""
+    ctx, found = rich
+    f = by(found, "kept-pool")
+    assert list(f.numbers["aside"]) == ["california-housing"]
+    assert f.numbers["aside"]["california-housing"] == pytest.approx(1 / 60, rel=1e-12)
+    assert "was 1.7\\% on California Housing" in f.text and "nothing about its selection" in f.text
+    assert f.text in pr.findings_values(ctx, None)["text/kept-pool"]
+    # the cost table prints the share the sentence states
+    row = next(line for line in slc.cost_table(ctx).splitlines() if line.startswith("California Housing"))
+    assert " & 1.7 & " in row
+
+
+def test_no_kept_pool_sentence_where_sasla_selects():
+    ctx = context(frame(("iris", "sine")))
+    assert not slc.kept_pool_text(ctx)
+    fr = keep_pool(frame(("iris", "sine")), "sine", aside=0)
+    f = by(pr.collect(context(fr)), "kept-pool")
+    assert f.numbers["aside"] == {"sine": 0.0} and "was nothing on Sine" in f.text
+
+
+def test_a_diverged_strategy_ahead_of_the_best_is_named_as_left_out():
+    """Regression: "the lowest mean MSE belongs to passive learning and SASLA (tied) on California Housing"
+    beside a committee whose mean over its surviving runs was lower (marked with a double dagger)."""
+    fr = frame(("iris", "sine"), diverge=[("sine", "ensemble", 0, 0, 20)])
+    n = len(_last(fr, "sine", "ensemble"))
+    set_final(fr, "sine", "ensemble", np.full(n, 1e-4))
+    ctx = context(fr)
+    f = by(pr.collect(ctx), "best-mean", "regression")
+    assert "ensemble" not in f.numbers["best"]["sine"]
+    assert f.numbers["passed"] == [["ensemble", "sine"]]
+    assert "the committee's mean on Sine is lower still but leaves out the runs that diverged" in f.text
+    cl.check_findings([f], ctx)
+    bad = cl.make("best-mean", f.subjects, {**f.numbers, "passed": []})
+    with pytest.raises(cl.FindingError, match="leaves out"):
+        cl.check_findings([bad], ctx)
+    # no such clause where the diverged strategy is behind the best
+    set_final(fr, "sine", "ensemble", np.full(n, 10.0))
+    assert by(pr.collect(context(fr)), "best-mean", "regression").numbers["passed"] == []

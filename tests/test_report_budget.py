@@ -150,6 +150,31 @@ def _dip(frame: pd.DataFrame, problem: str, budget_index: int, by: float) -> pd.
     return f
 
 
+def _stall(frame: pd.DataFrame, problem: str, runs: int, error: float = 4.0) -> pd.DataFrame:
+    """The first ``runs`` networks of passive learning's ceiling on ``problem`` end at MSE ``error`` (stalled)."""
+    f = frame.copy()
+    sel = f.index[(f["dataset"] == problem) & (f["strategy"] == "passive")]
+    f.loc[sel[:runs], "mse"] = error
+    return f
+
+
+def test_a_ceiling_carried_by_a_few_stalled_networks_is_stated_with_the_mean_without_them(null):
+    """Regression: on Sine the ceiling's mean MSE (0.0286) was above random sampling's AUBC (0.0276), without
+    a word on the stalled networks behind it."""
+    assert not [f for f in rb.findings(null) if f.kind == "carried"]
+    res = rb.budget_results(_stall(_frame(entropy=1.0, ensemble=1.0, sensitivity=1.0), "sine", 3))
+    f = _by(rb.findings(res), "carried", "sine")
+    ceiling = res.frame[(res.frame["dataset"] == "sine") & (res.frame["strategy"] == "passive")]["mse"].to_numpy()
+    assert f.numbers["far"] == 3 and f.numbers["runs"] == len(ceiling) == 20
+    assert f.numbers["rest"] == pytest.approx(np.sort(ceiling)[:-3].mean(), rel=1e-12)
+    assert "3 of the ceiling's 20 networks end with an MSE above 3 times the median" in f.text
+    assert "like the runs that stall in the draft's protocol" in f.text
+    rb.check_findings([f], res)
+    # the training table counts them at the last budget of the ceiling
+    t = res.training
+    assert int(t[(t["dataset"] == "sine") & (t["strategy"] == "passive")]["far_off"].iloc[0]) == 3
+
+
 def test_a_random_sampling_curve_that_gets_worse_beyond_its_interval_is_stated_and_only_then(null):
     """The curve-sanity finding: stated (with its budgets) where random sampling's mean criterion falls
     beyond the corrected 95% interval of the paired difference, not stated on a curve that rises."""
@@ -242,7 +267,8 @@ def test_a_query_strategy_whose_curve_falls_is_stated_and_checked():
 def every():
     """Budget results on which every kind of the budget section occurs: entropy better and sensitivity
     worse than random, a dip in random sampling's Wine curve, and the draft protocol's passive values."""
-    res = rb.budget_results(_dip(_frame(entropy=3.0, ensemble=1.0, sensitivity=0.3), "wine", 4, 0.2))
+    res = rb.budget_results(_stall(_dip(_frame(entropy=3.0, ensemble=1.0, sensitivity=0.3), "wine", 4, 0.2),
+                                   "sine", 3))
     res = dataclasses.replace(res, trials_passive={p: float(res.reference.loc[res.reference["dataset"] == p,
                                                                                "mean"].iloc[0]) * 1.01
                                                    for p in res.problems})
@@ -270,6 +296,7 @@ BUDGET_TAMPER = {
                                             "budgets": 8}]),
     "targets": lambda n: n.update(rows=[{**r, "fewest": ["sensitivity"]} for r in n["rows"]]),
     "plateaus": lambda n: n.update(rows=[{**r, "ceiling": r["ceiling"] * 0.5} for r in n["rows"]]),
+    "carried": lambda n: n.update(far=n["far"] - 1, rest=n["rest"] * 2),
     "aubc-summary": lambda n: n.update(better=n["worse"], worse=n["better"]),
 }
 

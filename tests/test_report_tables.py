@@ -44,14 +44,16 @@ def test_cost_table_holds_the_hand_worked_values():
     assert rows.loc["sasla", ["subset", "labels", "presentations", "macs", "wall"]].tolist() == \
         pytest.approx([0.6, 1.0, 0.8, 2.5, 2.0])
     assert np.isnan(rows.loc["sasla", "scored_per_label"])  # not an incremental strategy
+    assert rows.loc["sasla", "set_aside"] == pytest.approx(0.4)  # 40 of its 100 patterns aside at epoch 2
+    assert np.isnan(rows.loc["entropy", "set_aside"])  # not a selective strategy
     # entropy: 20 labelled, 30/200 presentations, 1500/2000 MACs, 170 scored for 10 labels added, 0.6 s / 0.5 s
     assert rows.loc["entropy", ["subset", "labels", "presentations", "macs", "scored_per_label", "wall"]].tolist() \
         == pytest.approx([0.2, 0.2, 0.15, 0.75, 17.0, 1.2])
     table = sel.cost_table(ctx)
-    assert "Iris & SASLA & 60 & 100 & 80 & 250 & -- & 2.0 \\\\" in table
-    assert " & Entropy & 20 & 20 & 15 & 75 & 17 & 1.2 \\\\" in table
+    assert "Iris & SASLA & 60 & 40 & 100 & 80 & 250 & -- & 2.0 \\\\" in table
+    assert " & Entropy & 20 & -- & 20 & 15 & 75 & 17 & 1.2 \\\\" in table
     # the median block over one problem repeats its rows
-    assert "Median & SASLA & 60 & 100 & 80 & 250 & -- & 2.0 \\\\" in table
+    assert "Median & SASLA & 60 & 40 & 100 & 80 & 250 & -- & 2.0 \\\\" in table
 
 
 def test_overhead_sentence_quotes_the_cost_tables_medians():

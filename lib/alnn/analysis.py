@@ -662,14 +662,29 @@ def budget_curve(frame: pd.DataFrame, metric: str | None = None,
     return sort_frame(res[cols], ["dataset", "strategy", "budget"])
 
 
-def budget_training(frame: pd.DataFrame) -> pd.DataFrame:
+def error_of(values, metric: str) -> np.ndarray:
+    """The criterion as an error, lower better: itself, or 1 - it for a criterion where higher is better
+    (an accuracy's error rate)."""
+    v = np.asarray(values, float)
+    return 1 - v if higher_is_better(metric) else v
+
+
+def far_off(values, metric: str, factor: float) -> np.ndarray:
+    """Which runs end far off the rest: an error (`error_of`) above ``factor`` times the runs' median error."""
+    e = error_of(values, metric)
+    return e > factor * np.nanmedian(e) if e.size else np.zeros(0, bool)
+
+
+def budget_training(frame: pd.DataFrame, far: float = 3.0) -> pd.DataFrame:
     """How well every round's networks fit their labelled set (SPEC 3b: the paper states it per budget).
 
     Per problem x strategy x budget over the non-diverged runs: the mean
     ``train_loss`` (the last epoch's, per presented pattern), the mean
     ``train_accuracy`` on L (classification; NaN otherwise), the largest
-    ``steps`` of a round and ``n``.  Columns: dataset, strategy, budget,
-    train_loss, train_accuracy, steps, n.
+    ``steps`` of a round, ``n``, and ``far_off``: how many networks end with a
+    validation error (primary criterion, `error_of`) above ``far`` times the
+    median of the cell (`far_off`).  Columns: dataset, strategy, budget,
+    train_loss, train_accuracy, steps, n, far_off.
     """
     f = _budget_frame(frame)
     ok = f[~_run_diverged(f).to_numpy()]
@@ -679,8 +694,10 @@ def budget_training(frame: pd.DataFrame) -> pd.DataFrame:
         ok = ok.assign(steps=np.nan)
     g = ok.groupby(["dataset", "strategy", "budget"], sort=False)
     out = pd.DataFrame({"train_loss": g["train_loss"].mean(), "train_accuracy": g["train_accuracy"].mean(),
-                        "steps": g["steps"].max(), "n": g["train_loss"].count()}).reset_index()
-    return sort_frame(out, ["dataset", "strategy", "budget"])
+                        "steps": g["steps"].max(), "n": g["train_loss"].count()})
+    metric = {ds: primary_metric(sub) for ds, sub in ok.groupby("dataset", sort=False)}
+    out["far_off"] = [int(far_off(cell[metric[key[0]]], metric[key[0]], far).sum()) for key, cell in g]
+    return sort_frame(out.reset_index(), ["dataset", "strategy", "budget"])
 
 
 def budget_drops(frame: pd.DataFrame, strategy: str = "random", metric: str | None = None,

@@ -26,6 +26,7 @@ from alnn.report.claims import Finding, FindingError, Kind, close, decide, make,
 from alnn.report.claims import check_findings as check_all
 from alnn.report.constants import ALPHA, METRIC_PROSE, PROBLEM_LABELS, STRATEGY_LABELS, STRATEGY_PROSE, TASK_PROSE
 from alnn.report.format import Values, finite as _finite, capital, count, join, num, p_is, pval
+from alnn.report.queries import STALL_FACTOR
 from alnn.report.tables import VERDICT_MARKS, ranks_table
 from alnn.strategies.catalogue import FAMILIES, describe, names
 
@@ -110,7 +111,7 @@ def budget_results(budget: pd.DataFrame, *, profile: Mapping | None = None,
         across=st.budget_across(frame, control="random", alpha=alpha), targets=targets,
         targets_summary=an.labels_to_target_summary(targets, fractions=(TARGET, 0.99)),
         reference=an.passive_reference(frame), settings=settings, trials_passive=trials_passive,
-        profile=dict(profile or {}), training=an.budget_training(frame), drops=an.budget_drops(frame),
+        profile=dict(profile or {}), training=an.budget_training(frame, far=STALL_FACTOR), drops=an.budget_drops(frame),
         query_drops=pd.concat([an.budget_drops(frame, strategy=q) for q in QUERIES
                                if q in set(frame["strategy"])] or [pd.DataFrame()], ignore_index=True),
         classes=an.budget_classes(frame))
@@ -139,6 +140,8 @@ BUDGETS_SUMMARY = Kind("budgets-summary", __name__, "the significant budgets of 
                        "per-budget comparison rows (Holm)", consistency=True)
 TARGETS = Kind("targets", __name__, "as target, for every problem in one sentence")
 PLATEAUS = Kind("plateaus", __name__, "as plateau, for every problem in one sentence")
+CARRIED = Kind("carried", __name__, "the ceiling's networks far off its median recounted from the per-run rows of "
+                                    "passive learning on the whole pool, random sampling's AUBC from its per-run AUBC")
 AUBC_SUMMARY = Kind("aubc-summary", __name__, "the significant AUBC comparisons counted from the comparison rows, "
                     "their directions against the per-run AUBC means")
 
@@ -853,6 +856,74 @@ def _check_plateaus(f: Finding, res: BudgetResults) -> None:
         _check_plateau_row(f, res, r)
 
 
+@CARRIED.decider
+def _carried(res: BudgetResults) -> list[Finding]:
+    """Where the ceiling's mean is worse than random sampling's AUBC (a curve whose area beats its own end
+    looks wrong): the networks of the ceiling that end far off its median (`alnn.analysis.far_off`)."""
+    out = []
+    ref = res.reference
+    for p in res.problems:
+        m, row = an.PRIMARY_METRIC[TASKS[p]], ref[ref["dataset"] == p]
+        ceiling, rand = (float(row["mean"].iloc[0]) if len(row) else float("nan")), res.aubc_mean(p, "random")
+        if not (_finite(rand) and _finite(ceiling) and (ceiling < rand if an.higher_is_better(m) else ceiling > rand)):
+            continue
+        values = _ceiling_runs(res, p)
+        far = an.far_off(values, m, STALL_FACTOR)
+        out.append(make("carried", (p,), {"metric": m, "ceiling": ceiling, "random": rand,
+                                          "far": int(far.sum()), "runs": int(len(values)),
+                                          "rest": float(values[~far].mean()) if (~far).any() else float("nan"),
+                                          "median": float(np.median(values)), "factor": STALL_FACTOR}))
+    return out
+
+
+def _ceiling_runs(res: BudgetResults, p: str) -> np.ndarray:
+    fr = res.frame
+    sub = fr[(fr["dataset"] == p) & (fr["strategy"] == "passive")]
+    ok = ~sub.groupby(["trial", "fold"])["diverged"].transform("any").astype(bool)
+    return sub.loc[ok, an.PRIMARY_METRIC[TASKS[p]]].to_numpy(float)
+
+
+@CARRIED.template
+def _t_carried(f: Finding) -> str:
+    (p,) = f.subjects
+    n = f.numbers
+    m, crit = n["metric"], METRIC_PROSE[n["metric"]]
+    text = (f"On {PROBLEM_LABELS[p]} the ceiling's mean {crit}, {_fmt(m, n['ceiling'])}, is worse than random "
+            f"sampling's AUBC, {_fmt(m, n['random'])}")
+    if not n["far"]:
+        return text + f", though none of the ceiling's networks ends far off their median."
+    error = "error" if an.higher_is_better(m) else crit
+    return (text + f": {count(n['far'])} of the ceiling's {count(n['runs'])} networks end with an {error} above "
+            f"{num(n['factor'], 0)} times the median network's ({_fmt(m, n['median'])})"
+            + (", like the runs that stall in the draft's protocol (Section~\\ref{sup:robust})," if p == "sine"
+               else "")
+            + f" and without them the mean is {_fmt(m, n['rest'])}. Table~\\ref{{sup:tab:budget-training}} counts "
+              f"such networks at every budget of random sampling.")
+
+
+@CARRIED.check
+def _check_carried(f: Finding, res: BudgetResults) -> None:
+    (p,) = f.subjects
+    n = f.numbers
+    fr = res.frame
+    sub = fr[(fr["dataset"] == p) & (fr["strategy"] == "passive")]
+    runs = sub.groupby(["trial", "fold"])  # each run's values, its divergence from the per-run rows
+    values = np.array([float(g[n["metric"]].iloc[-1]) for _, g in runs if not g["diverged"].astype(bool).any()])
+    error = 1 - values if an.higher_is_better(n["metric"]) else values
+    far = int((error > n["factor"] * np.median(error)).sum())
+    aubc = res.aubc
+    rand = float(aubc.loc[(aubc["dataset"] == p) & (aubc["strategy"] == "random"), "aubc"].mean())
+    need(f, close(n["ceiling"], float(values.mean()), 1e-9) and close(n["random"], rand, 1e-9),
+         f"the ceiling {values.mean()} and random sampling's AUBC {rand}")
+    worse = n["ceiling"] < n["random"] if an.higher_is_better(n["metric"]) else n["ceiling"] > n["random"]
+    need(f, worse, "the ceiling's mean is not worse than random sampling's AUBC")
+    need(f, n["far"] == far and n["runs"] == len(values) and close(n["median"], float(np.median(values)), 1e-12),
+         f"{far} of {len(values)} networks far off the median {np.median(values)}")
+    rest = values[error <= n["factor"] * np.median(error)]
+    need(f, close(n["rest"], float(rest.mean()), 1e-9) if len(rest) else not _finite(n["rest"]),
+         f"the mean without them is {rest.mean() if len(rest) else float('nan')}")
+
+
 @AUBC_SUMMARY.decider
 def _aubc_summary(res: BudgetResults) -> list[Finding]:
     cells = _tested(res)
@@ -1054,6 +1125,7 @@ def training_table(res: BudgetResults) -> str:
         if TASKS[p] == "classification":
             lines.append(" & train acc.\\ \\% & " + " & ".join([num(100 * x, 1) for x in sub["train_accuracy"]]
                                                                 + pad) + " \\\\")
+        lines.append(f" & far off & " + " & ".join([count(int(x)) for x in sub["far_off"]] + pad) + " \\\\")
     lines += ["\\bottomrule", "\\end{tabular}"]
     return "\n".join(lines) + "\n"
 
@@ -1069,10 +1141,11 @@ def budget_values(res: BudgetResults, found: list[Finding]) -> Values:
     text = lambda *kinds: said([f for f in found if f.kind in kinds], res)  # noqa: E731
     v["budget/schedule"] = _schedule_text(res)
     v["budget/start"] = _starts(res)
+    v["budget/far-factor"] = num(STALL_FACTOR, 0)
     v["text/budget-budgets"] = text("budgets-summary")
     v["text/budget-across"] = text("budget-across")
     v["text/budget-target"] = text("targets")
-    v["text/budget-plateau"] = text("plateaus")
+    v["text/budget-plateau"] = text("plateaus", "carried")
     v["budget/rule"] = _rule_text(res)
     v["text/budget-sanity"] = text("drops-summary", "drops", "query-drops")
     v["text/budget-diverged"] = text("diverged")
@@ -1089,6 +1162,7 @@ def not_run_values() -> Values:
     v["budget/schedule"] = "not run"
     v["budget/start"] = "cold"
     v["budget/rule"] = "not run"
+    v["budget/far-factor"] = num(STALL_FACTOR, 0)
     for kind in ("budgets", "across", "target", "plateau", "summary", "conclusion", "sanity", "diverged", "families"):
         v[f"text/budget-{kind}"] = "The budget protocol was not run."
     return v

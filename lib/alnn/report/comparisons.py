@@ -13,7 +13,7 @@ from alnn.stats import VERDICT_WORDS
 from alnn.report.constants import METRIC_PROSE, PROBLEM_LABELS, STRATEGIES, STRATEGY_PROSE
 from alnn.report.format import capital, count, escape, finite, join, num, words
 from alnn.report.context import Context, sine_noise
-from alnn.report.queries import best_of_row, equivalence_settings, rope_note, SKEWED
+from alnn.report.queries import best_of_row, equivalence_settings, rope_note, SKEWED, STALL_FACTOR
 from alnn.report.claims import (
     best_of, check_findings, check_grouped, check_scope, close, equivalence_truth, equivalences, Finding,
     fmt_value, groups_match, Kind, make, mean_of, names, need, on, primary_of, QUERY, said, scope, verdict_counts,
@@ -181,17 +181,23 @@ def _t_schedule(f: Finding) -> str:
 
 def _best_mean(ctx: Context, task: str) -> Finding | None:
     metric = an.PRIMARY_METRIC[task]
-    best = {}
+    hib = an.higher_is_better(metric)
+    best, passed = {}, []
     for p in ctx.problems_of(task):
         tied = best_of_row(ctx, p, ctx.strategies(p), metric, metric in ("accuracy", "f1"))
         if tied:
             best[p] = [s for s in STRATEGIES if s in tied]
+            top = ctx.stat(p, best[p][0], metric)
+            # a strategy with diverged runs whose mean (over the rest) would lead: left out, and said so
+            passed += [[s, p] for s in ctx.strategies(p) if s not in tied
+                       and ctx.stat(p, s, metric, "n_diverged") > 0 and finite(m := ctx.stat(p, s, metric))
+                       and (m > top if hib else m < top)]
     if not best:
         return None
     groups: dict[tuple, list[str]] = {}
     for p, b in best.items():
         groups.setdefault(tuple(b), []).append(p)
-    return make("best-mean", (task,), {"metric": metric, "best": best,
+    return make("best-mean", (task,), {"metric": metric, "best": best, "passed": passed,
                                        "groups": [{"strategies": list(b), "where": scope(ctx, ps)}
                                                   for b, ps in groups.items()]})
 
@@ -202,7 +208,13 @@ def _t_best_mean(f: Finding) -> str:
     what = "highest" if an.higher_is_better(n["metric"]) else "lowest"
     parts = [f"{names(g['strategies'])}{' (tied)' if len(g['strategies']) > 1 else ''} {on(g['where'])}"
              for g in n["groups"]]
-    return f"The {what} mean {METRIC_PROSE[n['metric']]} belongs to " + join(parts) + "."
+    text = f"The {what} mean {METRIC_PROSE[n['metric']]} belongs to " + join(parts)
+    if n.get("passed"):
+        one = len(n["passed"]) == 1
+        text += ("; " + join([f"{STRATEGY_PROSE[s]}'s mean on {PROBLEM_LABELS[p]}" for s, p in n["passed"]])
+                 + f" {'is' if one else 'are'} {what[:-3]}er still but {'leaves' if one else 'leave'} out the runs "
+                   f"that diverged ($^\\ddagger$)")
+    return text + "."
 
 
 def comparison_findings(ctx: Context, task: str) -> list[Finding]:
@@ -303,10 +315,6 @@ def _t_versus_random(f: Finding) -> str:
 def random_text(ctx: Context) -> str:
     """The query strategies against random sampling, their baseline."""
     return said(random_findings(ctx), ctx)
-
-
-#: A run whose final error exceeds this multiple of its strategy's median run has stalled.
-STALL_FACTOR = 3.0
 
 
 def _final_primary(ctx: Context, p: str, s: str):
@@ -522,6 +530,17 @@ def _check_best_mean(f, ctx):
     truth = {p: b for p, b in truth.items() if b}
     need(f, {p: list(b) for p, b in n["best"].items()} == truth, f"best {n['best']} where the means give {truth}")
     check_grouped(f, ctx, n["groups"], truth, "best")
+    hib = an.higher_is_better(n["metric"])
+    passed = []
+    for p, b in truth.items():  # the diverged runs from the per-run final rows
+        fin = ctx.finals[ctx.finals["dataset"] == p]
+        top = mean_of(ctx, p, b[0], n["metric"])
+        for s in sorted(set(fin.loc[fin["diverged"].astype(bool), "strategy"]) - set(b)):
+            m = mean_of(ctx, p, s, n["metric"])
+            if finite(m) and (m > top if hib else m < top):
+                passed.append((s, p))
+    need(f, sorted(map(tuple, n.get("passed", []))) == sorted(passed),
+         f"leaves out {n.get('passed')} where the diverged strategies ahead are {passed}")
 
 
 @SCHEDULE.check

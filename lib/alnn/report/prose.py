@@ -22,7 +22,8 @@ from alnn.report.ranks import across_text, power_text
 from alnn.report.reproduction import draft_passive, draft_text
 from alnn.report.sanity import sanity_text
 from alnn.report.selection import (
-    at_cost_findings, budget_text, call_seconds, overhead_text, sasla_cost_findings, selection_text, subset_text,
+    at_cost_findings, budget_text, call_seconds, kept_pool_text, overhead_text, sasla_cost_findings,
+    selection_text, subset_text,
 )
 
 #: The sections of the draft's protocol, whose findings :func:`collect` gathers.
@@ -185,6 +186,7 @@ def findings_values(ctx: Context, sasla_info: dict | None) -> Values:
     v["text/sanity"] = sanity_text(ctx)
     v["text/comparison-classification"] = comparison_text(ctx, "classification")
     v["text/comparison-regression"] = comparison_text(ctx, "regression")
+    v["text/kept-pool"] = kept_pool_text(ctx)
     v["text/random-baseline"] = random_text(ctx)
     v["text/divergence"] = divergence_text(ctx)
     v["text/skewed"] = said(skew_findings(ctx), ctx)

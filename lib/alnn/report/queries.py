@@ -23,8 +23,8 @@ from alnn import analysis as an
 from alnn import stats as st
 from alnn.report.format import decimals_for, finite, join, num, pnum
 
-__all__ = ["TOLERANCE", "FULL", "SKEWED", "VERDICT_MARKS", "median_all", "compare", "best_of_row",
-           "passive_value", "metric_name", "fmt_metric", "grid_per_config", "equivalence_settings",
+__all__ = ["TOLERANCE", "FULL", "NEAR_WHOLE", "STALL_FACTOR", "SKEWED", "VERDICT_MARKS", "median_all", "compare",
+           "best_of_row", "passive_value", "metric_name", "fmt_metric", "grid_per_config", "equivalence_settings",
            "rope_note"]
 
 # =========================================================================== tolerances
@@ -32,6 +32,12 @@ __all__ = ["TOLERANCE", "FULL", "SKEWED", "VERDICT_MARKS", "median_all", "compar
 TOLERANCE = 0.005
 #: Share of the pool counted as the whole pool.
 FULL = 0.995
+#: A selective strategy that never set aside more than this share of its pool, in any epoch of any run,
+#: trained nearly as passive learning did: its verdicts against passive learning are stated as that.
+NEAR_WHOLE = 0.05
+#: A run whose final error exceeds this multiple of its cell's median run has stalled, or ends far off the
+#: rest (`alnn.analysis.far_off`).
+STALL_FACTOR = 3.0
 #: Absolute sample skewness above which a criterion's mean misleads: the paper gives the median and IQR too.
 SKEWED = 1.0
 #: Marks of the Bayesian verdicts in the tables (`alnn.stats.equivalence`).

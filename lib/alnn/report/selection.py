@@ -15,10 +15,10 @@ from alnn.stats import VERDICT_WORDS
 from alnn.report.constants import PROBLEM_LABELS, STRATEGIES, STRATEGY_LABELS, STRATEGY_PROSE
 from alnn.report.format import finite, join, num, pct
 from alnn.report.context import Context, labels_of
-from alnn.report.queries import compare, equivalence_settings, FULL, TOLERANCE
+from alnn.report.queries import compare, equivalence_settings, FULL, NEAR_WHOLE, TOLERANCE
 from alnn.report.claims import (
-    check_grouped, check_scope, close, Finding, INCREMENTAL, Kind, make, names, need, on, per_run_last, pool_of,
-    present, primary_of, QUERY, runs_of, said, scope,
+    check_grouped, check_scope, close, Finding, INCREMENTAL, Kind, make, names,
+    need, on, per_run_last, pool_of, present, primary_of, QUERY, runs_of, said, scope,
 )
 
 
@@ -35,6 +35,8 @@ SASLA_COST = Kind("sasla-cost", __name__, "the multiply-adds and presentations r
                                           "rows")
 SELECTION_OVERHEAD = Kind("selection-overhead", __name__, "the patterns scored and the labels added recomputed from "
                                                           "the per-run trial rows")
+KEPT_POOL = Kind("kept-pool", __name__, "the share set aside recomputed per run from SASLA's smallest subset and "
+                                        "passive learning's pool of the same trial and fold")
 SUBSET_RANGE = Kind("subset-range", __name__, "SASLA's subset at each run's last epoch, over the pool, from the "
                                               "per-run trial rows")
 
@@ -157,6 +159,63 @@ def _t_labelled_budget(f: Finding) -> str:
                 "problem before training ends.")
     return ("With the budgets of this profile the labelled set stays below the whole pool on "
             + join([f"{PROBLEM_LABELS[p]} ({pct(n['shares'][p], 0)} at the end)" for p in n["part"]]) + ".")
+
+
+def set_aside(ctx: Context, p: str, s: str = "sasla") -> float:
+    """The largest share of its pool that a run of ``s`` set aside in any epoch (its pool: the run's
+    largest subset, the whole pool it starts from); NaN without runs."""
+    sub = runs_of(ctx, p, s)
+    if sub.empty:
+        return float("nan")
+    size = sub.groupby(["trial", "fold"])["subset_size"].agg(["min", "max"])
+    return float((1 - size["min"] / size["max"]).max())
+
+
+def _kept_pool(ctx: Context) -> list[Finding]:
+    """Where SASLA kept (nearly) its whole pool in every epoch of every run it trained as passive learning
+    did, so its verdicts against passive learning there describe no selection (SPEC 8: a trivially true
+    verdict is stated as what it is)."""
+    aside = {p: v for p in ctx.problems if finite(v := set_aside(ctx, p)) and v <= NEAR_WHOLE}
+    if not aside:
+        return []
+    return [make("kept-pool", (), {"aside": aside, "limit": NEAR_WHOLE,
+                                   "where": scope(ctx, aside)})]
+
+
+@KEPT_POOL.template
+def _t_kept_pool(f: Finding) -> str:
+    n = f.numbers
+    ps = n["where"]["problems"]
+    shares = join([f"{_aside_words(n['aside'][p])} on {PROBLEM_LABELS[p]}" for p in ps])
+    return (f"The most SASLA set aside of its pool in any epoch of any run was {shares} "
+            f"(Table~\\supref{{sup:tab:cost}}): there it trained nearly as passive learning did, and its verdicts "
+            f"against passive learning say nothing about its selection.")
+
+
+def _aside_words(x: float) -> str:
+    return "nothing" if x == 0 else num(100 * x, sig=2) + "\\%"
+
+
+@KEPT_POOL.check
+def _check_kept_pool(f, ctx):
+    n = f.numbers
+    truth = {}
+    for p in ctx.problems:  # the pool from passive learning's run of the same trial and fold
+        sasla, passive = runs_of(ctx, p, "sasla"), runs_of(ctx, p, "passive")
+        if sasla.empty or passive.empty:
+            continue
+        least = sasla.groupby(["trial", "fold"])["subset_size"].min()
+        pool = passive.groupby(["trial", "fold"])["subset_size"].max().reindex(least.index)
+        share = float((1 - least / pool).max())
+        if share <= n["limit"]:
+            truth[p] = share
+    need(f, set(n["aside"]) == set(truth) and all(close(n["aside"][p], truth[p], 1e-9) for p in truth),
+         f"set aside {n['aside']} where the runs give {truth}")
+    check_scope(f, ctx, n["where"], truth)
+
+
+def kept_pool_text(ctx: Context) -> str:
+    return said(_kept_pool(ctx), ctx)
 
 
 def subset_findings(ctx: Context) -> list[Finding]:
@@ -570,6 +629,7 @@ def _check_at_cost(f, ctx):
 
 # =========================================================================== deciders
 SUBSET_RANGE.decider(_subset_range)
+KEPT_POOL.decider(_kept_pool)
 PRESENTATIONS_SAVED.decider(_presentations_saved)
 LABELLED_SHARE.decider(lambda ctx: [make("labelled-share", (), lab)] if (lab := labelled(ctx)) else [])
 LABELLED_BUDGET.decider(lambda ctx: [make("labelled-budget", (), lab)] if (lab := labelled(ctx)) else [])
@@ -598,7 +658,8 @@ def cost_rows(ctx: Context) -> pd.DataFrame:
                    "subset": _last_mean(ctx, p, s, "subset_size") / pool if pool else float("nan"),
                    "labels": _last_mean(ctx, p, s, "labels_used") / pool if pool else float("nan"),
                    "presentations": _total_presentations(ctx, p, s) / _total_presentations(ctx, p, "passive"),
-                   "macs": float("nan"), "scored_per_label": float("nan"), "wall": float("nan")}
+                   "macs": float("nan"), "scored_per_label": float("nan"), "wall": float("nan"),
+                   "set_aside": set_aside(ctx, p, s) if s == "sasla" else float("nan")}
             if "macs" in fin.columns and len(sub) and len(base):
                 row["macs"] = float(sub["macs"].mean() / base["macs"].mean())
             if s in QUERY and (added := _added(ctx, p, s)) > 0:
@@ -612,6 +673,7 @@ def cost_rows(ctx: Context) -> pd.DataFrame:
 #: the cost table's columns: (column of `cost_rows`, heading, format)
 COST_COLUMNS = (
     ("subset", "Subset (\\% pool)", lambda x: num(100 * x, 0)),
+    ("set_aside", "Most set aside (\\% pool)", lambda x: num(100 * x, sig=2) if x else "0"),
     ("labels", "Labels (\\% pool)", lambda x: num(100 * x, 0)),
     ("presentations", "Present.\\ (\\% passive)", lambda x: num(100 * x, 0)),
     ("macs", "MACs (\\% passive)", lambda x: num(100 * x, 0)),
