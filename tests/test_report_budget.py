@@ -322,3 +322,19 @@ def test_every_budget_check_trips_on_tampered_numbers_and_on_tampered_text(every
             rb.check_findings([bad], res)
         with pytest.raises(rb.FindingError, match=kind):
             rb.check_findings([dataclasses.replace(f, text=f.text.replace(".", ",", 1) + " ")], res)
+
+
+def test_the_largest_fall_says_how_well_its_networks_fit_their_labelled_sets(every):
+    """Regression: Wine's query strategies fell at 18 labels where their networks fit L worse (training
+    accuracy 0.86-0.92 against random sampling's 0.97), and the paper gave the fall without the fit."""
+    res, found = every
+    f = _by(found, "query-drops")
+    p, s, _, b1, *_ = f.numbers["largest"]
+    fr = res.frame
+    at = fr[(fr["dataset"] == p) & (fr["budget"] == b1)]
+    hand = [at.loc[at["strategy"] == k, "train_accuracy"].mean() for k in (s, "random")]
+    assert f.numbers["fit"] == pytest.approx(hand, rel=1e-12)
+    assert f"At {b1} labels its networks fit their labelled sets" in f.text
+    bad = dataclasses.replace(f, numbers={**f.numbers, "fit": [hand[0] - 0.1, hand[1]]})
+    with pytest.raises(rb.FindingError, match="training accuracies"):
+        rb.check_findings([bad], res)

@@ -538,8 +538,14 @@ def _query_drops_findings(res: BudgetResults) -> list[Finding]:
         if r["mean_from"] > r["mean"]:
             largest = [str(r["dataset"]), str(r["strategy"]), int(r["budget_from"]), int(r["budget"]),
                        float(r["mean_from"]), float(r["mean"]), bool(r["worse"])]
+    fit = None
+    if largest is not None:  # how well the fallen budget's networks fit their labelled set, beside random's
+        t = res.training
+        at = t[(t["dataset"] == largest[0]) & (t["budget"] == largest[3])].set_index("strategy")["train_accuracy"]
+        if largest[1] in at and "random" in at and _finite(at[largest[1]]) and _finite(at["random"]):
+            fit = [float(at[largest[1]]), float(at["random"])]
     return [make("query-drops", (), {"cells": cells, "strategies": sorted(set(d["strategy"])),
-                                     "random_clean": clean, "largest": largest})]
+                                     "random_clean": clean, "largest": largest, "fit": fit})]
 
 
 @QUERY_DROPS.template
@@ -562,11 +568,24 @@ def _t_query_drops(f: Finding) -> str:
                  f"{PROBLEM_LABELS[p]} from {count(b0)} to {count(b1)} labels ({_fmt('accuracy', m0)} to "
                  f"{_fmt('accuracy', m1)}), stays within its interval: with this few runs the interval is wide, "
                  "and the test is no proof that the curves do not fall.")
+        fit = n.get("fit")
+        if fit:
+            how = {"lower": "less well than", "same": "as well as", "higher": "better than"}[
+                _compare_printed("accuracy", fit[0], fit[1])]
+            text += (f" At {count(b1)} labels its networks fit their labelled sets {how} random sampling's "
+                     f"(mean training accuracy on $L$ {_fmt('accuracy', fit[0])} against {_fmt('accuracy', fit[1])}).")
     if n["random_clean"]:
         text += (f" On {join([PROBLEM_LABELS[p] for p in n['random_clean']])} random sampling's curve, "
-                 "its networks trained by the same rule on as many labels, does not fall so: the queried "
-                 "labels, not the training, lower these curves.")
+                 "its networks trained by the same rule on as many labels, does not fall so: these falls come "
+                 "with the queried labels under that training rule.")
     return text
+
+
+def _compare_printed(metric: str, a: float, b: float) -> str:
+    """``lower`` / ``same`` / ``higher``: ``a`` against ``b`` as the text prints them."""
+    if _fmt(metric, a) == _fmt(metric, b):
+        return "same"
+    return "lower" if a < b else "higher"
 
 
 @QUERY_DROPS.check
@@ -585,6 +604,13 @@ def _check_query_drops(f: Finding, res: BudgetResults) -> None:
         p, s_, b0, b1, m0, m1, worse = stated
         need(f, [p, s_, b0, b1] == truth[:4] and close(m0, truth[4], 1e-9) and close(m1, truth[5], 1e-9)
              and worse == ((b0, b1) in _drops_recomputed(res, s_).get(p, [])), f"the largest fall is {truth}")
+        fit = n.get("fit")
+        if fit is not None:  # the training accuracy on L from the per-run rows (diverged runs left out)
+            fr = res.frame[res.frame["dataset"] == p]  # a run that diverged at any budget is left out
+            ok = ~fr.groupby(["strategy", "trial", "fold"])["diverged"].transform("any").astype(bool)
+            mean = fr[ok & (fr["budget"] == b1)].groupby("strategy")["train_accuracy"].mean()
+            need(f, close(fit[0], float(mean[s_]), 1e-9) and close(fit[1], float(mean["random"]), 1e-9),
+                 f"the training accuracies at {b1} labels are {mean[s_]} and {mean['random']}")
 
 
 @FAMILIES_KIND.decider
