@@ -456,7 +456,8 @@ def test_labelled_share_and_budget():
     ctx = context(frame(("iris", "sine")))
     f = by(slc.subset_findings(ctx), "labelled-share")
     assert f.numbers["part"] == ["iris", "sine"] and "ended with 58\\%" in f.text
-    assert "stays below the whole pool on Iris (58\\% at the end)" in slc.budget_text(ctx)
+    assert "the incremental strategies' labelled sets stay below the whole pool on Iris (58\\% at the end)" \
+        in slc.budget_text(ctx)
     fr = frame(("iris", "sine"))
     inc = fr["strategy"].isin(cl.INCREMENTAL) & (fr["epoch"] == fr["epoch"].max())
     fr.loc[inc, "labels_used"] = 60
@@ -464,7 +465,7 @@ def test_labelled_share_and_budget():
     f = by(slc.subset_findings(ctx), "labelled-share")
     assert f.numbers["whole"]["every"] == "all" and not f.numbers["part"]
     assert "labelled the whole pool on every problem" in f.text
-    assert "reaches the whole pool on every problem" in slc.budget_text(ctx)
+    assert "labelled sets reach the whole pool on every problem" in slc.budget_text(ctx)
 
 
 # --------------------------------------------------------------------------- convergence

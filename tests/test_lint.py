@@ -142,6 +142,26 @@ def test_a_missing_abstract_is_reported_where_one_is_expected():
     assert "no abstract" in lint.text_problems("Just text.", abstract="Just text.")[0]
 
 
+# --------------------------------------------------------------------------- numbers in tables
+def test_a_number_of_the_text_in_no_table_is_caught(tmp_path):
+    """Regression: the text gave the ceiling's median (0.0141) and a fit (90.5%) that no table printed."""
+    (tmp_path / "budget.tex").write_text(
+        "% generated\n\\alnnset{budget/rule}{every round takes 2.5 epochs}\n"
+        "\\alnnset{text/budget-plateau}{The median is 0.0141 and the line's error "
+        "$1/2-3/\\pi^2+\\sigma^2=0.206$; 1{,}980 networks, 94.2\\% of them.}\n")
+    (tmp_path / "budget-training.tex").write_text("\\begin{tabular}{lr} Sine & 1{,}980.0 & 94.2 \\\\ \\end{tabular}\n")
+    problems = lint.generated_problems(tmp_path)
+    assert problems == ["budget.tex:text/budget-plateau: 0.0141 in the text but in no table"]
+    # math (a derivation), counts, settings (a macro that is no sentence) are not checked; a table passes it
+    (tmp_path / "budget-training.tex").write_text("\\begin{tabular}{lr} Sine & 0.0141 & 94.2 \\\\ \\end{tabular}\n")
+    assert lint.generated_problems(tmp_path) == []
+
+
+def test_decimals_are_read_as_printed():
+    assert lint.decimals("a 1{,}234.5 b $0.206$ c 94.2\\% d 3 e v1.2") == {"1,234.5", "94.2"}
+    assert lint.decimals("$0.206$", math=True) == {"0.206"}
+
+
 # --------------------------------------------------------------------------- through compile_paper
 IEEE = r"""\documentclass[conference]{IEEEtran}
 \begin{document}

@@ -169,6 +169,7 @@ def test_a_ceiling_carried_by_a_few_stalled_networks_is_stated_with_the_mean_wit
     assert f.numbers["rest"] == pytest.approx(np.sort(ceiling)[:-3].mean(), rel=1e-12)
     assert "3 of the ceiling's 20 networks end with an MSE above 3 times the median" in f.text
     assert "like the runs that stall in the draft's protocol" in f.text
+    assert "and without them the ceiling's mean would be better than random sampling's AUBC" in f.text
     rb.check_findings([f], res)
     # the training table counts them at the last budget of the ceiling
     t = res.training

@@ -512,7 +512,8 @@ def _probability_summary(res: AblationResults) -> list[Finding]:
     return [make("probability-summary", ("entropy",), {
         "cells": [f.subjects[:2] for f in prob],
         "different": [f.subjects[:2] for f in prob if f.numbers["verdict"] in ("better", "worse")],
-        "equivalent": [f.subjects[:2] for f in prob if f.numbers["verdict"] == "equivalent"]})]
+        "equivalent": [f.subjects[:2] for f in prob if f.numbers["verdict"] == "equivalent"],
+        "identical": [f.subjects[:2] for f in prob if f.numbers["verdict"] == "identical"]})]
 
 
 @PROBABILITY_SUMMARY.template
@@ -525,8 +526,11 @@ def _t_probability_summary(f: Finding) -> str:
     else:
         text = (f"In none of the {total} comparisons (one per problem and protocol) does the class distribution "
                 f"make entropy sampling's results practically different")
-    return text + (f"; they are practically equivalent on {_cell_names(n['equivalent'])}." if n["equivalent"]
-                   else "; in none are they shown practically equivalent.")
+    text += (f"; they are practically equivalent on {_cell_names(n['equivalent'])}" if n["equivalent"]
+             else "; in none are they shown practically equivalent")
+    if n.get("identical"):
+        text += f", and they are the same in every run on {_cell_names(n['identical'])}"
+    return text + "."
 
 
 @PROBABILITY_SUMMARY.check
@@ -536,6 +540,8 @@ def _check_probability_summary(f: Finding, res: AblationResults) -> None:
         v = _posterior(res, p, protocol, "entropy-normalised", "entropy")
         need(f, ((p, protocol) in [tuple(x) for x in n["different"]]) == (v in ("better", "worse")), f"{p} {protocol}")
         need(f, ((p, protocol) in [tuple(x) for x in n["equivalent"]]) == (v == "equivalent"), f"{p} {protocol}")
+        need(f, ((p, protocol) in [tuple(x) for x in n.get("identical", [])]) == (v == "identical"),
+             f"{p} {protocol}: the same in every run")
 
 
 def _ablation_groups():

@@ -31,7 +31,7 @@ from alnn.report.tables import VERDICT_MARKS, ranks_table
 from alnn.strategies.catalogue import FAMILIES, describe, names
 
 __all__ = ["BudgetResults", "Finding", "FindingError", "budget_results", "findings", "check_findings",
-           "budget_values", "budget_table", "training_table", "aubc_tests_table", "budget_figures", "QUERIES", "TARGET"]
+           "budget_values", "budget_table", "training_table", "falls", "falls_table", "aubc_tests_table", "budget_figures", "QUERIES", "TARGET"]
 
 #: The strategies compared with random sampling.
 QUERIES = names(protocol="budget", role="query")
@@ -891,7 +891,7 @@ def _carried(res: BudgetResults) -> list[Finding]:
     for p in res.problems:
         m, row = an.PRIMARY_METRIC[TASKS[p]], ref[ref["dataset"] == p]
         ceiling, rand = (float(row["mean"].iloc[0]) if len(row) else float("nan")), res.aubc_mean(p, "random")
-        if not (_finite(rand) and _finite(ceiling) and (ceiling < rand if an.higher_is_better(m) else ceiling > rand)):
+        if not (_finite(rand) and _finite(ceiling) and _beats(m, rand, ceiling)):
             continue
         values = _ceiling_runs(res, p)
         far = an.far_off(values, m, STALL_FACTOR)
@@ -920,11 +920,19 @@ def _t_carried(f: Finding) -> str:
         return text + f", though none of the ceiling's networks ends far off their median."
     error = "error" if an.higher_is_better(m) else crit
     return (text + f": {count(n['far'])} of the ceiling's {count(n['runs'])} networks end with an {error} above "
-            f"{num(n['factor'], 0)} times the median network's ({_fmt(m, n['median'])})"
+            f"{num(n['factor'], 0)} times the median network's"
             + (", like the runs that stall in the draft's protocol (Section~\\ref{sup:robust})," if p == "sine"
                else "")
-            + f" and without them the mean is {_fmt(m, n['rest'])}. Table~\\ref{{sup:tab:budget-training}} counts "
-              f"such networks at every budget of random sampling.")
+            + (" and without them the ceiling's mean would be better than random sampling's AUBC (whose own "
+               "far-off networks stay in)." if _beats(m, n["rest"], n["random"]) else
+               " but even without them the ceiling's mean would be no better than random sampling's AUBC.")
+            + (f" Table~\\ref{{sup:tab:budget-training}} counts such networks at every budget of random sampling."
+               if TASKS[p] == "regression" else ""))
+
+
+def _beats(metric: str, a: float, b: float) -> bool:
+    """``a`` better than ``b`` on ``metric``."""
+    return bool(a > b if an.higher_is_better(metric) else a < b)
 
 
 @CARRIED.check
@@ -1151,9 +1159,65 @@ def training_table(res: BudgetResults) -> str:
         if TASKS[p] == "classification":
             lines.append(" & train acc.\\ \\% & " + " & ".join([num(100 * x, 1) for x in sub["train_accuracy"]]
                                                                 + pad) + " \\\\")
-        lines.append(f" & far off & " + " & ".join([count(int(x)) for x in sub["far_off"]] + pad) + " \\\\")
+        if TASKS[p] == "regression":
+            lines.append(" & far off & " + " & ".join([f"{int(k)}/{int(n)}" for k, n in zip(sub["far_off"], sub["n"])]
+                                                      + pad) + " \\\\")
     lines += ["\\bottomrule", "\\end{tabular}"]
     return "\n".join(lines) + "\n"
+
+
+def falls(res: BudgetResults) -> pd.DataFrame:
+    """Where each strategy's mean primary criterion gets worse from one budget to the next (random sampling
+    and the query strategies): its largest fall, and every fall beyond the corrected 95% interval of the
+    paired difference (``worse``), with how well the networks at the second budget fit their labelled set
+    beside random sampling's there (training accuracy on L, classification; `alnn.analysis.budget_training`)."""
+    drops = pd.concat([res.drops, res.query_drops], ignore_index=True)
+    if drops.empty:
+        return pd.DataFrame()
+    hib = drops["metric"].map(an.higher_is_better).astype(bool)
+    loss = np.where(hib, drops["mean_from"] - drops["mean"], drops["mean"] - drops["mean_from"])
+    drops = drops.assign(loss=loss)[loss > 0]
+    if drops.empty:
+        return pd.DataFrame()
+    largest = drops.loc[drops.groupby(["dataset", "strategy"])["loss"].idxmax()]
+    fell = drops.loc[sorted(set(largest.index) | set(drops.index[drops["worse"].astype(bool)]))]
+    t = res.training.set_index(["dataset", "strategy", "budget"])["train_accuracy"]
+    fit = [t.get((p, s_, b), np.nan) for p, s_, b in zip(fell["dataset"], fell["strategy"], fell["budget"])]
+    rnd = [t.get((p, "random", b), np.nan) for p, b in zip(fell["dataset"], fell["budget"])]
+    out = fell.assign(train_accuracy=fit, random_train_accuracy=rnd)
+    order = {s_: i for i, s_ in enumerate(an.STRATEGY_ORDER)}
+    out = out.assign(_p=out["dataset"].map({p: i for i, p in enumerate(res.problems)}),
+                     _s=out["strategy"].map(order))
+    return out.sort_values(["_p", "_s", "budget"]).drop(columns=["_p", "_s", "loss"]).reset_index(drop=True)
+
+
+def falls_table(res: BudgetResults) -> str:
+    """The supplement's table of `falls`: the budgets, the mean criterion, the difference with its interval,
+    and the training accuracies on L."""
+    lines = ["% Generated by alnn.report.build: do not edit.", "\\footnotesize\\setlength{\\tabcolsep}{3pt}",
+             "\\begin{tabular}{llrrrrr}", "\\toprule",
+             "Problem & Strategy & Labels & Mean criterion & Difference [95\\% CI] & Train acc.\\ (\\%) & "
+             "Random's (\\%) \\\\", "\\midrule"]
+    last = None
+    for r in falls(res).itertuples(index=False):
+        first = f"{PROBLEM_LABELS[r.dataset]} ({_metric_short(r.metric)})" if r.dataset != last else ""
+        if last is not None and r.dataset != last:
+            lines.append("\\midrule")
+        last = r.dataset
+        acc = an.higher_is_better(r.metric)
+        val = (lambda x: num(100 * x, 1)) if acc else (lambda x: _fmt(r.metric, x))  # noqa: E731
+        diff = (lambda x: num(100 * x, 1)) if acc else (lambda x: num(x, sig=3))  # noqa: E731
+        pct_ = lambda x: num(100 * x, 1) if _finite(x) else "--"  # noqa: E731
+        lines.append(f"{first} & {STRATEGY_LABELS[r.strategy]} & "
+                     f"{count(r.budget_from)} $\\to$ {count(r.budget)} & {val(r.mean_from)} $\\to$ {val(r.mean)} & "
+                     f"{diff(r.diff)} [{diff(r.ci_low)}, {diff(r.ci_high)}]{'$^*$' if r.worse else ''} & "
+                     f"{pct_(r.train_accuracy)} & {pct_(r.random_train_accuracy)} \\\\")
+    lines += ["\\bottomrule", "\\end{tabular}"]
+    return "\n".join(lines) + "\n"
+
+
+def _metric_short(metric: str) -> str:
+    return "acc.\\ \\%" if an.higher_is_better(metric) else METRIC_PROSE.get(metric, metric)
 
 
 def _starts(res: BudgetResults) -> str:

@@ -266,9 +266,10 @@ def _t_divergence(f: Finding) -> str:
     n = f.numbers
     if not n["rows"]:
         return (f"None of the {count(n['total'])} trial runs diverged (a diverged run has a non-finite loss or "
-                "weight; it would be left out of every mean and counted here).")
-    return ("Some trial runs diverged (a non-finite loss or weight); they are left out of every mean and "
-            "spread, and counted here: "
+                "weight, or a loss above $10^3$ times its first epoch's; it would be left out of every mean and "
+                "counted here).")
+    return ("Some trial runs diverged (a non-finite loss or weight, or a loss above $10^3$ times the first "
+            "epoch's); they are left out of every mean and spread, and counted here: "
             + join([f"{STRATEGY_PROSE[s]} on {PROBLEM_LABELS[p]} ({d} of {k})" for s, p, d, k in n["rows"]]) + ".")
 
 

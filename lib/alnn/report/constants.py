@@ -16,8 +16,8 @@ FIGURES = ("learning-curves-epochs", "learning-curves-presentations", "subset-si
 #: Generated LaTeX files that main.tex inputs.
 GENERATED = ("profile.tex", "numbers.tex", "findings.tex", "profile-table.tex",
              "gridsearch.tex", "sanity.tex", "comparison.tex", "stats-within.tex",
-             "convergence.tex", "stats-across.tex", "budget.tex", "budget-table.tex", "budget-training.tex", "budget-tests.tex",
-             "budget-targets.tex", "budget-across.tex", "cost.tex",
+             "convergence.tex", "stats-across.tex", "budget.tex", "budget-table.tex", "budget-training.tex",
+             "budget-falls.tex", "budget-tests.tex", "budget-targets.tex", "budget-across.tex", "cost.tex",
              "ablation.tex",
              "ablation-table.tex", "ablation-sasla.tex", "robust.tex", "draft.tex")
 

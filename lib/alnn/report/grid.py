@@ -39,7 +39,7 @@ def grid_text(ctx: Context) -> str:
         if key in seen:
             return f"the same {size} configurations"
         seen.add(key)
-        axes = "$\\times$".join("\\{" + ", ".join(gnum(x) for x in a) + "\\}" for a in key)
+        axes = "$" + "\\times".join("\\{" + ", ".join(gnum(x) for x in a) + "\\}" for a in key) + "$"  # settings
         return f"{axes}, i.e.\\ {size} configurations"
 
     for (key, folds, epochs), probs in full.items():

@@ -68,7 +68,9 @@ def compile_paper(paper_dir, generated_dir, figures_dir, *, outdir=None, main: s
     generated value, or an external document whose labels were not found,
     and (:func:`check_text`) a PDF that repeats a sentence of ten words or
     more, within itself or from an external document's PDF, or whose abstract
-    is over 250 words. Returns the PDF of ``main``.
+    is over 250 words, and a generated sentence that states a number with
+    decimals that no generated table prints (``lint.generated_problems``).
+    Returns the PDF of ``main``.
     """
     paper_dir = Path(paper_dir).resolve()
     out = Path(outdir).resolve() if outdir is not None else paper_dir
@@ -100,6 +102,10 @@ def compile_paper(paper_dir, generated_dir, figures_dir, *, outdir=None, main: s
     pdf = out / f"{stem}.pdf"
     if check:
         check_text(pdf, paper_dir / main)
+        untabled = lint.generated_problems(generated_dir)
+        if untabled:
+            raise LatexError(f"{paper_dir / main} built, but the generated text states numbers that no generated "
+                             f"table prints (rules: alnn.report.lint):\n" + "\n".join(untabled))
     return pdf
 
 

@@ -41,6 +41,12 @@ The rules, kept simple on purpose:
   (``pdftotext -raw``), since the column-aware layout may put the index
   terms, or the introduction, before the abstract.
   :data:`MAX_ABSTRACT_WORDS` is the limit (IEEE's).
+* **Numbers.** A measured value that a sentence states is printed in a table
+  too (SPEC 8). :func:`untabled_numbers` reads the generated files: every
+  number with decimals (``0.0276``, ``94.2``, ``1.5``) in a generated sentence
+  (a macro ``text/...``), math (``$...$``: a formula's derivation) left out,
+  appears in some generated table (a generated file that sets no macro).
+  Counts and settings (integers) are not checked.
 """
 
 from __future__ import annotations
@@ -50,7 +56,7 @@ import shutil
 import subprocess
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 #: A sentence with fewer words (tokens with a letter) than this may repeat (short phrases,
@@ -243,6 +249,46 @@ def text_problems(text: str, *, name: str = "the document", others: Iterable[tup
         elif n > max_abstract_words:
             problems.append(f"{name}: the abstract has {n} words, over the limit of {max_abstract_words}")
     return problems
+
+
+#: A number with decimals (thousands grouped by ``,`` or LaTeX's ``{,}``).
+_DECIMAL = re.compile(r"(?<![\w.])\d[\d,]*\.\d+")
+_MACRO = re.compile(r"^\\alnnset\{([^}]*)\}\{(.*)\}\s*$", re.M)
+
+
+def decimals(tex: str, *, math: bool = False) -> set[str]:
+    """The numbers with decimals in LaTeX text, as printed (``{,}`` read as ``,``); without ``math``, those
+    between ``$`` signs left out."""
+    tex = tex.replace("{,}", ",")
+    if not math:
+        tex = re.sub(r"\$[^$]*\$", " ", tex)
+    return set(_DECIMAL.findall(tex))
+
+
+def untabled_numbers(sentences: Mapping[str, str], tables: Iterable[str]) -> list[str]:
+    """One message per generated sentence (``{macro: text}``) that states a number with decimals that no
+    table (``tables``: their LaTeX) prints."""
+    printed = set().union(*(decimals(t, math=True) for t in tables))
+    out = []
+    for key, text in sentences.items():
+        missing = sorted(decimals(text) - printed)
+        if missing:
+            out.append(f"{key}: {', '.join(missing)} in the text but in no table")
+    return out
+
+
+def generated_problems(generated_dir) -> list[str]:
+    """:func:`untabled_numbers` of a folder of generated files: its sentences are the ``text/`` macros of the
+    files that set macros, its tables the files that set none."""
+    sentences, tables = {}, []
+    for path in sorted(Path(generated_dir).glob("*.tex")):
+        body = path.read_text(errors="replace")
+        macros = _MACRO.findall(body)
+        if macros:
+            sentences.update({f"{path.name}:{k}": v for k, v in macros if k.startswith("text/")})
+        else:
+            tables.append(body)
+    return untabled_numbers(sentences, tables)
 
 
 def pdf_problems(pdf, *, others: Sequence = (), abstract: bool = False) -> list[str]:
