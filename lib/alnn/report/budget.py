@@ -132,7 +132,8 @@ DROPS = Kind("drops", __name__, "the corrected 95% intervals of the paired diffe
              "recomputed from the per-run budget rows with numpy and scipy")
 DROPS_SUMMARY = Kind("drops-summary", __name__, "as drops, over every problem")
 QUERY_DROPS = Kind("query-drops", __name__, "as drops, for every query strategy, and random sampling's own "
-                   "intervals on the problems said to be clean")
+                   "intervals on the problems said to be clean; the training accuracies on L at the largest fall "
+                   "from the per-run rows")
 DIVERGED = Kind("diverged", __name__, "the runs with a diverged network counted from the per-run rows")
 FAMILIES_KIND = Kind("families", __name__, "the AUBC verdicts of each member from the comparison rows (Holm) and "
                      "the significant budgets from the per-budget rows", consistency=True)

@@ -22,7 +22,8 @@ from alnn.report.claims import (
 
 
 BEST_MEAN = Kind("best-mean", __name__, "the best mean per problem, at the precision printed, from the per-strategy "
-                                        "summary", consistency=True)
+                                        "summary; the strategies with diverged runs ahead of it from the per-run "
+                                        "final rows", consistency=True)
 DIVERGENCE = Kind("divergence", __name__, "the diverged runs counted from the per-run final rows")
 EQUIVALENCE_SUMMARY = Kind("equivalence-summary", __name__, "the significance from the within-problem tests (Holm); "
                                                             "the Bayesian verdicts recomputed by the posterior from "
