@@ -398,13 +398,17 @@ def _check_target(f: Finding, res: BudgetResults) -> None:
     _check_target_row(f, res, f.subjects[0], f.numbers)
 
 
-def _ceiling(res: BudgetResults, p: str) -> float:
-    """Passive learning's mean primary criterion on the whole pool, from the per-run rows."""
+def _ceiling_runs(res: BudgetResults, p: str) -> np.ndarray:
+    """Passive learning's primary criterion on the whole pool, one value per run that did not diverge."""
     fr = res.frame
     sub = fr[(fr["dataset"] == p) & (fr["strategy"] == "passive")]
-    runs = sub.groupby(["trial", "fold"])
-    ok = runs["diverged"].transform("any").astype(bool)
-    return float(sub.loc[~ok, an.PRIMARY_METRIC[TASKS[p]]].mean())
+    ok = ~sub.groupby(["trial", "fold"])["diverged"].transform("any").astype(bool)
+    return sub.loc[ok, an.PRIMARY_METRIC[TASKS[p]]].to_numpy(float)
+
+
+def _ceiling(res: BudgetResults, p: str) -> float:
+    """Passive learning's mean primary criterion on the whole pool, from the per-run rows."""
+    return float(np.mean(_ceiling_runs(res, p)))
 
 
 def _plateau_rows(res: BudgetResults) -> list[dict]:
@@ -901,13 +905,6 @@ def _carried(res: BudgetResults) -> list[Finding]:
                                           "rest": float(values[~far].mean()) if (~far).any() else float("nan"),
                                           "median": float(np.median(values)), "factor": STALL_FACTOR}))
     return out
-
-
-def _ceiling_runs(res: BudgetResults, p: str) -> np.ndarray:
-    fr = res.frame
-    sub = fr[(fr["dataset"] == p) & (fr["strategy"] == "passive")]
-    ok = ~sub.groupby(["trial", "fold"])["diverged"].transform("any").astype(bool)
-    return sub.loc[ok, an.PRIMARY_METRIC[TASKS[p]]].to_numpy(float)
 
 
 @CARRIED.template

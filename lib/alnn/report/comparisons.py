@@ -367,7 +367,7 @@ def stall_findings(ctx: Context) -> list[Finding]:
         if v.empty:
             continue
         curves = t[t["strategy"] == s].pivot_table(index="epoch", columns=["trial", "fold"], values="mse")
-        stalled = v[v > STALL_FACTOR * v.median()]
+        stalled = v[an.far_off(v.to_numpy(), ctx.primary(p), STALL_FACTOR)]  # the rule of the budget tables too
         # on the line: never below half of its error at any epoch, and within half of it at the end
         lows = {c: float(curves[c].min()) for c in stalled.index}
         on_line = [c for c in stalled.index if lows[c] >= 0.5 * linear and abs(stalled[c] / linear - 1) < 0.5]
